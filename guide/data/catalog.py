@@ -1,0 +1,146 @@
+"""The validated catalogue: products from every source, shoppers' interactions, and reviews."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from guide.config import SENTIMENT_LABELS, DataConfig, data_dir
+from guide.data import amazon, clothing, sephora
+from guide.data.report import LoadReport
+
+logger = logging.getLogger(__name__)
+
+LAYOUT = """expected layout:
+  {root}/amazon_all_beauty_5core/   All_Beauty.{{train,valid,test}}.csv, filtered_user_reviews.json,
+                                    filterd_meta_items.csv  (or an Amazon Reviews 2023 <Cat>.jsonl[.gz] + meta_<Cat>.jsonl[.gz])
+  {root}/sephora_products/          product_info.csv[.zip]
+  {root}/womens_clothing_reviews/   Womens Clothing E-Commerce Reviews.csv[.zip]"""
+
+FOLDERS = {"amazon": "amazon_all_beauty_5core", "sephora": "sephora_products", "clothing": "womens_clothing_reviews"}
+
+
+def stars_to_label(stars: float) -> int:
+    """1-2 stars negative (0), 3 neutral (1), 4-5 positive (2)."""
+    return 0 if stars <= 2 else 1 if stars < 4 else 2
+
+
+def _bucket(key: str, salt: str) -> str:
+    bucket = zlib.crc32(f"{salt}{key}".encode()) % 10
+    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+
+
+@dataclass
+class Catalog:
+    """Everything the tasks and the app read. `items` has one row per product, column `item_id`."""
+
+    items: pd.DataFrame
+    interactions: pd.DataFrame
+    reviews: pd.DataFrame
+    tags: list[str]
+    categories: list[str]
+    report: LoadReport = field(default_factory=LoadReport)
+    root: Path | None = None
+
+    @classmethod
+    def load(cls, root: Path | str | None = None, config: DataConfig | None = None) -> Catalog:
+        config = config or DataConfig()
+        root = Path(root).expanduser() if root else data_dir()
+        missing = [name for name in FOLDERS.values() if not (root / name).is_dir()]
+        if missing:
+            raise FileNotFoundError(
+                f"data directory {root} lacks {', '.join(missing)}.\n" + LAYOUT.format(root=root)
+                + "\nfix: put the three public data sets there (see README 'Data') or set GUIDE_DATA_DIR"
+            )
+        report = LoadReport()
+        a_items, interactions, a_reviews = amazon.load(root / FOLDERS["amazon"], report)
+        s_items = sephora.load(root / FOLDERS["sephora"], report, config.sephora_fraction, config.seed)
+        c_reviews = clothing.load(root / FOLDERS["clothing"], report, config.clothing_fraction, config.seed)
+        items = _combine_items(a_items, s_items, interactions, a_reviews, report)
+        reviews = _combine_reviews(a_reviews, c_reviews)
+        tags, categories = _vocabularies(items, config)
+        for source, frame in (("items", items), ("interactions", interactions), ("reviews", reviews)):
+            report.kept[source] = len(frame)
+        report.log()
+        return cls(items, interactions.reset_index(drop=True), reviews, tags, categories, report, root)
+
+    # --- lookups -------------------------------------------------------------------------------
+    @property
+    def item_index(self) -> dict[str, int]:
+        if not hasattr(self, "_item_index"):
+            self._item_index = {item: i for i, item in enumerate(self.items["item_id"])}
+        return self._item_index
+
+    def rows(self, item_ids: list[str]) -> np.ndarray:
+        """Row positions of item ids; unknown ids raise ValueError naming them."""
+        index = self.item_index
+        unknown = [i for i in item_ids if i not in index]
+        if unknown:
+            raise ValueError(f"unknown item id(s) {unknown[:5]}; expected ids from catalog.item_id")
+        return np.array([index[i] for i in item_ids], dtype=np.int64)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for frame, cols in ((self.items, ["item_id", "text"]), (self.reviews, ["text", "rating"]),
+                            (self.interactions, ["user_id", "item_id", "split"])):
+            digest.update(pd.util.hash_pandas_object(frame[cols].astype(str), index=False).values.tobytes())
+        return digest.hexdigest()[:16]
+
+    def shoppers(self) -> list[str]:
+        return sorted(self.interactions["user_id"].unique())
+
+
+def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.DataFrame:
+    train = interactions[interactions["split"] == "train"]
+    popularity = train.groupby("item_id").size()
+    rating = a_reviews[a_reviews["split"] == "train"].groupby("item_id")["rating"].mean()
+    a_items = a_items.copy()
+    a_items["rating"] = a_items["item_id"].map(rating)
+    a_items["popularity"] = a_items["item_id"].map(popularity).fillna(0.0).astype(float)
+    s_items = s_items.copy()
+    s_items["rating"] = s_items.pop("sephora_rating")
+    s_items["popularity"] = s_items.pop("sephora_loves")
+    # Splits of the attribute task: by brand (headline) and by product; Amazon items are train-only
+    # for attributes, their partial labels come from `details`.
+    s_items["brand_split"] = s_items["brand"].str.lower().map(lambda b: _bucket(b, "brand"))
+    s_items["product_split"] = s_items["item_id"].map(lambda p: _bucket(p, "product"))
+    a_items["brand_split"] = "train"
+    a_items["product_split"] = "train"
+    items = pd.concat([a_items, s_items], ignore_index=True)
+    dup = items["item_id"].duplicated()
+    report.note("items", "duplicate item id (first kept)", int(dup.sum()))
+    items = items[~dup].reset_index(drop=True)
+    features = np.stack([
+        np.log1p(items["price"].fillna(items["price"].median()).clip(lower=0).to_numpy()) / 5.0,
+        (items["rating"].fillna(4.0).to_numpy() - 4.0),
+        np.log1p(items["popularity"].to_numpy()) / 10.0,
+    ], axis=1).astype(np.float32)
+    items["features"] = list(features)
+    return items
+
+
+def _combine_reviews(a_reviews: pd.DataFrame, c_reviews: pd.DataFrame) -> pd.DataFrame:
+    reviews = pd.concat([a_reviews, c_reviews], ignore_index=True)
+    reviews["label"] = reviews["rating"].map(stars_to_label).astype(int)
+    reviews["review_id"] = [f"{s}-{i}" for i, s in enumerate(reviews["source"])]
+    reviews["full_text"] = [f"{t}. {x}" if t else x for t, x in zip(reviews["title"], reviews["text"])]
+    return reviews
+
+
+def _vocabularies(items: pd.DataFrame, config: DataConfig) -> tuple[list[str], list[str]]:
+    sephora_rows = items[items["source"] == sephora.SOURCE]
+    scale = config.sephora_fraction
+    counts = sephora_rows["known_tags"].explode().value_counts()
+    tags = sorted(counts[counts >= max(3, config.attribute_min_count * scale)].index)
+    cats = sephora_rows["category"].value_counts()
+    categories = sorted(cats[cats >= max(3, config.category_min_count * scale)].index) + ["Other"]
+    return tags, categories
+
+
+__all__ = ["Catalog", "SENTIMENT_LABELS", "stars_to_label"]

@@ -1,0 +1,186 @@
+"""Task data sets as arrays: one shared item table and review table, plus per-task targets and splits.
+
+- purchase: the official chronological split; history -> next item; negatives sampled from the
+  Amazon items the shopper never touched (train: fresh each batch; valid/test: fixed 1 + 99).
+- attributes: Sephora highlight tags (>= min count) + secondary category, split by brand (headline)
+  or by product; Amazon items add partial tag labels from `details` (only mappable tags supervised).
+- sentiment: Amazon + clothing reviews, stars -> 3 classes.
+- profile: history -> the next item's category and tags as a distribution over the interest vocabulary.
+  Amazon items have no category of their own: a TF-IDF classifier fitted on Sephora products labels
+  them once ("silver" categories); this is stated wherever profile numbers are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from guide.config import DataConfig
+from guide.data.amazon import DETAIL_TAGS
+from guide.data.catalog import Catalog
+from guide.text import Encoder, hash_ngrams
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+CATEGORY_MASS = 0.5  # share of an item's interest distribution on its category (the rest on tags)
+
+
+@dataclass
+class PurchaseSplit:
+    users: list[str]
+    history: list[np.ndarray]  # catalogue rows of earlier items, oldest first
+    ratings: list[np.ndarray]  # the shopper's stars for them (0 = unknown)
+    target: np.ndarray  # catalogue row of the next item
+    negatives: np.ndarray | None = None  # (n, eval_negatives) fixed for valid/test
+
+
+@dataclass
+class TaskData:
+    item_emb: np.ndarray  # (N, 384) MiniLM of catalogue texts
+    item_ngrams: list[np.ndarray]
+    item_feats: np.ndarray  # (N, 3)
+    review_emb: np.ndarray  # (R, 384)
+    review_ngrams: list[np.ndarray]
+    review_labels: np.ndarray  # (R,) 0/1/2
+    review_split: np.ndarray  # (R,) str
+    review_source: np.ndarray  # (R,) str
+    review_stars: np.ndarray  # (R,)
+    tags: list[str]
+    categories: list[str]
+    tag_targets: np.ndarray  # (N, T) 0/1
+    tag_mask: np.ndarray  # (N, T) 1 where the tag is known for that item
+    cat_targets: np.ndarray  # (N,) category index, -1 unknown
+    attr_split: np.ndarray  # (N,) str: train/valid/test/none
+    item_interest: np.ndarray  # (N, C + T) the next-item target distribution of the profile task
+    amazon_rows: np.ndarray  # candidate pool of the purchase task
+    purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
+
+    @property
+    def interests(self) -> list[str]:
+        return self.categories + self.tags
+
+    def split_rows(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.attr_split == split)
+
+    def review_rows(self, split: str, source: str | None = None) -> np.ndarray:
+        mask = self.review_split == split
+        if source:
+            mask &= self.review_source == source
+        return np.flatnonzero(mask)
+
+
+def lexical_texts(catalog: Catalog) -> list[str]:
+    items = catalog.items
+    return [f"{t} {ing}" for t, ing in zip(items["text"], items["ingredients"])]
+
+
+def silver_categories(catalog: Catalog, categories: list[str]) -> np.ndarray:
+    """Category index per catalogue row: Sephora's own; Amazon rows labelled by a TF-IDF classifier."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    index = {c: i for i, c in enumerate(categories)}
+    items = catalog.items
+    own = np.array([index.get(c, index["Other"]) if c else -1 for c in items["category"]])
+    known = own >= 0
+    texts = items["title"] + " " + items["brand"] + " " + items["description"]
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    features = vectorizer.fit_transform(texts)
+    classifier = LogisticRegression(max_iter=300, C=5.0).fit(features[known], own[known])
+    out = own.copy()
+    if (~known).any():
+        out[~known] = classifier.predict(features[~known])
+    return out
+
+
+def _attribute_targets(catalog: Catalog, split_column: str):
+    items, tags = catalog.items, catalog.tags
+    tag_index = {t: i for i, t in enumerate(tags)}
+    cat_index = {c: i for i, c in enumerate(catalog.categories)}
+    mappable = np.zeros(len(tags), dtype=np.float32)
+    for tag in DETAIL_TAGS.values():
+        if tag in tag_index:
+            mappable[tag_index[tag]] = 1.0
+    targets = np.zeros((len(items), len(tags)), np.float32)
+    mask = np.zeros_like(targets)
+    cats = np.full(len(items), -1, dtype=np.int64)
+    split = np.array(items[split_column].tolist(), dtype=object)
+    for row, (source, known, category) in enumerate(zip(items["source"], items["known_tags"], items["category"])):
+        for tag in known:
+            if tag in tag_index:
+                targets[row, tag_index[tag]] = 1.0
+        if source == "sephora":
+            mask[row] = 1.0
+            cats[row] = cat_index.get(category, cat_index["Other"])
+        elif known:  # Amazon: only the tags `details` can express are known, and only if some mapped
+            mask[row] = mappable
+        else:
+            split[row] = "none"
+    return targets, mask, cats, split
+
+
+def _interest_targets(tag_targets: np.ndarray, silver: np.ndarray, num_categories: int) -> np.ndarray:
+    num_tags = tag_targets.shape[1]
+    out = np.zeros((len(silver), num_categories + num_tags), np.float32)
+    out[np.arange(len(silver)), silver] = CATEGORY_MASS
+    counts = tag_targets.sum(1, keepdims=True)
+    has_tags = counts[:, 0] > 0
+    out[has_tags, num_categories:] = (1 - CATEGORY_MASS) * tag_targets[has_tags] / counts[has_tags]
+    out[~has_tags, :num_categories] *= 1 / CATEGORY_MASS
+    return out
+
+
+def _purchase_splits(catalog: Catalog, amazon_rows: np.ndarray, config: DataConfig) -> dict[str, PurchaseSplit]:
+    rng = np.random.default_rng(config.seed)
+    inter = catalog.interactions.sort_values(["user_id", "timestamp"])
+    rating_of = {(u, i): r for u, i, r in zip(inter["user_id"], inter["item_id"], inter["rating"])}
+    touched = inter.groupby("user_id")["item_id"].agg(set).to_dict()
+    out = {}
+    for split in SPLITS:
+        part = inter[inter["split"] == split]
+        history = [catalog.rows(h[-config.max_history:]) if h else np.zeros(0, np.int64) for h in part["history"]]
+        ratings = [np.array([rating_of.get((u, i), 0.0) for i in h[-config.max_history:]], np.float32)
+                   for u, h in zip(part["user_id"], part["history"])]
+        result = PurchaseSplit(list(part["user_id"]), history, ratings, catalog.rows(list(part["item_id"])))
+        if split != "train":
+            pool_ids = catalog.items["item_id"].to_numpy()[amazon_rows]
+            negatives = []
+            for user in part["user_id"]:
+                allowed = amazon_rows[~np.isin(pool_ids, list(touched[user]))]
+                negatives.append(rng.choice(allowed, size=config.eval_negatives, replace=len(allowed) < config.eval_negatives))
+            result.negatives = np.stack(negatives)
+        out[split] = result
+    return out
+
+
+def build(catalog: Catalog, encoder: Encoder, config: DataConfig | None = None,
+          attribute_split: str = "brand", ngram_buckets: int = 2**17) -> TaskData:
+    """Embed (through the on-disk cache) and assemble every task's arrays."""
+    config = config or DataConfig()
+    if attribute_split not in ("brand", "product"):
+        raise ValueError(f"attribute_split: expected 'brand' or 'product'; got {attribute_split!r}")
+    items, reviews = catalog.items, catalog.reviews
+    item_emb = encoder.embed(items["text"].tolist(), shard_name="items")
+    review_emb = encoder.embed(reviews["full_text"].tolist(), shard_name="reviews")
+    item_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in lexical_texts(catalog)]
+    review_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in reviews["full_text"]]
+    tag_targets, tag_mask, cats, split = _attribute_targets(catalog, f"{attribute_split}_split")
+    silver = silver_categories(catalog, catalog.categories)
+    amazon_rows = np.flatnonzero(items["source"].to_numpy() == "amazon")
+    data = TaskData(
+        item_emb=item_emb, item_ngrams=item_ngrams, item_feats=np.stack(items["features"]).astype(np.float32),
+        review_emb=review_emb, review_ngrams=review_ngrams, review_labels=reviews["label"].to_numpy(),
+        review_split=reviews["split"].to_numpy(), review_source=reviews["source"].to_numpy(),
+        review_stars=reviews["rating"].to_numpy(dtype=np.float32),
+        tags=list(catalog.tags), categories=list(catalog.categories),
+        tag_targets=tag_targets, tag_mask=tag_mask, cat_targets=cats, attr_split=split,
+        item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
+        amazon_rows=amazon_rows,
+    )
+    data.purchase = _purchase_splits(catalog, amazon_rows, config)
+    logger.info("task data: %d items, %d reviews, %d tags, %d categories", len(items), len(reviews),
+                len(data.tags), len(data.categories))
+    return data

@@ -1,0 +1,36 @@
+"""One loss per task, keyed by task name."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
+
+
+def purchase_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, targets["labels"])  # (B, 1 + K)
+
+
+def attributes_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    num_tags = targets["tags"].shape[1]
+    tag_logits, cat_logits = logits[:, :num_tags], logits[:, num_tags:]
+    mask = targets["tag_mask"]
+    tags = F.binary_cross_entropy_with_logits(tag_logits, targets["tags"], weight=mask, reduction="sum")
+    tags = tags / mask.sum().clamp_min(1.0) * 10.0  # ~ per-item scale: tags are sparse
+    known = targets["category"] >= 0
+    if known.any():
+        return tags + F.cross_entropy(cat_logits[known], targets["category"][known])
+    return tags
+
+
+def sentiment_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    return F.cross_entropy(logits, targets["labels"])
+
+
+def profile_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    """Cross-entropy against the next item's interest distribution (KL up to a constant)."""
+    return -(targets["interest"] * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
+LOSSES = {PURCHASE: purchase_loss, ATTRIBUTES: attributes_loss, SENTIMENT: sentiment_loss, PROFILE: profile_loss}

@@ -1,0 +1,6 @@
+"""The multi-task model: shared input encoder + trunk (sharing schemes), towers and heads."""
+
+from guide.model.network import GuideModel
+from guide.model.trunk import SCHEMES
+
+__all__ = ["GuideModel", "SCHEMES"]

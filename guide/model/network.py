@@ -1,0 +1,75 @@
+"""GuideModel: one shared input encoder and trunk, four heads, one forward pass.
+
+Batch layout (every key optional; a task runs when its inputs are present):
+    items:      {emb (U, 384), ngrams (sum of bag sizes,), offsets (U,), feats (U, F)}  products
+    attr_index: (B,)    rows of `items` to tag                              -> attributes (B, T + C)
+    reviews:    {emb (R, 384), ngrams, offsets}                             -> sentiment  (R, 3)
+    history:    (B, L)  rows of `items`, with history_mask (B, L) bool and history_stars (B, L) long
+    candidates: (B, C)  rows of `items` to score for each shopper           -> purchase   (B, C)
+    profile:    True    with a history                                      -> profile    (B, K)
+Products are encoded once per batch however many tasks read them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, ModelConfig
+from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, SentimentHead
+from guide.model.trunk import InputEncoder, build_trunk, soft_sharing_penalty
+
+
+class GuideModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.num_tags < 1 or config.num_categories < 1 or config.num_interests < 1:
+            raise ValueError("ModelConfig needs num_tags, num_categories and num_interests from the data vocabularies")
+        self.config = config
+        self.encoder = InputEncoder(config)
+        self.trunk = build_trunk(config)
+        heads = {
+            PURCHASE: lambda: PurchaseHead(config.hidden, config.dropout),
+            ATTRIBUTES: lambda: AttributesHead(config.hidden, config.num_tags, config.num_categories, config.dropout),
+            SENTIMENT: lambda: SentimentHead(config.hidden, config.dropout),
+            PROFILE: lambda: ProfileHead(config.hidden, config.num_interests, config.dropout),
+        }
+        self.heads = nn.ModuleDict({task: heads[task]() for task in config.tasks})
+
+    # --- encoding ----------------------------------------------------------------------------------
+    def encode_items(self, items: dict) -> dict[str, torch.Tensor]:
+        x = self.encoder(items["emb"], items["ngrams"], items["offsets"], items.get("feats"), kind=0)
+        return self.trunk(x)  # {task: (U, H)}
+
+    def encode_reviews(self, reviews: dict) -> dict[str, torch.Tensor]:
+        x = self.encoder(reviews["emb"], reviews["ngrams"], reviews["offsets"], None, kind=1)
+        return self.trunk(x)  # {task: (R, H)}
+
+    # --- forward -----------------------------------------------------------------------------------
+    def forward(self, batch: dict, item_repr: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Every task whose inputs are in `batch`; `item_repr` reuses precomputed product encodings."""
+        out = {}
+        if item_repr is None and "items" in batch:
+            item_repr = self.encode_items(batch["items"])
+        if ATTRIBUTES in self.heads and "attr_index" in batch:
+            out[ATTRIBUTES] = self.heads[ATTRIBUTES](item_repr[ATTRIBUTES][batch["attr_index"]])
+        if SENTIMENT in self.heads and "reviews" in batch:
+            out[SENTIMENT] = self.heads[SENTIMENT](self.encode_reviews(batch["reviews"])[SENTIMENT])
+        if "history" in batch:
+            history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
+            if PURCHASE in self.heads and "candidates" in batch:
+                items = item_repr[PURCHASE]
+                out[PURCHASE] = self.heads[PURCHASE](items[history], stars, mask, items[batch["candidates"]])
+            if PROFILE in self.heads and batch.get("profile"):
+                out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
+        return out
+
+    def regularisation(self) -> torch.Tensor:
+        """The soft-sharing term (0 unless configured)."""
+        if self.config.soft_sharing <= 0:
+            return next(self.parameters()).new_zeros(())
+        return self.config.soft_sharing * soft_sharing_penalty(self.trunk)
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Parameters every task's loss reaches (what GradNorm and PCGrad look at)."""
+        return [p for p in list(self.encoder.parameters()) + list(self.trunk.parameters()) if p.requires_grad]
