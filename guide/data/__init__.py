@@ -1,0 +1,1 @@
+"""Real data sources -> one validated Catalog, and per-task data sets."""
