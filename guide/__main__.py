@@ -11,10 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
-from guide.config import DEFAULT_CHECKPOINT, SAMPLINGS, SHARING_SCHEMES, TASKS, WEIGHTINGS, DataConfig, ModelConfig, TrainConfig
+from guide.config import (
+    DEFAULT_CHECKPOINT,
+    SAMPLINGS,
+    SHARING_SCHEMES,
+    TASKS,
+    WEIGHTINGS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
 
 def _train(args) -> int:
@@ -26,14 +36,18 @@ def _train(args) -> int:
     data_config = DataConfig(clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed)
     model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing,
                                tasks=tuple(args.tasks.split(",")))
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling,
-                         seed=args.seed, device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
+    config = TrainConfig(steps=args.steps, gram_dropout=args.gram_dropout, ngram_lr=args.ngram_lr,
+                         batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling, seed=args.seed, device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
     catalog = Catalog.load(args.data_dir, data_config)
     data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
     checkpoint = train(data, config, catalog, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
+        return 0
     folder = checkpoint.save(args.out)
-    print(f"saved {folder}; best validation step {checkpoint.meta['best_step']}, "
-          f"{checkpoint.meta['train_seconds']} s; validation: {checkpoint.meta['history'][-1]['val'] if checkpoint.meta['history'] else {}}")
+    history = checkpoint.meta["history"]
+    best = max(history, key=lambda h: h["score"])["val"] if history else {}
+    print(f"saved {folder}; best validation step {checkpoint.meta['best_step']} "
+          f"({checkpoint.meta['train_seconds']} s): {json.dumps({k: round(v, 4) for k, v in best.items()})}")
     return 0
 
 
@@ -79,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=TrainConfig.steps)
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    t.add_argument("--gram-dropout", type=float, default=TrainConfig.gram_dropout)
+    t.add_argument("--ngram-lr", type=float, default=TrainConfig.ngram_lr)
     t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     t.add_argument("--soft-sharing", type=float, default=0.0)
     t.add_argument("--attribute-split", choices=("brand", "product"), default="brand")

@@ -10,9 +10,13 @@ from guide.data.tasks import TaskData
 
 
 def text_block(emb: np.ndarray, ngrams: list[np.ndarray], rows: np.ndarray, device,
-               feats: np.ndarray | None = None) -> dict:
-    """emb / ngrams / offsets (/ feats) of `rows` as one EmbeddingBag-ready block."""
+               feats: np.ndarray | None = None, drop: float = 0.0, rng: np.random.Generator | None = None) -> dict:
+    """emb / ngrams / offsets (/ feats) of `rows` as one EmbeddingBag-ready block. `drop` removes
+    that share of each bag's grams at random (training only: stops the table memorising texts)."""
     bags = [ngrams[r] for r in rows]
+    if drop > 0 and rng is not None:
+        bags = [b[rng.random(len(b)) >= drop] if len(b) > 1 else b for b in bags]
+        bags = [b if len(b) else ngrams[r][:1] for b, r in zip(bags, rows)]
     lengths = np.array([len(b) for b in bags], dtype=np.int64)
     offsets = np.zeros(len(rows), dtype=np.int64)
     offsets[1:] = np.cumsum(lengths)[:-1]
@@ -26,10 +30,11 @@ def text_block(emb: np.ndarray, ngrams: list[np.ndarray], rows: np.ndarray, devi
     return block
 
 
-def item_block(data: TaskData, rows: np.ndarray, device) -> tuple[dict, np.ndarray]:
+def item_block(data: TaskData, rows: np.ndarray, device, drop: float = 0.0, rng=None) -> tuple[dict, np.ndarray]:
     """The unique catalogue rows among `rows` and where each of `rows` sits among them."""
     unique, inverse = np.unique(rows, return_inverse=True)
-    return text_block(data.item_emb, data.item_ngrams, unique, device, data.item_feats), inverse.reshape(rows.shape)
+    block = text_block(data.item_emb, data.item_ngrams, unique, device, data.item_feats, drop, rng)
+    return block, inverse.reshape(rows.shape)
 
 
 def history_tensors(histories: list[np.ndarray], stars: list[np.ndarray]):
@@ -46,11 +51,11 @@ def history_tensors(histories: list[np.ndarray], stars: list[np.ndarray]):
 
 
 def shopper_batch(data: TaskData, histories, stars, candidates: np.ndarray | None, device,
-                  profile: bool) -> dict:
+                  profile: bool, drop: float = 0.0, rng=None) -> dict:
     """A batch of shoppers: histories (+ candidates (B, C) to score) in one product block."""
     rows, mask, star_ids = history_tensors(histories, stars)
     wanted = rows if candidates is None else np.concatenate([rows, candidates], axis=1)
-    block, where = item_block(data, wanted, device)
+    block, where = item_block(data, wanted, device, drop, rng)
     batch = {
         "items": block,
         "history": torch.from_numpy(where[:, :rows.shape[1]]).to(device),
@@ -63,11 +68,16 @@ def shopper_batch(data: TaskData, histories, stars, candidates: np.ndarray | Non
     return batch
 
 
+AMAZON_SHARE = 0.2
+
+
 class TaskSampler:
     """Draws training batches per task with their targets."""
 
-    def __init__(self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device):
+    def __init__(self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device,
+                 drop: float = 0.0):
         self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
+        self.drop = drop
         self.attr_rows = data.split_rows("train")
         train = data.review_split == "train"
         self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
@@ -84,7 +94,7 @@ class TaskSampler:
 
     def _attributes(self):
         rows = self.rng.choice(self.attr_rows, self.batch_size)
-        block, where = item_block(self.data, rows, self.device)
+        block, where = item_block(self.data, rows, self.device, self.drop, self.rng)
         targets = {
             "tags": torch.from_numpy(self.data.tag_targets[rows]).to(self.device),
             "tag_mask": torch.from_numpy(self.data.tag_mask[rows]).to(self.device),
@@ -93,11 +103,15 @@ class TaskSampler:
         return {"items": block, "attr_index": torch.from_numpy(where).to(self.device)}, targets
 
     def _sentiment(self):
-        # Balanced over sources: the small Amazon set would otherwise be 1 review in 10.
-        sources = list(self.review_rows)
-        per = [self.batch_size // len(sources)] * len(sources)
-        rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in zip(sources, per)])
-        block = text_block(self.data.review_emb, self.data.review_ngrams, rows, self.device)
+        # Sources in proportion to their size, but the small Amazon set keeps at least
+        # AMAZON_SHARE of each batch (more would replay its 2k reviews until they are memorised).
+        sizes = {s: len(r) for s, r in self.review_rows.items()}
+        total = sum(sizes.values())
+        shares = {s: max(n / total, AMAZON_SHARE if s == "amazon" else 0.0) for s, n in sizes.items()}
+        norm = sum(shares.values())
+        counts = {s: max(1, round(self.batch_size * v / norm)) for s, v in shares.items()}
+        rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in counts.items()])
+        block = text_block(self.data.review_emb, self.data.review_ngrams, rows, self.device, None, self.drop, self.rng)
         labels = torch.from_numpy(self.data.review_labels[rows]).to(self.device)
         return {"reviews": block}, {"labels": labels}
 
@@ -110,11 +124,11 @@ class TaskSampler:
         negatives = self.rng.choice(self.data.amazon_rows, (len(picks), self.negatives))
         candidates = np.concatenate([self.purchase.target[picks, None], negatives], axis=1)
         labels = (candidates == candidates[:, :1]).astype(np.float32)  # a sampled negative equal to the target is a positive
-        batch = shopper_batch(self.data, histories, stars, candidates, self.device, profile=False)
+        batch = shopper_batch(self.data, histories, stars, candidates, self.device, False, self.drop, self.rng)
         return batch, {"labels": torch.from_numpy(labels).to(self.device)}
 
     def _profile(self):
         picks, histories, stars = self._shoppers()
         target = self.data.item_interest[self.purchase.target[picks]]
-        batch = shopper_batch(self.data, histories, stars, None, self.device, profile=True)
+        batch = shopper_batch(self.data, histories, stars, None, self.device, True, self.drop, self.rng)
         return batch, {"interest": torch.from_numpy(target).to(self.device)}

@@ -61,7 +61,12 @@ class Checkpoint:
         train_config = TrainConfig(**{**train, "model": model_config, "data": DataConfig(**train["data"])})
         model = GuideModel(model_config)
         state = {k: v.float() for k, v in load_file(folder / "model.safetensors").items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as err:
+            first = next((line.strip() for line in str(err).splitlines() if "mismatch" in line), str(err)[:200])
+            raise ValueError(f"checkpoint in {folder} does not match its config.json ({first}); "
+                             "fix: re-save the checkpoint or restore the original config.json") from err
         if unexpected or [m for m in missing if m in dict(model.named_parameters())]:
             raise ValueError(f"checkpoint does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
         model.to(device).eval()

@@ -94,6 +94,7 @@ class ModelConfig:
     ngram_dim: int = 64  # width of the lexical branch (carries what MiniLM alone misses)
     dropout: float = 0.2  # the data sets are small; regularise
     soft_sharing: float = 0.0  # L2 pull between task-specific weights (0 = off)
+    wide: bool = True  # per-task linear n-gram logits beside the deep path (wide & deep) for tags and sentiment
     num_tags: int = 0  # filled from the data's label vocabularies
     num_categories: int = 0
     num_interests: int = 0
@@ -127,6 +128,8 @@ class TrainConfig:
     lr: float = 2e-3  # AdamW learning rate for the trunk and heads
     ngram_lr: float = 1e-2  # the sparse lexical table learns faster (many rarely-seen rows)
     weight_decay: float = 1e-4
+    ngram_weight_decay: float = 0.01  # pulls unused/rare n-gram rows to 0 (they memorise otherwise)
+    gram_dropout: float = 0.3  # share of a text's n-grams dropped per training draw
     weighting: str = "uncertainty"  # how task losses become one update; see guide/weighting.py
     sampling: str = "uniform"  # how often each task is drawn: the data sets differ 100x in size
     eval_every: int = 250  # validation checks; the best validation checkpoint is kept
@@ -140,5 +143,7 @@ class TrainConfig:
             raise ValueError(f"weighting: expected one of {WEIGHTINGS}; got {self.weighting!r}")
         if self.sampling not in SAMPLINGS:
             raise ValueError(f"sampling: expected one of {SAMPLINGS}; got {self.sampling!r}")
+        if not 0.0 <= self.gram_dropout < 1.0:
+            raise ValueError(f"gram_dropout: expected [0, 1); got {self.gram_dropout}")
         if self.steps < 1 or self.batch_size < 2 or self.lr <= 0:
             raise ValueError("steps >= 1, batch_size >= 2 and lr > 0 are required")

@@ -13,10 +13,24 @@ import numpy as np
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
 from guide.data.tasks import TaskData
-from guide.inference import (attribute_probs, eval_candidates, item_representations, profile_probs,
-                             purchase_scores, sentiment_log_probs)
-from guide.metrics import (accuracy, bootstrap_ci, kl_divergence, macro_f1, multilabel_f1, ndcg_of_label,
-                           ranking_metrics, spearman)
+from guide.inference import (
+    attribute_probs,
+    eval_candidates,
+    item_representations,
+    profile_probs,
+    purchase_scores,
+    sentiment_log_probs,
+)
+from guide.metrics import (
+    accuracy,
+    bootstrap_ci,
+    kl_divergence,
+    macro_f1,
+    multilabel_f1,
+    ndcg_of_label,
+    ranking_metrics,
+    spearman,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +67,8 @@ def sentiment_metrics(model, data: TaskData, split: str, device, bias, ci=True) 
         result = {"macro_f1": macro_f1(labels, predicted), "accuracy": accuracy(labels, predicted),
                   "spearman": spearman(score, stars), "n": int(len(rows))}
         if ci and len(rows) < SMALL:
-            result["macro_f1_ci"] = list(bootstrap_ci(lambda i: macro_f1(labels[i], predicted[i]), len(rows)))
-            result["spearman_ci"] = list(bootstrap_ci(lambda i: spearman(score[i], stars[i]), len(rows)))
+            result["macro_f1_ci"] = list(bootstrap_ci(lambda i, y=labels, p=predicted: macro_f1(y[i], p[i]), len(rows)))
+            result["spearman_ci"] = list(bootstrap_ci(lambda i, s=score, y=stars: spearman(s[i], y[i]), len(rows)))
         out[source] = result
     return out
 

@@ -30,7 +30,7 @@ def item_representations(model: GuideModel, data: TaskData, device) -> dict[str,
 @torch.inference_mode()
 def attribute_probs(model, data: TaskData, rows: np.ndarray, device, reps=None) -> tuple[np.ndarray, np.ndarray]:
     reps = reps or item_representations(model, data, device)
-    logits = model.heads[ATTRIBUTES](reps[ATTRIBUTES][torch.from_numpy(rows).to(device)])
+    logits = model.attribute_logits(reps, torch.from_numpy(rows).to(device))
     num_tags = len(data.tags)
     return (torch.sigmoid(logits[:, :num_tags]).cpu().numpy(),
             torch.softmax(logits[:, num_tags:], -1).cpu().numpy())

@@ -117,3 +117,15 @@ def bootstrap_ci(values_or_fn: np.ndarray | Callable[[np.ndarray], float], n: in
         stats = values_or_fn[draws].mean(1)
     low, high = np.percentile(stats, [2.5, 97.5])
     return float(low), float(high)
+
+
+def full_catalogue_hits(scores: np.ndarray, target: np.ndarray, excluded: list[np.ndarray], k: int = 10) -> np.ndarray:
+    """Per-row hit@k (0/1) of column `target[i]` among all columns of `scores`, leaving out the columns
+    in `excluded[i]` (e.g. the shopper's history; the target itself is never left out). Ties count
+    against the target, as in `rank_of_target`."""
+    hits = np.zeros(len(target))
+    for i, column in enumerate(target):
+        row = scores[i].astype(float)  # a copy
+        row[np.setdiff1d(np.asarray(excluded[i], dtype=np.int64), [column])] = -np.inf
+        hits[i] = float((row >= row[column]).sum() - 1 < k)
+    return hits

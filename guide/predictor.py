@@ -117,7 +117,7 @@ class Guide:
 
     @torch.inference_mode()
     def _catalog_attributes(self) -> tuple[np.ndarray, np.ndarray]:
-        logits = self.model.heads[ATTRIBUTES](self._item_repr[ATTRIBUTES])
+        logits = self.model.attribute_logits(self._item_repr)
         n = len(self.tags)
         return torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
 
@@ -181,7 +181,7 @@ class Guide:
         feats = np.zeros((len(texts), self._item_feats.shape[1]), np.float32)
         with self._lock:
             reps = self.model.encode_items(self._block(emb, bags, feats))
-            logits = self.model.heads[ATTRIBUTES](reps[ATTRIBUTES])
+            logits = self.model.attribute_logits(reps)
         n = len(self.tags)
         tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
         return [self._attributes(t, c) for t, c in zip(tags, cats)]
@@ -193,7 +193,9 @@ class Guide:
     def purchase(self, history: list[str], candidates: list[str], ratings=None) -> list[float]:
         if isinstance(candidates, str) or not candidates:
             raise ValueError("candidates: expected a non-empty list of item ids")
-        return list(self.predict(history, items=list(candidates), ratings=ratings).purchase.values())
+        rows = self._catalog.rows(list(candidates))
+        out, _ = self._forward(self._history(history, ratings), rows, None)
+        return [float(p) for p in out[PURCHASE]]
 
     def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
         """P(buys next) for every catalogue row, in catalogue order."""
@@ -204,13 +206,13 @@ class Guide:
 
     def predict(self, history: list[str], items: list[str] | None = None, review: str | None = None,
                 ratings=None, review_item: str | None = None) -> Prediction:
-        """Purchase scores for `items` (None: the whole catalogue), their attributes (only for an
-        explicit list, or the reviewed item), the shopper's profile and the review's sentiment —
+        """Purchase scores for `items` (None: the whole catalogue), attributes of an explicit `items`
+        list and of `review_item`, the shopper's profile and the review's sentiment —
         all from one forward pass of the shared model."""
         batch = self._history(history, ratings)
         rows = np.arange(len(self.catalog)) if items is None else self._catalog.rows(list(items))
         review_texts = _check_texts([review]) if review is not None else None
-        attr_ids = list(items) if items is not None else ([review_item] if review_item else [])
+        attr_ids = list(dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else [])))
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
         out, elapsed = self._forward(batch, rows, review_texts, attr_rows)
         ids = self.catalog["item_id"].to_numpy()
@@ -240,7 +242,8 @@ class Guide:
         if ATTRIBUTES in raw:
             n = len(self.tags)
             logits = raw[ATTRIBUTES]
-            out[ATTRIBUTES] = list(zip(torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()))
+            tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+            out[ATTRIBUTES] = list(zip(tags, cats))
         self.last_inference_ms = (time.perf_counter() - started) * 1000
         return out, self.last_inference_ms
 

@@ -3,8 +3,10 @@
 Single-task baselines are this trainer with `ModelConfig.tasks` set to one task. The validation
 score (mean of each task's headline metric) picks the best step; after training, per-tag
 thresholds and sentiment class offsets are tuned on validation data and saved with the weights.
-Under `torchrun` it trains with DistributedDataParallel (gloo on CPU, nccl on GPU): each rank
-draws its own batches and gradients are averaged.
+Under `torchrun` it trains data-parallel (torch.distributed, gloo on CPU, nccl on GPU): each rank
+draws its own batches, and after every backward the gradients are all-reduced (averaged) across
+ranks before the step — what DistributedDataParallel does, done explicitly because a step here
+runs several forwards (one per task) before one combined backward, which DDP's hooks do not allow.
 """
 
 from __future__ import annotations
@@ -54,19 +56,33 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def _average_gradients(parameters: list[torch.nn.Parameter], world: int) -> None:
+    for parameter in parameters:
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+        torch.distributed.all_reduce(parameter.grad)
+        parameter.grad /= world
+
+
 def build_model(data: TaskData, config: TrainConfig) -> GuideModel:
     model_config = copy.deepcopy(config.model)
     model_config.num_tags = len(data.tags)
     model_config.num_categories = len(data.categories)
     model_config.num_interests = len(data.interests)
-    return GuideModel(model_config)
+    model = GuideModel(model_config)
+    if len(data.idf) != model_config.ngram_buckets:
+        raise ValueError(f"idf table has {len(data.idf)} buckets; the model expects {model_config.ngram_buckets}; "
+                         "fix: build the task data with the model's ngram_buckets")
+    model.encoder.idf.copy_(torch.from_numpy(data.idf))
+    return model
 
 
 def _optimizer(model: GuideModel, weighting: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    ngram = [model.encoder.ngrams.weight]
-    rest = [p for p in model.parameters() if p is not model.encoder.ngrams.weight]
+    ngram = [model.encoder.ngrams.weight] + [table.weight for table in model.wide.values()]
+    ids = {id(p) for p in ngram}
+    rest = [p for p in model.parameters() if id(p) not in ids]
     return torch.optim.AdamW([
-        {"params": ngram, "lr": config.ngram_lr, "weight_decay": 0.0},
+        {"params": ngram, "lr": config.ngram_lr, "weight_decay": config.ngram_weight_decay},
         {"params": rest, "lr": config.lr, "weight_decay": config.weight_decay},
         {"params": list(weighting.parameters()), "lr": config.lr, "weight_decay": 0.0},
     ])
@@ -79,15 +95,15 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
     device = resolve_device(config.device)
     model = build_model(data, config).to(device)
     tasks = model.config.tasks
-    wrapped = model
-    if world > 1:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    if world > 1:  # every rank starts from rank 0's weights
+        for tensor in model.state_dict().values():
+            torch.distributed.broadcast(tensor, src=0)
     weighting = build_weighting(config.weighting, tasks, config.seed).to(device)
     optimizer = _optimizer(model, weighting, config)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=[config.ngram_lr, config.lr, config.lr], total_steps=config.steps, pct_start=0.1)
     sampler = TaskSampler(data, config.batch_size, config.data.purchase_negatives,
-                          np.random.default_rng(config.seed + rank), device)
+                          np.random.default_rng(config.seed + rank), device, config.gram_dropout)
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
     rng = np.random.default_rng(config.seed + 1000 + rank)
     best = (-np.inf, None, 0)
@@ -101,21 +117,24 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         losses = {}
         for task in drawn:
             batch, targets = sampler.draw(task)
-            losses[task] = LOSSES[task](wrapped(batch)[task], targets)
+            losses[task] = LOSSES[task](model(batch)[task], targets)
         optimizer.zero_grad(set_to_none=True)
         reg = model.regularisation()
         if reg.requires_grad:
             reg.backward(retain_graph=True)
         weights = weighting.backward(losses, model)
+        if world > 1:
+            _average_gradients(list(model.parameters()) + list(weighting.parameters()), world)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         scheduler.step()
         if step % 25 == 0:
-            bar.set_postfix({t[:4]: f"{float(v):.3f}" for t, v in losses.items()})
+            bar.set_postfix({t[:4]: f"{float(v.detach()):.3f}" for t, v in losses.items()})
         if (step % config.eval_every == 0 or step == config.steps) and rank == 0:
             score, metrics = validation_score(model, data, device)
+            model.train()
             history.append({"step": step, "score": score, "val": metrics,
-                            "loss": {t: float(v) for t, v in losses.items()}, "weights": weights})
+                            "loss": {t: float(v.detach()) for t, v in losses.items()}, "weights": weights})
             logger.info("step %d: validation score %.4f %s", step, score, metrics)
             if score > best[0]:
                 best = (score, copy.deepcopy(model.state_dict()), step)

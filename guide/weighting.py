@@ -56,7 +56,7 @@ class DWA(nn.Module):
         weights = self.weights()
         sum(weights[t] * loss for t, loss in losses.items()).backward()
         for t, loss in losses.items():
-            self._running[t].append(float(loss))
+            self._running[t].append(float(loss.detach()))
         if all(len(v) >= self.window for v in self._running.values()):
             self.history.append({t: sum(v) / len(v) for t, v in self._running.items()})
             self._running = {t: [] for t in self.tasks}
@@ -75,9 +75,9 @@ class GradNorm(nn.Module):
         active = [t for t in self.tasks if t in losses]
         w = {t: self.task_weights[self.tasks.index(t)] for t in active}
         for t in active:
-            self.initial.setdefault(t, max(float(losses[t]), 1e-8))
+            self.initial.setdefault(t, max(float(losses[t].detach()), 1e-8))
         norms = torch.stack([torch.autograd.grad(w[t] * losses[t], layer, retain_graph=True)[0].norm() for t in active])
-        rates = torch.tensor([float(losses[t]) / self.initial[t] for t in active])
+        rates = torch.tensor([float(losses[t].detach()) / self.initial[t] for t in active])
         target = norms.mean() * (rates / rates.mean()) ** self.alpha
         # d|w_t G_t - target_t| / d w_t = sign(.) * G_t / w_t  (G_t proportional to w_t)
         grads = torch.sign(norms - target) * norms / torch.stack([w[t] for t in active])
@@ -114,11 +114,14 @@ class PCGrad(nn.Module):
             projected.append(g)
         merged = torch.stack(projected).sum(0)
         # task-specific parameters get their ordinary gradients
-        sum(losses.values()).backward(inputs=[p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids])
+        specific = [p for p in model.parameters() if p.requires_grad and id(p) not in shared_ids]
+        if specific:
+            sum(losses.values()).backward(inputs=specific)
         offset = 0
-        for p in shared:
+        for p in shared:  # add: gradients already there (e.g. the soft-sharing term) are kept
             n = p.numel()
-            p.grad = merged[offset:offset + n].view_as(p).clone()
+            update = merged[offset:offset + n].view_as(p)
+            p.grad = update.clone() if p.grad is None else p.grad + update
             offset += n
         return {t: 1.0 for t in losses}
 

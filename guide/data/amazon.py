@@ -184,7 +184,7 @@ def load_reviews2023(reviews_path: Path, meta_path: Path, report: LoadReport,
     report.note(SOURCE + ".reviews", f"shopper with < {min_interactions} reviews", int((counts < min_interactions).sum()))
     reviews = reviews[counts >= min_interactions].sort_values(["user_id", "timestamp"]).reset_index(drop=True)
     inter = _leave_last_out(reviews)
-    reviews = _attach_split(reviews.drop(columns=[], errors="ignore"), inter, report)
+    reviews = _attach_split(reviews, inter, report)
     wanted = set(inter["item_id"])
     items = []
     for record in _stream_json(meta_path, SOURCE + ".items", report):
@@ -199,8 +199,13 @@ def load_reviews2023(reviews_path: Path, meta_path: Path, report: LoadReport,
     items = pd.DataFrame(items)
     missing = wanted - set(items["item_id"]) if len(items) else wanted
     report.note(SOURCE + ".items", "reviewed item without metadata (dropped)", len(missing))
-    inter = inter[~inter["item_id"].isin(missing)].reset_index(drop=True)
-    return items, inter, reviews[~reviews["item_id"].isin(missing)].reset_index(drop=True)
+    if missing:  # rebuild the split without them so no history points at an item we do not have
+        reviews = reviews[~reviews["item_id"].isin(missing)].drop(columns=["split"])
+        counts = reviews.groupby("user_id")["item_id"].transform("size")
+        reviews = reviews[counts >= min_interactions].reset_index(drop=True)
+        inter = _leave_last_out(reviews)
+        reviews = _attach_split(reviews, inter, report)
+    return items, inter, reviews
 
 
 def _leave_last_out(reviews: pd.DataFrame) -> pd.DataFrame:

@@ -116,10 +116,14 @@ def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.Data
     dup = items["item_id"].duplicated()
     report.note("items", "duplicate item id (first kept)", int(dup.sum()))
     items = items[~dup].reset_index(drop=True)
+    # Amazon items' rating and popularity come from the purchase task's own training interactions:
+    # as model inputs they would leak its labels (every training target has popularity >= 1, while
+    # 27% of test targets have none), so the model sees them as unknown (0) for Amazon items.
+    from_sephora = (items["source"] == "sephora").to_numpy()
     features = np.stack([
         np.log1p(items["price"].fillna(items["price"].median()).clip(lower=0).to_numpy()) / 5.0,
-        (items["rating"].fillna(4.0).to_numpy() - 4.0),
-        np.log1p(items["popularity"].to_numpy()) / 10.0,
+        np.where(from_sephora, items["rating"].fillna(4.0).to_numpy() - 4.0, 0.0),
+        np.where(from_sephora, np.log1p(items["popularity"].to_numpy()) / 10.0, 0.0),
     ], axis=1).astype(np.float32)
     items["features"] = list(features)
     return items

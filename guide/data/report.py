@@ -28,7 +28,8 @@ class LoadReport:
         self.issues.update(other.issues)
 
     def lines(self) -> list[str]:
-        out = [f"{src}: read {self.read[src]}, kept {self.kept[src]}" for src in sorted(self.read)]
+        out = [f"read {src}: {n}" for src, n in sorted(self.read.items())]
+        out += [f"kept {what}: {n}" for what, n in sorted(self.kept.items())]
         out += [f"{src}: {reason}: {n}" for (src, reason), n in sorted(self.issues.items())]
         return out
 

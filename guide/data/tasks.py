@@ -56,6 +56,7 @@ class TaskData:
     attr_split: np.ndarray  # (N,) str: train/valid/test/none
     item_interest: np.ndarray  # (N, C + T) the next-item target distribution of the profile task
     amazon_rows: np.ndarray  # candidate pool of the purchase task
+    idf: np.ndarray  # (buckets,) inverse document frequency of each n-gram bucket (train texts)
     purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
 
     @property
@@ -156,6 +157,14 @@ def _purchase_splits(catalog: Catalog, amazon_rows: np.ndarray, config: DataConf
     return out
 
 
+def ngram_idf(bags: list[np.ndarray], buckets: int) -> np.ndarray:
+    """Smoothed idf per bucket: log((1 + N) / (1 + df)) + 1 (unseen buckets get the rare-word value)."""
+    df = np.zeros(buckets, np.float64)
+    for bag in bags:
+        df[np.unique(bag)] += 1
+    return (np.log((1 + len(bags)) / (1 + df)) + 1).astype(np.float32)
+
+
 def build(catalog: Catalog, encoder: Encoder, config: DataConfig | None = None,
           attribute_split: str = "brand", ngram_buckets: int = 2**17) -> TaskData:
     """Embed (through the on-disk cache) and assemble every task's arrays."""
@@ -179,6 +188,7 @@ def build(catalog: Catalog, encoder: Encoder, config: DataConfig | None = None,
         tag_targets=tag_targets, tag_mask=tag_mask, cat_targets=cats, attr_split=split,
         item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
         amazon_rows=amazon_rows,
+        idf=ngram_idf(item_ngrams + [b for b, s in zip(review_ngrams, reviews["split"]) if s == "train"], ngram_buckets),
     )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     logger.info("task data: %d items, %d reviews, %d tags, %d categories", len(items), len(reviews),

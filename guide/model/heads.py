@@ -38,10 +38,10 @@ class PurchaseHead(nn.Module):
         self.history = HistoryEncoder(hidden)
         self.query = nn.Linear(hidden, hidden)
         self.key = nn.Linear(hidden, hidden)
-        self.score = nn.Sequential(nn.Linear(3 * hidden + 1, hidden), nn.GELU(), nn.Dropout(dropout),
+        self.score = nn.Sequential(nn.Linear(3 * hidden + 2, hidden), nn.GELU(), nn.Dropout(dropout),
                                    nn.Linear(hidden, 1))
 
-    def forward(self, history, stars, mask, candidates) -> torch.Tensor:
+    def forward(self, history, stars, mask, candidates, history_content, candidate_content) -> torch.Tensor:
         h, keep = self.history(history, stars, mask)  # (B, 1 + L, H)
         q = self.query(candidates)  # (B, C, H)
         k = self.key(h)  # (B, 1 + L, H)
@@ -49,8 +49,9 @@ class PurchaseHead(nn.Module):
         logits = logits.masked_fill(~keep.unsqueeze(1), float("-inf"))
         weights = torch.softmax(logits, dim=-1)  # (B, C, 1 + L)
         user = weights @ h  # (B, C, H)
-        closest = self._closest(history, mask, candidates)  # (B, C, 1)
-        features = torch.cat([user, candidates, user * candidates, closest], dim=-1)  # (B, C, 3H + 1)
+        closest = self._closest(history, mask, candidates)  # (B, C, 1) in the trunk's space
+        content = self._closest(history_content, mask, candidate_content)  # (B, C, 1) raw MiniLM cosine
+        features = torch.cat([user, candidates, user * candidates, closest, content], dim=-1)  # (B, C, 3H + 2)
         return self.score(features).squeeze(-1)  # (B, C)
 
     @staticmethod

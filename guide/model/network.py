@@ -19,6 +19,9 @@ from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, ModelConfig
 from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, SentimentHead
 from guide.model.trunk import InputEncoder, build_trunk, soft_sharing_penalty
 
+CONTENT = "content"  # key of the raw-embedding view in encode_items' output (not a task)
+WIDE = "wide"  # key of the wide (linear n-gram) logits in encode_items / encode_reviews output
+
 
 class GuideModel(nn.Module):
     def __init__(self, config: ModelConfig):
@@ -35,15 +38,31 @@ class GuideModel(nn.Module):
             PROFILE: lambda: ProfileHead(config.hidden, config.num_interests, config.dropout),
         }
         self.heads = nn.ModuleDict({task: heads[task]() for task in config.tasks})
+        # Wide parts: per-task linear n-gram logits added to the deep heads' logits (sparse lexical
+        # evidence such as "returned it" or "paraben" straight to the answer, like TF-IDF + LR).
+        sizes = {ATTRIBUTES: config.num_tags + config.num_categories, SENTIMENT: 3}
+        self.wide = nn.ModuleDict({task: nn.EmbeddingBag(config.ngram_buckets, size, mode="sum")
+                                   for task, size in sizes.items() if config.wide and task in config.tasks})
+        for table in self.wide.values():
+            nn.init.zeros_(table.weight)
 
     # --- encoding ----------------------------------------------------------------------------------
     def encode_items(self, items: dict) -> dict[str, torch.Tensor]:
+        """{task: (U, H)} from the trunk, plus CONTENT: the unit MiniLM vectors (U, 384) that the
+        purchase head compares directly (content similarity is a strong signal on its own)."""
         x = self.encoder(items["emb"], items["ngrams"], items["offsets"], items.get("feats"), kind=0)
-        return self.trunk(x)  # {task: (U, H)}
+        out = self.trunk(x)
+        out[CONTENT] = torch.nn.functional.normalize(items["emb"], dim=-1)
+        if ATTRIBUTES in self.wide:
+            out[WIDE] = self.encoder.wide(self.wide[ATTRIBUTES], items["ngrams"], items["offsets"])  # (U, T + C)
+        return out
 
     def encode_reviews(self, reviews: dict) -> dict[str, torch.Tensor]:
         x = self.encoder(reviews["emb"], reviews["ngrams"], reviews["offsets"], None, kind=1)
-        return self.trunk(x)  # {task: (R, H)}
+        out = self.trunk(x)  # {task: (R, H)}
+        if SENTIMENT in self.wide:
+            out[WIDE] = self.encoder.wide(self.wide[SENTIMENT], reviews["ngrams"], reviews["offsets"])  # (R, 3)
+        return out
 
     # --- forward -----------------------------------------------------------------------------------
     def forward(self, batch: dict, item_repr: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -52,17 +71,27 @@ class GuideModel(nn.Module):
         if item_repr is None and "items" in batch:
             item_repr = self.encode_items(batch["items"])
         if ATTRIBUTES in self.heads and "attr_index" in batch:
-            out[ATTRIBUTES] = self.heads[ATTRIBUTES](item_repr[ATTRIBUTES][batch["attr_index"]])
+            out[ATTRIBUTES] = self.attribute_logits(item_repr, batch["attr_index"])
         if SENTIMENT in self.heads and "reviews" in batch:
-            out[SENTIMENT] = self.heads[SENTIMENT](self.encode_reviews(batch["reviews"])[SENTIMENT])
+            reviews = self.encode_reviews(batch["reviews"])
+            out[SENTIMENT] = self.heads[SENTIMENT](reviews[SENTIMENT]) + reviews.get(WIDE, 0.0)
         if "history" in batch:
             history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
             if PURCHASE in self.heads and "candidates" in batch:
-                items = item_repr[PURCHASE]
-                out[PURCHASE] = self.heads[PURCHASE](items[history], stars, mask, items[batch["candidates"]])
+                items, content, candidates = item_repr[PURCHASE], item_repr[CONTENT], batch["candidates"]
+                out[PURCHASE] = self.heads[PURCHASE](items[history], stars, mask, items[candidates],
+                                                     content[history], content[candidates])
             if PROFILE in self.heads and batch.get("profile"):
                 out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
         return out
+
+    def attribute_logits(self, item_repr: dict[str, torch.Tensor], index: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, T + C) tag and category logits of encoded products (all, or those at `index`)."""
+        deep = item_repr[ATTRIBUTES] if index is None else item_repr[ATTRIBUTES][index]
+        logits = self.heads[ATTRIBUTES](deep)
+        if WIDE in item_repr:
+            logits = logits + (item_repr[WIDE] if index is None else item_repr[WIDE][index])
+        return logits
 
     def regularisation(self) -> torch.Tensor:
         """The soft-sharing term (0 unless configured)."""

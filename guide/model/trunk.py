@@ -33,9 +33,16 @@ class InputEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.ngrams = nn.EmbeddingBag(config.ngram_buckets, config.ngram_dim, mode="mean", sparse=False)
+        self.ngrams = nn.EmbeddingBag(config.ngram_buckets, config.ngram_dim, mode="sum", sparse=False)
         nn.init.normal_(self.ngrams.weight, std=0.05)
+        # Inverse document frequency per bucket (set from the training texts): a bag is the
+        # idf-weighted mean of its grams, so rare, telling words outweigh "the" and "and".
+        self.register_buffer("idf", torch.ones(config.ngram_buckets))
         self.kind = nn.Embedding(2, config.hidden)  # 0 = product, 1 = review
+        # Both text views are normalised before mixing: a mean of many small n-gram vectors is tiny
+        # next to a unit-norm MiniLM vector, and would otherwise learn (and count) far too slowly.
+        self.norm_emb = nn.LayerNorm(EMBED_DIM)
+        self.norm_bag = nn.LayerNorm(config.ngram_dim)
         dim_in = EMBED_DIM + config.ngram_dim + config.item_features
         self.project = nn.Sequential(nn.Linear(dim_in, config.hidden), nn.LayerNorm(config.hidden),
                                      nn.GELU(), nn.Dropout(config.dropout))
@@ -43,11 +50,23 @@ class InputEncoder(nn.Module):
 
     def forward(self, emb: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor,
                 feats: torch.Tensor | None, kind: int) -> torch.Tensor:
-        bag = self.ngrams(ngram_ids, offsets)  # (N, ngram_dim)
+        bag = self.ngrams(ngram_ids, offsets, per_sample_weights=self._bag_weights(ngram_ids, offsets))  # (N, D)
         if feats is None:
             feats = emb.new_zeros(emb.shape[0], self.item_features)
-        x = torch.cat([emb, bag, feats], dim=-1)  # (N, 384 + ngram_dim + F)
+        x = torch.cat([self.norm_emb(emb), self.norm_bag(bag), feats], dim=-1)  # (N, 384 + ngram_dim + F)
         return self.project(x) + self.kind.weight[kind]  # (N, H)
+
+
+    def wide(self, table: nn.EmbeddingBag, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """A linear model over the idf-weighted n-gram bag (the "wide" part of wide & deep)."""
+        return table(ngram_ids, offsets, per_sample_weights=self._bag_weights(ngram_ids, offsets))
+
+    def _bag_weights(self, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        lengths = torch.diff(offsets, append=offsets.new_tensor([ngram_ids.shape[0]]))  # (N,)
+        bag = torch.repeat_interleave(torch.arange(len(offsets), device=offsets.device), lengths)  # (G,)
+        weights = self.idf[ngram_ids]  # (G,)
+        totals = weights.new_zeros(len(offsets)).index_add_(0, bag, weights)  # (N,)
+        return weights / totals.clamp_min(1e-6)[bag]
 
 
 class HardSharing(nn.Module):

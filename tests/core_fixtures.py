@@ -1,0 +1,188 @@
+"""Session fixtures for the core tests: a private embedding cache, a small real catalogue, its task
+data, and a tiny trained checkpoint with the `Guide` loaded from it.
+
+Use from a test module with `pytest_plugins = ["tests.core_fixtures"]`. Nothing here writes into
+`assets/`: the shipped embedding cache is copied into a temporary folder and `GUIDE_EMBEDDING_DIR`
+points there for the whole session, so the shipped texts are never embedded again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from guide.config import DEFAULT_EMBEDDING_DIR, DataConfig, ModelConfig, TrainConfig
+
+NGRAM_BUCKETS = 2**12  # small lexical table keeps every test model tiny
+
+
+def small_data_config() -> DataConfig:
+    """A real slice of the data: all Amazon shoppers, 10% of Sephora, 2% of the clothing reviews."""
+    return DataConfig(clothing_fraction=0.02, sephora_fraction=0.1)
+
+
+def tiny_model_config(**overrides) -> ModelConfig:
+    values = dict(hidden=32, ngram_buckets=NGRAM_BUCKETS, ngram_dim=8, num_experts=2)
+    return ModelConfig(**{**values, **overrides})
+
+
+def tiny_train_config(**overrides) -> TrainConfig:
+    """40 CPU steps on the small slice: seconds, yet enough to move every head off its init."""
+    values = dict(steps=40, eval_every=20, batch_size=16, device="cpu", model=tiny_model_config(),
+                  data=small_data_config())
+    return TrainConfig(**{**values, **overrides})
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Run torch and the BLAS/OpenMP pools on one thread. The test models and data are tiny and the two
+    cores are shared with training runs: spinning thread pools made a validation pass ~100x and the
+    silver-category fit ~10x slower than one thread does."""
+    import sklearn.linear_model  # noqa: F401  (loads scipy's own BLAS so the limit below reaches it)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_thread():
+    """Use as `pytestmark = pytest.mark.usefixtures("one_thread")` in modules that run models."""
+    with single_threaded():
+        yield
+
+
+@pytest.fixture(scope="session")
+def embedding_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped cache; `GUIDE_EMBEDDING_DIR` points at it for the session."""
+    folder = tmp_path_factory.mktemp("embeddings")
+    shutil.copytree(DEFAULT_EMBEDDING_DIR, folder, dirs_exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GUIDE_EMBEDDING_DIR", str(folder))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("TRANSFORMERS_OFFLINE", "1")
+        yield folder
+
+
+@pytest.fixture(scope="session")
+def encoder(embedding_dir):
+    from guide.text import EmbeddingCache, Encoder
+
+    return Encoder(cache=EmbeddingCache(embedding_dir))
+
+
+@pytest.fixture(scope="session")
+def small_catalog():
+    from guide.data.catalog import Catalog
+
+    return Catalog.load(config=small_data_config())
+
+
+@pytest.fixture(scope="session")
+def task_data(small_catalog, encoder):
+    from guide.data import tasks
+
+    with single_threaded():
+        return tasks.build(small_catalog, encoder, small_data_config(), "brand", ngram_buckets=NGRAM_BUCKETS)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(task_data, small_catalog):
+    """The trained (unsaved) checkpoint; tests must not modify its model."""
+    from guide.train import train
+
+    with single_threaded():
+        return train(task_data, tiny_train_config(), small_catalog, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_dir(tiny_checkpoint, tmp_path_factory) -> Path:
+    return tiny_checkpoint.save(tmp_path_factory.mktemp("checkpoint"))
+
+
+@pytest.fixture(scope="session")
+def guide(tiny_checkpoint_dir, embedding_dir):
+    from guide.predictor import Guide
+
+    with single_threaded():
+        return Guide.load(path=tiny_checkpoint_dir, device="cpu")
+
+
+# --- synthetic batches for model-level tests (no data needed) --------------------------------------
+TAGS, CATEGORIES = 5, 4  # vocabulary sizes of the synthetic model
+
+
+def synthetic_model(sharing: str = "mmoe", **overrides):
+    """A GuideModel small enough to build hundreds of times; dropout off so outputs are repeatable."""
+    from guide.model import GuideModel
+
+    values = dict(sharing=sharing, hidden=16, ngram_buckets=64, ngram_dim=4, num_experts=2, dropout=0.0,
+                  num_tags=TAGS, num_categories=CATEGORIES, num_interests=TAGS + CATEGORIES)
+    return GuideModel(ModelConfig(**{**values, **overrides}))
+
+
+def synthetic_batch(seed: int = 0, items: int = 10, shoppers: int = 4, length: int = 3, candidates: int = 5,
+                    reviews: int = 6) -> dict:
+    """Every input of GuideModel.forward: products, attribute rows, reviews, histories, candidates."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+
+    def block(n: int, feats: bool) -> dict:
+        emb = torch.nn.functional.normalize(torch.randn(n, 384, generator=g), dim=-1)
+        sizes = torch.randint(1, 4, (n,), generator=g)
+        out = {"emb": emb, "ngrams": torch.randint(1, 64, (int(sizes.sum()),), generator=g),
+               "offsets": torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]])}
+        if feats:
+            out["feats"] = torch.randn(n, 3, generator=g)
+        return out
+
+    mask = torch.ones(shoppers, length, dtype=torch.bool)
+    mask[0, 1:] = False  # a short history, padded
+    return {
+        "items": block(items, feats=True),
+        "attr_index": torch.randint(0, items, (shoppers,), generator=g),
+        "reviews": block(reviews, feats=False),
+        "history": torch.randint(0, items, (shoppers, length), generator=g),
+        "history_mask": mask,
+        "history_stars": torch.randint(0, 6, (shoppers, length), generator=g),
+        "candidates": torch.randint(0, items, (shoppers, candidates), generator=g),
+        "profile": True,
+    }
+
+
+def synthetic_targets(batch: dict, seed: int = 0) -> dict:
+    """Targets for every task of `synthetic_batch`, keyed by task name."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed + 1)
+    shoppers, candidates = batch["candidates"].shape
+    purchase = torch.zeros(shoppers, candidates)
+    purchase[:, 0] = 1.0
+    interest = torch.rand(shoppers, TAGS + CATEGORIES, generator=g)
+    rows = len(batch["attr_index"])
+    category = torch.arange(rows) % CATEGORIES
+    category[-1] = -1  # an unknown category is skipped by the loss
+    return {
+        "purchase": {"labels": purchase},
+        "attributes": {"tags": (torch.rand(rows, TAGS, generator=g) > 0.5).float(),
+                       "tag_mask": torch.ones(rows, TAGS), "category": category},
+        "sentiment": {"labels": torch.randint(0, 3, (len(batch["reviews"]["emb"]),), generator=g)},
+        "profile": {"interest": interest / interest.sum(1, keepdim=True)},
+    }
+
+
+def task_losses(model, batch: dict, targets: dict) -> dict:
+    from guide.losses import LOSSES
+
+    out = model(batch)
+    return {task: LOSSES[task](logits, targets[task]) for task, logits in out.items()}

@@ -1,0 +1,129 @@
+"""guide.model: every sharing scheme gives the four heads their documented shapes, runs only the tasks
+whose inputs are present, passes healthy gradients to the shared encoder, and masks padding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, ModelConfig
+from guide.model import SCHEMES, GuideModel
+
+pytest.register_assert_rewrite("tests.core_fixtures")  # also a plugin: rewrite before importing it
+
+from tests.core_fixtures import CATEGORIES, TAGS, synthetic_batch, synthetic_model, synthetic_targets, task_losses  # noqa: E402
+
+pytest_plugins = ["tests.core_fixtures"]
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("sharing", sorted(SCHEMES))
+def test_forward_with_every_input_returns_all_tasks_with_documented_shapes(sharing):
+    batch = synthetic_batch()
+    out = synthetic_model(sharing)(batch)
+    shoppers, candidates = batch["candidates"].shape
+    assert set(out) == set(TASKS)
+    assert out[ATTRIBUTES].shape == (len(batch["attr_index"]), TAGS + CATEGORIES)
+    assert out[SENTIMENT].shape == (len(batch["reviews"]["emb"]), 3)
+    assert out[PURCHASE].shape == (shoppers, candidates)
+    assert out[PROFILE].shape == (shoppers, TAGS + CATEGORIES)
+    assert all(torch.isfinite(v).all() for v in out.values())
+
+
+@pytest.mark.parametrize("sharing", sorted(SCHEMES))
+def test_only_tasks_whose_inputs_are_present_run(sharing):
+    model, batch = synthetic_model(sharing), synthetic_batch()
+    assert set(model({"reviews": batch["reviews"]})) == {SENTIMENT}
+    assert set(model({"items": batch["items"], "attr_index": batch["attr_index"]})) == {ATTRIBUTES}
+    shoppers = {k: batch[k] for k in ("items", "history", "history_mask", "history_stars")}
+    assert set(model({**shoppers, "candidates": batch["candidates"]})) == {PURCHASE}
+    assert set(model({**shoppers, "profile": True})) == {PROFILE}
+    assert model({**shoppers, "profile": False}) == {}
+
+
+@pytest.mark.parametrize("sharing", sorted(SCHEMES))
+def test_every_task_loss_reaches_the_shared_encoder_with_finite_gradients(sharing):
+    model, batch = synthetic_model(sharing), synthetic_batch()
+    targets = synthetic_targets(batch)
+    for task in TASKS:
+        model.zero_grad(set_to_none=True)
+        task_losses(model, batch, targets)[task].backward()
+        projection, ngrams = model.encoder.project[0].weight.grad, model.encoder.ngrams.weight.grad
+        assert projection is not None and ngrams is not None, task
+        assert torch.isfinite(projection).all() and torch.isfinite(ngrams).all(), task
+        assert projection.abs().sum() > 0 and ngrams.abs().sum() > 0, task
+        for name, parameter in model.heads.named_parameters():
+            touched = parameter.grad is not None and parameter.grad.abs().sum() > 0
+            assert touched == name.startswith(task + "."), f"{task} loss vs head parameter {name}"
+
+
+@pytest.mark.parametrize("sharing", ["mmoe", "ple", "cross_stitch"])
+def test_soft_sharing_penalty_is_positive_when_enabled(sharing):
+    model = synthetic_model(sharing, soft_sharing=0.5)
+    penalty = model.regularisation()
+    assert penalty > 0 and penalty.requires_grad
+    penalty.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.trunk.parameters())
+
+
+@pytest.mark.parametrize("sharing", sorted(SCHEMES))
+def test_soft_sharing_penalty_is_zero_when_disabled(sharing):
+    assert float(synthetic_model(sharing, soft_sharing=0.0).regularisation()) == 0.0
+
+
+def test_hard_sharing_has_no_task_specific_weights_to_pull_together():
+    assert float(synthetic_model("hard", soft_sharing=0.5).regularisation()) == 0.0
+
+
+def test_single_task_model_has_one_head_and_answers_only_that_task():
+    model = synthetic_model("mmoe", tasks=(SENTIMENT,))
+    assert list(model.heads) == [SENTIMENT]
+    assert set(model(synthetic_batch())) == {SENTIMENT}
+
+
+def test_model_needs_vocabulary_sizes():
+    with pytest.raises(ValueError, match="num_tags"):
+        GuideModel(ModelConfig(hidden=16, ngram_buckets=64))
+
+
+@pytest.mark.parametrize("sharing", sorted(SCHEMES))
+def test_padded_history_positions_do_not_change_the_output(sharing):
+    model, batch = synthetic_model(sharing).eval(), synthetic_batch()
+    before = model(batch)
+    changed = dict(batch, history=batch["history"].clone(), history_stars=batch["history_stars"].clone())
+    changed["history"][0, 1:] = (changed["history"][0, 1:] + 1) % 10  # row 0 has one real item
+    changed["history_stars"][0, 1:] = 5
+    after = model(changed)
+    for task in (PURCHASE, PROFILE):
+        torch.testing.assert_close(after[task], before[task])
+    changed["history"][0, 0] = (changed["history"][0, 0] + 1) % 10  # a real item does matter
+    assert not torch.allclose(model(changed)[PROFILE][0], before[PROFILE][0])
+
+
+def test_cold_start_shopper_with_no_history_gets_finite_scores():
+    model, batch = synthetic_model().eval(), synthetic_batch()
+    batch["history_mask"][:] = False
+    out = model(batch)
+    assert torch.isfinite(out[PURCHASE]).all() and torch.isfinite(out[PROFILE]).all()
+
+
+def test_precomputed_item_representations_give_the_same_output():
+    model, batch = synthetic_model().eval(), synthetic_batch()
+    with torch.no_grad():
+        reps = model.encode_items(batch["items"])
+        direct, reused = model(batch), model(batch, item_repr=reps)
+    for task in TASKS:
+        torch.testing.assert_close(reused[task], direct[task])
+
+
+def test_shared_parameters_are_the_encoder_and_trunk():
+    model = synthetic_model("ple")
+    shared = {id(p) for p in model.shared_parameters()}
+    assert {id(p) for p in model.encoder.parameters()} <= shared
+    assert {id(p) for p in model.trunk.parameters()} <= shared
+    assert not shared & {id(p) for p in model.heads.parameters()}
