@@ -37,7 +37,8 @@ def _train(args) -> int:
     model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing,
                                tasks=tuple(args.tasks.split(",")))
     config = TrainConfig(steps=args.steps, gram_dropout=args.gram_dropout, ngram_lr=args.ngram_lr,
-                         batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling, seed=args.seed, device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
+                         batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling, seed=args.seed,
+                         device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
     catalog = Catalog.load(args.data_dir, data_config)
     data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
     checkpoint = train(data, config, catalog, progress=not args.quiet)
