@@ -34,7 +34,7 @@ def _train(args) -> int:
     from guide.train import train
 
     data_config = DataConfig(clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed)
-    model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing,
+    model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing, dropout=args.dropout,
                                tasks=tuple(args.tasks.split(",")))
     config = TrainConfig(steps=args.steps, gram_dropout=args.gram_dropout, ngram_lr=args.ngram_lr,
                          batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling, seed=args.seed,
@@ -96,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
     t.add_argument("--gram-dropout", type=float, default=TrainConfig.gram_dropout)
     t.add_argument("--ngram-lr", type=float, default=TrainConfig.ngram_lr)
+    t.add_argument("--dropout", type=float, default=ModelConfig.dropout)
     t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     t.add_argument("--soft-sharing", type=float, default=0.0)
     t.add_argument("--attribute-split", choices=("brand", "product"), default="brand")

@@ -69,6 +69,7 @@ def shopper_batch(data: TaskData, histories, stars, candidates: np.ndarray | Non
 
 
 AMAZON_SHARE = 0.2
+PROFILE_SMOOTHING = 0.3
 
 
 class TaskSampler:
@@ -129,6 +130,9 @@ class TaskSampler:
 
     def _profile(self):
         picks, histories, stars = self._shoppers()
-        target = self.data.item_interest[self.purchase.target[picks]]
+        # Label smoothing toward the training prior: one next item is a noisy sample of a shopper's
+        # interests, and the head overfits those samples within a few hundred steps otherwise.
+        prior = self.data.item_interest[self.purchase.target].mean(0)
+        target = (1 - PROFILE_SMOOTHING) * self.data.item_interest[self.purchase.target[picks]] + PROFILE_SMOOTHING * prior
         batch = shopper_batch(self.data, histories, stars, None, self.device, True, self.drop, self.rng)
         return batch, {"interest": torch.from_numpy(target).to(self.device)}

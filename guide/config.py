@@ -92,7 +92,7 @@ class ModelConfig:
     num_experts: int = 4  # experts for mmoe/ple (ple: per group)
     ngram_buckets: int = 2**17  # hashed word uni/bi-gram vocabulary of the lexical branch
     ngram_dim: int = 64  # width of the lexical branch (carries what MiniLM alone misses)
-    dropout: float = 0.2  # the data sets are small; regularise
+    dropout: float = 0.3  # the data sets are small; regularise (measured: 0.3 > 0.2 on validation)
     soft_sharing: float = 0.0  # L2 pull between task-specific weights (0 = off)
     wide: bool = True  # per-task linear n-gram logits beside the deep path (wide & deep) for tags and sentiment
     num_tags: int = 0  # filled from the data's label vocabularies
@@ -123,16 +123,16 @@ SAMPLINGS = ("proportional", "uniform", "annealed")
 
 @dataclass
 class TrainConfig:
-    steps: int = 1500  # optimiser steps; each draws one mini-batch per active task
+    steps: int = 1000  # optimiser steps; each draws one mini-batch per active task
     batch_size: int = 64  # per task and step
     lr: float = 2e-3  # AdamW learning rate for the trunk and heads
     ngram_lr: float = 1e-2  # the sparse lexical table learns faster (many rarely-seen rows)
     weight_decay: float = 1e-4
     ngram_weight_decay: float = 0.01  # pulls unused/rare n-gram rows to 0 (they memorise otherwise)
-    gram_dropout: float = 0.3  # share of a text's n-grams dropped per training draw
+    gram_dropout: float = 0.4  # share of a text's n-grams dropped per training draw
     weighting: str = "uncertainty"  # how task losses become one update; see guide/weighting.py
     sampling: str = "uniform"  # how often each task is drawn: the data sets differ 100x in size
-    eval_every: int = 250  # validation checks; the best validation checkpoint is kept
+    eval_every: int = 125  # validation checks; the best validation checkpoint is kept
     seed: int = 13
     device: str | None = None  # None: CUDA if available, else CPU (GUIDE_DEVICE overrides)
     model: ModelConfig = field(default_factory=ModelConfig)

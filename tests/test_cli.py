@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from guide.__main__ import main, parser
-from guide.config import PROJECT_ROOT
+from guide.config import PROJECT_ROOT, TrainConfig
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -52,4 +52,4 @@ def test_argument_mistakes_exit_with_usage(argv, capsys):
 def test_train_defaults_build_valid_configs():
     args = parser().parse_args(["train"])
     assert args.tasks.split(",") == ["purchase", "attributes", "sentiment", "profile"]
-    assert (args.steps, args.sharing, args.weighting) == (1500, "mmoe", "uncertainty")
+    assert (args.steps, args.sharing, args.weighting) == (TrainConfig.steps, "mmoe", "uncertainty")
