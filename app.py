@@ -1,0 +1,38 @@
+"""Shopping Guide — `streamlit run app.py`.
+
+A shop over 8,850 real beauty products where one shared multi-task model answers, for the shopper
+you pick: how likely they buy each product, what a product is (tags, category), how a review feels,
+and what the shopper is into. Pages live in guide/ui/; this file wires navigation, the shopper
+picker and deep links (`?product=…`, `?persona=…`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from guide.ui import components, state, theme
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+st.set_page_config(page_title="Shopping Guide", page_icon=":material/storefront:", layout="wide")
+theme.apply()
+
+pages = {
+    "shop": st.Page(state.SHOP, title="Shop", icon=":material/storefront:", url_path="shop", default=True),
+    "product": st.Page(state.PRODUCT, title="Product", icon=":material/spa:", url_path="product",
+                       visibility="hidden"),  # reached from a card or a ?product= link
+    "profile": st.Page(state.PROFILE, title="Your profile", icon=":material/person:", url_path="profile"),
+    "model": st.Page(state.MODEL, title="The model", icon=":material/neurology:", url_path="model"),
+}
+page = st.navigation(list(pages.values()), position="top")
+
+service = state.service()
+state.sync(service)
+components.sidebar(service)
+
+if page is pages["shop"] and st.query_params.get("product"):  # /?product=… opens the product page
+    state.open_product(st.query_params["product"])
+
+page.run()

@@ -1,0 +1,292 @@
+"""AppTest: every page and the main flows of app.py, asserting what a person sees.
+
+The app loads the real shipped model once per test process (st.cache_resource) and writes to a
+throwaway SQLite database given by GUIDE_DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from guide.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+INJECTION = "<script>alert('xss')</script><img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
+
+
+@pytest.fixture(scope="module")
+def database(shipped_guide, tmp_path_factory):
+    """GUIDE_DATABASE_URL for the app under test; the store the tests read it back with."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'app.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GUIDE_DATABASE_URL", url)
+        from guide.ui import state
+
+        state.load_service.clear()  # a service cached by an earlier module would use another database
+        store = Store(url)
+        yield store
+        store.close()
+        state.load_service.clear()
+
+
+def run_app(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(params)
+    return at.run()
+
+
+def open_page(at: AppTest, page: str, **params: str) -> AppTest:
+    at.query_params.update(params)
+    return at.switch_page(f"guide/ui/{page}.py").run()
+
+
+def no_problems(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def cards(at: AppTest) -> list[str]:
+    return [h.value for h in at.get("html") if h.value.startswith("<div class=\"g-card\">")]
+
+
+def likelihoods(at: AppTest) -> list[float]:
+    return [float(m) / 100 for body in cards(at) for m in re.findall(r"<b>(\d+)%</b> likely for you", body)]
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def shopper(at: AppTest) -> str:
+    return f"{at.session_state['persona']}~{at.session_state['visitor']}"
+
+
+def amazon_item(at: AppTest) -> str:
+    from guide.ui import state
+
+    service = state.load_service()
+    persona = service.personas[at.session_state["persona"]]
+    items = service.items
+    return next(i for i in items.loc[items["source"] == "amazon", "item_id"] if i not in persona.history)
+
+
+def send_review(at: AppTest, stars: int, text: str, title: str = "") -> AppTest:
+    at.feedback(key="review_stars").set_value(None if stars is None else stars - 1)
+    at.text_input(key="review_title").set_value(title)
+    at.text_area(key="review_text").set_value(text)
+    return at.button[[b.label for b in at.button].index("Send review")].click().run()
+
+
+def test_shop_opens_on_a_real_shopper_ranked_for_them(database):
+    at = run_app()
+    no_problems(at)
+    assert at.title[0].value == "Shop"
+    assert "8,850 products · sorted For you · page 1 of 369" in captions(at)
+    assert len(cards(at)) == 24
+    shown = likelihoods(at)
+    assert len(shown) == 24 and shown == sorted(shown, reverse=True)
+    assert at.session_state["persona"] in at.query_params["persona"]
+    assert "<svg" in cards(at)[0] or "data:image/svg+xml" in cards(at)[0]
+
+
+def test_switching_persona_changes_everything_and_new_shopper_starts_cold(database):
+    at = run_app()
+    first_cards = cards(at)
+    picker = at.sidebar.selectbox(key="persona_pick")
+    second = picker.options[2]
+    picker.select_index(2).run()
+    no_problems(at)
+    assert at.session_state["persona"] != "new" and second in captions(at) and cards(at) != first_cards
+    at.sidebar.selectbox(key="persona_pick").select("new").run()
+    assert "You are new here" in at.info[0].value
+    assert "not personalised yet" in cards(at)[0]
+
+
+def test_search_and_filters_narrow_the_grid(database):
+    at = run_app()
+    at.text_input(key="shop_query").set_value("vanilla perfume").run()
+    no_problems(at)
+    assert "matching “vanilla perfume”" in captions(at)
+    assert any("vanilla" in body.lower() for body in cards(at)[:6])
+    at.text_input(key="shop_query").set_value("").run()
+    at.multiselect(key="shop_categories").set_value(["Cleansers"]).run()
+    at.selectbox(key="shop_sort").set_value("Price: low to high").run()
+    bodies = cards(at)
+    assert bodies and all("Cleansers" in body for body in bodies)
+    prices = [float(p) for body in bodies for p in re.findall(r"\$([\d.,]+)", body)[:1]]
+    assert prices == sorted(prices)
+
+
+def test_product_deep_link_shows_tags_likelihood_reason_reviews(database):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "product", product=item)
+    no_problems(at)
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**Why:**" in text and "The model's tags" in text and "Reviews (" in text
+    assert at.metric[0].label == "Purchase likelihood for this shopper" and at.metric[0].value.endswith("%")
+    assert any(e.kind == "view" and e.item_id == item for e in database.events(shopper(at)))
+
+
+def test_root_link_with_product_opens_the_product_page(database):
+    at = run_app()
+    item = amazon_item(at)
+    at = run_app(product=item)
+    no_problems(at)
+    assert "Write a review" in "\n".join(m.value for m in at.markdown)
+
+
+def test_persona_deep_link_opens_that_shopper(database):
+    from guide.ui import state
+
+    persona = list(state.load_service().personas)[5]
+    at = run_app(persona=persona)
+    no_problems(at)
+    assert at.session_state["persona"] == persona
+    assert at.sidebar.selectbox(key="persona_pick").value == persona
+    assert at.query_params["persona"] == [persona] or at.query_params["persona"] == persona
+
+
+def test_two_sessions_never_see_each_others_actions(database):
+    mine, theirs = run_app(), run_app()
+    assert mine.session_state["persona"] == theirs.session_state["persona"]
+    assert mine.session_state["visitor"] != theirs.session_state["visitor"]
+    open_page(mine, "product", product=amazon_item(mine))
+    mine.button(key="act_buy").click().run()
+    assert mine.success[0].value.startswith("Bought")
+    open_page(mine, "profile")
+    open_page(theirs, "profile")
+    assert mine.metric[1].value == "1" and theirs.metric[1].value == "0"
+
+
+def test_unknown_product_and_unknown_persona_get_clear_messages(database):
+    at = run_app(persona="nobody-at-all")
+    no_problems(at)
+    assert "pick a shopper" in at.warning[0].value
+    open_page(at, "product", product="<img src=x onerror=alert(1)>")
+    no_problems(at)
+    assert "There is no product" in at.error[0].value and "<img" not in at.error[0].value.replace("\\<img", "")
+
+
+def test_review_shows_the_four_answers_and_moves_the_profile(database):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "profile")
+    radar_before = at.get("plotly_chart")[0].proto.spec
+    open_page(at, "product", product=item)
+    send_review(at, 5, "Absolutely love it, my skin has never felt this soft.", "Holy grail")
+    no_problems(at)
+    assert at.success[0].value.startswith("Review saved. One forward pass")
+    body = "\n".join(m.value for m in at.markdown)
+    assert "Sentiment of your review" in body and "positive" in body
+    assert "Product tags (re-tagged)" in body and "Purchase likelihood" in body
+    assert [t.value for t in at.text][:2] == ["Holy grail", "Absolutely love it, my skin has never felt this soft."]
+    open_page(at, "profile")
+    no_problems(at)
+    assert at.metric[1].value == "1"  # actions here
+    assert any("Before / after the last action: review" in m.value for m in at.markdown)
+    radar_after = at.get("plotly_chart")[0].proto.spec
+    assert radar_after != radar_before and "before last action" in radar_after
+    names = [trace.get("name") for trace in json.loads(radar_after)["data"]]
+    assert names == ["before last action", "now"]
+
+
+@pytest.mark.parametrize("stars, text, message", [
+    (4, "   ", "empty review"), (None, "Nice", "Pick 1 to 5 stars"),
+])
+def test_bad_reviews_show_a_message_and_store_nothing(database, stars, text, message):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "product", product=item)
+    send_review(at, stars, text)
+    no_problems(at)
+    assert message in at.error[0].value
+    assert database.reviews(shopper_id=shopper(at)) == [] and database.events(shopper(at))[-1].kind == "view"
+    assert not at.success
+
+
+def test_huge_review_is_truncated_with_a_visible_notice(database):
+    at = run_app()
+    open_page(at, "product", product=amazon_item(at))
+    send_review(at, 3, "It is fine. " * 9000)
+    no_problems(at)
+    assert "shortened" in at.warning[0].value and "5,000" in at.warning[0].value
+
+
+def test_injection_strings_are_shown_as_plain_text(database):
+    at = run_app()
+    open_page(at, "product", product=amazon_item(at))
+    send_review(at, 2, INJECTION, title="<b>title</b>")
+    no_problems(at)
+    assert INJECTION in [t.value for t in at.text] and "<b>title</b>" in [t.value for t in at.text]
+    assert not any("<script>" in m.value or "onerror" in m.value for m in at.markdown)
+    assert not any("<script>" in h.value for h in at.get("html"))
+
+
+def test_cart_then_reset_demo_restores_the_start(database):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "product", product=item)
+    at.button(key="act_cart").click().run()
+    no_problems(at)
+    assert at.success[0].value.startswith("Added to your cart")
+    open_page(at, "profile")
+    assert at.metric[1].value == "1"
+    at.sidebar.button[0].click().run()
+    no_problems(at)
+    assert "Demo reset" in at.sidebar.success[0].value
+    open_page(at, "profile")
+    assert at.metric[1].value == "0"
+
+
+def test_model_page_shows_metrics_architecture_and_device(database):
+    at = run_app()
+    open_page(at, "about_model")
+    no_problems(at)
+    assert at.title[0].value == "The model"
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Runs on"] in ("CPU", "CUDA") or labels["Runs on"].startswith("CUDA")
+    assert labels["Sharing"] and labels["Loss weighting"]
+    assert at.get("graphviz_chart")
+    assert at.dataframe  # architecture and training tables (and the metrics when a report ships)
+
+
+def test_model_page_tables_the_evaluation_report(database, monkeypatch):
+    from guide.ui import state
+
+    guide = state.load_service().guide
+    card = guide.model_card()
+    rows = {"MTL": {"macro_f1": 0.71, "macro_f1_ci": [0.65, 0.77], "accuracy": 0.82, "n": 253},
+            "STL": {"macro_f1": 0.69, "accuracy": 0.80, "n": 253}, "tfidf-logreg": {"macro_f1": 0.70, "n": 253}}
+    summary = {"tasks": {"sentiment": {"MTL": 0.71, "STL": 0.69, "best_peer": "tfidf-logreg", "best_peer_value": 0.70,
+                                       "relative_gain_vs_stl": 0.029, "beats_best_peer": True}},
+               "headline_metrics": {"sentiment": "macro_f1"}, "delta_m": 0.029}
+    report = {"sentiment": {"amazon": rows}, "summary": summary, "meta": {"notes": ["peers use the same split"]}}
+    monkeypatch.setattr(guide, "model_card", lambda: {**card, "metrics": report})
+    at = run_app()
+    open_page(at, "about_model")
+    no_problems(at)
+    headline = at.dataframe[0].value
+    assert list(headline["task"]) == ["Review sentiment"] and headline["MTL (this model)"][0] == "0.710"
+    assert headline["best peer"][0] == "tfidf-logreg 0.700" and headline["MTL vs single-task"][0] == "+2.9%"
+    detail = at.dataframe[1].value
+    assert list(detail["model"]) == ["MTL", "STL", "tfidf-logreg"] and "macro_f1_ci" not in detail.columns
+    assert "+2.90%" in captions(at) and "peers use the same split" in captions(at)
+
+
+def test_missing_data_directory_explains_itself(database, monkeypatch, tmp_path):
+    from guide.ui import state
+
+    monkeypatch.setenv("GUIDE_DATA_DIR", str(tmp_path / "nowhere"))
+    state.load_service.clear()
+    try:
+        at = run_app()
+        assert not at.exception
+        assert "The shop cannot start" in at.error[0].value and "nowhere" in at.error[0].value
+    finally:
+        state.load_service.clear()
