@@ -24,6 +24,7 @@ from guide.inference import (
 from guide.metrics import (
     accuracy,
     bootstrap_ci,
+    full_catalogue_hits,
     kl_divergence,
     macro_f1,
     multilabel_f1,
@@ -93,16 +94,12 @@ def purchase_metrics(model, data: TaskData, split: str, device, reps=None, ci=Tr
 
 
 def full_catalogue_hr(scores: np.ndarray, data: TaskData, part, k: int = 10) -> float:
-    """HR@k of the target among all Amazon items, the shopper's history items excluded."""
+    """HR@k of the target among all Amazon items, the shopper's history items excluded; ties count
+    against the target (the same rule the peers are judged by)."""
     position = {row: j for j, row in enumerate(data.amazon_rows)}
-    hits = []
-    for i, target in enumerate(part.target):
-        s = scores[i].copy()
-        for row in part.history[i]:
-            if row != target and row in position:
-                s[position[row]] = -np.inf
-        hits.append(float((s > s[position[target]]).sum() < k))
-    return float(np.mean(hits))
+    target = np.array([position[t] for t in part.target])
+    excluded = [np.array([position[r] for r in h if r in position], dtype=np.int64) for h in part.history]
+    return float(full_catalogue_hits(scores, target, excluded, k).mean())
 
 
 def profile_metrics(model, data: TaskData, split: str, device, reps=None, ci=True) -> dict:
