@@ -7,9 +7,11 @@ cached under `runs/` so a second `evaluate --full` reuses them.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from guide.checkpoint import Checkpoint
@@ -23,16 +25,22 @@ logger = logging.getLogger(__name__)
 RUNS = PROJECT_ROOT / "runs"
 
 
+def config_key(config) -> str:
+    """A short hash of a training configuration: a twin is reused only when it was trained the same way."""
+    text = json.dumps(asdict(config), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def _twin(name: str, base: Checkpoint, data, catalog, progress: bool, **changes) -> Checkpoint:
     from guide.train import train
 
-    folder = RUNS / f"{name}-{base.fingerprint or 'data'}-{base.config.seed}"
-    if (folder / "config.json").exists():
-        logger.info("reusing %s from %s", name, folder)
-        return Checkpoint.load(folder)
     config = copy.deepcopy(base.config)
     for key, value in changes.items():
         setattr(config.model if key == "tasks" else config, key, value)
+    folder = RUNS / f"{name}-{base.fingerprint or 'data'}-{config_key(config)}"
+    if (folder / "config.json").exists():
+        logger.info("reusing %s from %s", name, folder)
+        return Checkpoint.load(folder)
     checkpoint = train(data, config, catalog, progress=progress)
     checkpoint.save(folder)
     return checkpoint
