@@ -3,35 +3,22 @@
 A persona label reads like "Moisturizers · 12 purchases · loves products for dryness": the most
 frequent category of the items they bought (the catalogue's own, else the model's), how many they
 bought, and the most distinctive tag of their best-rated items. Nothing is invented.
-
-Also here, for `guide.service`: the plain views of a shopper's world (product cards, reviews, the
-before/after of an action, the reason behind a likelihood, the profile page's time series).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from guide.views import Change, LikelihoodPoint, Persona, ProfileView, Reason, SentimentPoint
+
 NEW_SHOPPER = "new"  # the persona id of the cold-start shopper who starts with nothing
 NEW_SHOPPER_LABEL = "New shopper · no history yet"
 GENERIC_TAGS = {"Community Favorite", "Clean at Sephora", "Black Owned at Sephora", "Other"}
-
-
-@dataclass(frozen=True)
-class Persona:
-    persona_id: str
-    label: str
-    kind: str  # "persona" (a real shopper) | "new" (cold start)
-    purchases: int
-    top_categories: tuple[str, ...]
-    history: tuple[str, ...]  # shipped interactions, oldest first
-    ratings: tuple[float, ...]  # their stars for `history`
 
 
 def new_shopper() -> Persona:
@@ -96,91 +83,6 @@ def build_personas(interactions: pd.DataFrame, categories: dict[str, str],
             label = f"{label} ({seen_labels[label]})"
         personas[user_id] = Persona(user_id, label, "persona", len(items), top, tuple(items), tuple(ratings))
     return personas
-
-
-@dataclass
-class ProductCard:
-    item_id: str
-    title: str
-    brand: str
-    price: float | None
-    rating: float | None
-    category: str
-    source: str  # "amazon" | "sephora"
-    tags: list[str]
-    tags_predicted: bool  # the tags are the model's (the catalogue has none for this product)
-    likelihood: float | None  # P(this shopper buys it next); None for a shopper with no history
-
-
-@dataclass
-class ReviewView:
-    stars: int
-    title: str
-    text: str
-    sentiment_label: str
-    sentiment_score: float
-    created_at: datetime
-    author: str
-
-
-@dataclass
-class Change:
-    """Before/after of one action (cart, purchase or review): what the page reports and charts."""
-
-    kind: str
-    item_id: str
-    title: str
-    likelihood_before: float | None
-    likelihood_after: float | None
-    categories_before: dict[str, float]
-    categories_after: dict[str, float]
-    tags_before: dict[str, float]
-    tags_after: dict[str, float]
-    top_before: list[tuple[str, str, float]]  # (item_id, title, P(buy)) of the top picks
-    top_after: list[tuple[str, str, float]]
-    elapsed_ms: float = 0.0
-    device: str = ""
-
-
-@dataclass
-class Reason:
-    text: str  # one sentence a shopper can read
-    similar_item_id: str | None = None
-    similar_title: str | None = None
-    similar_stars: float | None = None
-    matched: list[str] = field(default_factory=list)  # profile interests the product matches
-
-
-@dataclass
-class SentimentPoint:
-    when: datetime
-    score: float
-    label: str
-    stars: int
-    product: str
-    where: str  # "Amazon" (shipped history) | "here"
-
-
-@dataclass
-class LikelihoodPoint:
-    step: int
-    step_label: str
-    item_id: str
-    title: str
-    likelihood: float
-
-
-@dataclass
-class ProfileView:
-    persona: Persona
-    history_size: int
-    actions_here: int
-    categories: dict[str, float]
-    tags: dict[str, float]
-    last: Change | None
-    sentiment: list[SentimentPoint]
-    likelihood: list[LikelihoodPoint]
-    recent: list  # ProductCard of recently viewed products, newest first
 
 
 def top_items(items: pd.DataFrame, scores, n: int = 5) -> list[tuple[str, str, float]]:

@@ -14,27 +14,26 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from guide.personas import (
-    NEW_SHOPPER,
-    Change,
-    Persona,
-    ProductCard,
-    ProfileView,
-    Reason,
-    ReviewView,
-    build_personas,
-    build_profile_view,
-    explain,
-    new_shopper,
-    top_items,
-)
+from guide.personas import NEW_SHOPPER, build_personas, build_profile_view, explain, new_shopper, top_items
 from guide.results import Profile, Sentiment
 from guide.store import MAX_REVIEW_CHARS, Store
+from guide.views import (
+    BrowsePage,
+    Change,
+    Filters,
+    ModelCard,
+    Persona,
+    ProductCard,
+    ProductDetail,
+    ProfileView,
+    ReviewOutcome,
+    ReviewView,
+    Session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,93 +47,6 @@ MAX_TITLE_CHARS = 200
 MAX_QUERY_CHARS = 200
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 CACHE_ENTRIES = 512  # model results kept per history (a catalogue of scores is ~70 kB)
-
-
-@dataclass(frozen=True)
-class Session:
-    """Who shops in one browser session: a persona, through one visitor's own state."""
-
-    persona_id: str
-    visitor: str  # random per browser session; kept in the URL so a reload finds the state again
-
-    @property
-    def shopper_id(self) -> str:
-        return f"{self.persona_id}~{self.visitor}"
-
-
-@dataclass(frozen=True)
-class Filters:
-    categories: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    brands: tuple[str, ...] = ()
-    price_min: float | None = None  # a price bound hides products whose price is unknown
-    price_max: float | None = None
-
-    def mask(self, items) -> np.ndarray:
-        keep = np.ones(len(items), dtype=bool)
-        if self.categories:
-            keep &= items["shown_category"].isin(self.categories).to_numpy()
-        if self.brands:
-            keep &= items["brand"].isin(self.brands).to_numpy()
-        if self.tags:
-            wanted = set(self.tags)
-            keep &= np.array([wanted <= set(tags) for tags in items["shown_tags"]])
-        price = items["price"].to_numpy()
-        if self.price_min is not None:
-            keep &= price >= self.price_min  # NaN compares False: unknown prices drop out
-        if self.price_max is not None:
-            keep &= price <= self.price_max
-        return keep
-
-
-@dataclass
-class BrowsePage:
-    cards: list[ProductCard]
-    total: int
-    page: int
-    pages: int
-    query: str
-    sort: str
-    notice: str = ""
-
-
-@dataclass
-class ProductDetail:
-    card: ProductCard
-    description: str
-    details: dict[str, str]
-    ingredients: str
-    known_tags: list[str]
-    model_tags: dict[str, float]  # tag -> confidence, the model's tags over their thresholds
-    model_category: str
-    category_probs: dict[str, float]
-    reason: Reason
-    reviews: list[ReviewView]
-    similar: list[ProductCard]
-    in_history: bool
-
-
-@dataclass
-class ReviewOutcome:
-    review: ReviewView
-    sentiment: Sentiment
-    tags_before: dict[str, float]
-    tags_after: dict[str, float]
-    category_after: str
-    change: Change
-    notice: str = ""  # e.g. the text was shortened to MAX_REVIEW_CHARS
-
-
-@dataclass
-class ModelCard:
-    report: dict  # the evaluation report: report[task][slice][model] = {metric: value}
-    config: dict
-    weighting: str
-    sampling: str
-    device: str
-    fingerprint: str
-    last_inference_ms: float
-    train: dict
 
 
 class ShopService:
@@ -154,6 +66,7 @@ class ShopService:
         self.personas = build_personas(guide.interactions, by_id["shown_category"].to_dict(),
                                        by_id["shown_tags"].to_dict(), by_id["brand"].to_dict())
         self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._facets: dict[str, list] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -249,12 +162,16 @@ class ShopService:
 
     # --- browsing ------------------------------------------------------------------------------
     def facets(self) -> dict[str, list]:
-        """What the filters offer: categories, tags and brands (by frequency), price bounds."""
-        tags = self.items["shown_tags"].explode().dropna()
-        brands = self.items["brand"][self.items["brand"].str.len() > 0]
-        return {"categories": list(self.items["shown_category"].value_counts().index),
-                "tags": list(tags.value_counts().index), "brands": sorted(brands.unique(), key=str.lower),
-                "price": [float(self.items["price"].min()), float(self.items["price"].max())]}
+        """What the filters offer: categories, tags and brands (by frequency), price bounds. The
+        catalogue never changes while the app runs, so this is computed once (it is read every rerun)."""
+        if self._facets is None:
+            tags = self.items["shown_tags"].explode().dropna()
+            brands = self.items["brand"][self.items["brand"].str.len() > 0]
+            self._facets = {"categories": list(self.items["shown_category"].value_counts().index),
+                            "tags": list(tags.value_counts().index),
+                            "brands": sorted(brands.unique(), key=str.lower),
+                            "price": [float(self.items["price"].min()), float(self.items["price"].max())]}
+        return self._facets
 
     def browse(self, session: Session, query: str = "", filters: Filters | None = None,
                sort: str = "For you", page: int = 1, page_size: int = 24) -> BrowsePage:

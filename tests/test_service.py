@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from guide.personas import NEW_SHOPPER
-from guide.service import Filters, Session
 from guide.store import MAX_REVIEW_CHARS
+from guide.views import Filters, Session
 
 ROOT = Path(__file__).resolve().parents[1]
 

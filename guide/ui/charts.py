@@ -9,7 +9,7 @@ import html
 
 import plotly.graph_objects as go
 
-from guide.personas import Change, LikelihoodPoint, SentimentPoint
+from guide.views import Change, LikelihoodPoint, SentimentPoint
 
 NOW, BEFORE = "#B4235A", "#9FA6B2"
 SENTIMENT = {"positive": "#4C9F70", "neutral": "#9FA6B2", "negative": "#C8453B"}

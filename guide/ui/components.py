@@ -9,9 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from guide.personas import NEW_SHOPPER
-from guide.service import ProductCard, ReviewView, ShopService
+from guide.service import ShopService
 from guide.ui import state
 from guide.ui.visuals import card_html, md_text, percent, points
+from guide.views import ProductCard, ReviewView
 
 SENTIMENT_COLORS = {"positive": "green", "neutral": "gray", "negative": "red"}
 SENTIMENT_ICONS = {"positive": ":material/sentiment_satisfied:", "neutral": ":material/sentiment_neutral:",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.personas import Change, short
-from guide.service import ReviewOutcome
+from guide.personas import short
 from guide.ui import charts, components, state
 from guide.ui.visuals import md_text, percent, points
+from guide.views import Change, ReviewOutcome
 
 
 def _top_picks(title: str, picks: list[tuple[str, str, float]]) -> None:

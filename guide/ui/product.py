@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.service import MAX_REVIEW_CHARS, ProductDetail, Session, ShopService
+from guide.service import MAX_REVIEW_CHARS, ShopService
 from guide.ui import components, state
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, stars, swatch_img
+from guide.views import ProductDetail, Session
 
 ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
 

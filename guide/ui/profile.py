@@ -10,6 +10,15 @@ from guide.ui.visuals import md_text, percent
 CHART_CONFIG = {"displayModeBar": False}
 
 
+def _chart(title: str, points: list, figure, key: str, empty: str) -> None:
+    """A titled chart of `points`, or a line saying what would fill it."""
+    st.markdown(f"#### {title}")
+    if points:
+        st.plotly_chart(figure(points), key=key, config=CHART_CONFIG)
+    else:
+        st.caption(empty)
+
+
 def main() -> None:
     svc, session = state.service(), state.current()
     view = svc.profile(session)
@@ -52,17 +61,11 @@ def main() -> None:
                 "Buy or review something to see a before/after.", icon=":material/info:")
     mood, likely = st.columns(2)
     with mood:
-        st.markdown("#### Review sentiment over time")
-        if view.sentiment:
-            st.plotly_chart(charts.sentiment_timeline(view.sentiment), key="sentiment", config=CHART_CONFIG)
-        else:
-            st.caption("No reviews yet.")
+        _chart("Review sentiment over time", view.sentiment, charts.sentiment_timeline, "sentiment",
+               "No reviews yet.")
     with likely:
-        st.markdown("#### Purchase likelihood of recently viewed products")
-        if view.likelihood:
-            st.plotly_chart(charts.likelihood_history(view.likelihood), key="likelihood", config=CHART_CONFIG)
-        else:
-            st.caption("Open a few products: their likelihood is tracked here after every action.")
+        _chart("Purchase likelihood of recently viewed products", view.likelihood, charts.likelihood_history,
+               "likelihood", "Open a few products: their likelihood is tracked here after every action.")
     if view.recent:
         st.markdown("#### Recently viewed")
         components.product_grid(view.recent, "recent")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from guide.personas import NEW_SHOPPER
-from guide.service import SORTS, Filters
+from guide.service import SORTS
 from guide.ui import components, state
 from guide.ui.visuals import md_text
+from guide.views import Filters
 
 PRICE_STOPS = (0, 10, 20, 30, 50, 75, 100, 150, 250, 500, 2000)
 PAGE_SIZE = 24

@@ -15,7 +15,8 @@ import secrets
 import streamlit as st
 
 from guide.personas import NEW_SHOPPER
-from guide.service import Session, ShopService
+from guide.service import ShopService
+from guide.views import Session
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import hashlib
 import html
 import re
 
-from guide.service import ProductCard
+from guide.views import ProductCard
 
 # Hue per top-level kind of product; unknown categories hash to a hue of their own.
 CATEGORY_HUES = {
