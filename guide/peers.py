@@ -29,12 +29,12 @@ from guide import metrics
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.catalog import Catalog
 from guide.data.tasks import PurchaseSplit, TaskData, lexical_texts
+from guide.evaluate import SMALL, profile_scores
 from guide.text import MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
 SEED = 13
-SMALL = 1000  # evaluation sets below this size get 95% bootstrap CIs (as in guide.evaluate)
 SMOOTHING_GRID = (0.1, 0.25, 0.5, 0.75)  # share of the global prior mixed into a shopper's history frequency
 Scorer = Callable[[PurchaseSplit, np.ndarray], np.ndarray]  # (shoppers, candidate rows (n, m)) -> (n, m)
 
@@ -325,14 +325,6 @@ def _fit_history_frequency(data: TaskData):
 
 PROFILE_PEERS = {"Global prior": lambda data: partial(_history_frequency, data, smoothing=1.0),
                  "History frequency": _fit_history_frequency}
-
-
-def profile_scores(predicted: np.ndarray, data: TaskData, part: PurchaseSplit, ci: bool = True) -> dict:
-    num_categories = len(data.categories)
-    target = data.item_interest[part.target]
-    category = target[:, :num_categories].argmax(1)
-    return _means({"ndcg_category": metrics.ndcg_of_label(predicted[:, :num_categories], category),
-                   "kl": metrics.kl_divergence(target, predicted)}, ci)
 
 
 # --- the report -----------------------------------------------------------------------------------
