@@ -21,8 +21,9 @@ theme.apply()
 
 pages = {
     "shop": st.Page(state.SHOP, title="Shop", icon=":material/storefront:", url_path="shop", default=True),
-    "product": st.Page(state.PRODUCT, title="Product", icon=":material/spa:", url_path="product",
-                       visibility="hidden"),  # reached from a card or a ?product= link
+    "product": st.Page(
+        state.PRODUCT, title="Product", icon=":material/spa:", url_path="product", visibility="hidden"
+    ),  # reached from a card or a ?product= link
     "profile": st.Page(state.PROFILE, title="Your profile", icon=":material/person:", url_path="profile"),
     "model": st.Page(state.MODEL, title="The model", icon=":material/neurology:", url_path="model"),
 }

@@ -38,9 +38,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         env = dict(os.environ, GUIDE_STATE_DIR=state, HF_HUB_OFFLINE="1")
         started = time.perf_counter()
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                   "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while True:
                 try:
@@ -67,8 +83,16 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(json.dumps({"server_healthy_s": round(healthy, 1), "first_product_page_s": round(first, 1),
-                      "warm_reload_s": round(warm, 1)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "server_healthy_s": round(healthy, 1),
+                "first_product_page_s": round(first, 1),
+                "warm_reload_s": round(warm, 1),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

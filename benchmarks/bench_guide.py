@@ -8,8 +8,8 @@ Same as `python -m guide bench`; prints JSON.
 import argparse
 import json
 
-from guide.bench import run
 from guide.config import DEFAULT_CHECKPOINT
+from guide.serving.bench import run
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

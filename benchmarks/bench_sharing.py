@@ -15,8 +15,8 @@ import time
 from guide.config import DataConfig, ModelConfig, TrainConfig
 from guide.data import tasks as task_data
 from guide.data.catalog import Catalog
-from guide.text import Encoder
-from guide.train import train
+from guide.data.text import Encoder
+from guide.training.trainer import train
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
@@ -30,12 +30,19 @@ if __name__ == "__main__":
     runs = [(s, w) for s in args.schemes.split(",") for w in args.weightings.split(",")]
     results = []
     for scheme, weighting in runs:
-        config = TrainConfig(steps=args.steps, eval_every=max(1, args.steps // 3), weighting=weighting,
-                             model=ModelConfig(sharing=scheme))
+        config = TrainConfig(
+            steps=args.steps, eval_every=max(1, args.steps // 3), weighting=weighting, model=ModelConfig(sharing=scheme)
+        )
         started = time.perf_counter()
         checkpoint = train(data, config, catalog, progress=False)
         best = max(checkpoint.meta["history"], key=lambda h: h["score"])
-        results.append({"sharing": scheme, "weighting": weighting, "score": round(best["score"], 4),
-                        "val": {k: round(v, 4) for k, v in best["val"].items()},
-                        "seconds": round(time.perf_counter() - started, 1)})
+        results.append(
+            {
+                "sharing": scheme,
+                "weighting": weighting,
+                "score": round(best["score"], 4),
+                "val": {k: round(v, 4) for k, v in best["val"].items()},
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         print(json.dumps(results[-1]), flush=True)

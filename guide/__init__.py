@@ -9,14 +9,14 @@ Heavy imports (torch, sentence-transformers) happen when `Guide` is first used.
 
 from __future__ import annotations
 
-from guide.results import Attributes, Prediction, Profile, Sentiment
+from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 
 __all__ = ["Guide", "Attributes", "Prediction", "Profile", "Sentiment"]
 
 
 def __getattr__(name: str):
     if name == "Guide":
-        from guide.predictor import Guide
+        from guide.serving.facade import Guide
 
         return Guide
     raise AttributeError(f"module 'guide' has no attribute {name!r}")

@@ -1,9 +1,9 @@
-"""Command line: python -m guide train | evaluate | embed | bench.
+"""Command line: python -m guide train | evaluate | embed | bench | data fetch.
 
-    python -m guide train                      # joint training -> assets/model (safetensors + JSON)
-    python -m guide evaluate [--json] [--full] # metrics of the shipped model (+ STL twins, product split)
-    python -m guide embed                      # fill the embedding cache for the catalogue and reviews
-    python -m guide bench                      # load time and request latency of the Guide
+python -m guide train                      # joint training -> assets/model (safetensors + JSON)
+python -m guide evaluate [--json] [--full] # metrics of the shipped model (+ STL twins, product split)
+python -m guide embed                      # fill the embedding cache for the catalogue and reviews
+python -m guide bench                      # load time and request latency of the Guide
 """
 
 from __future__ import annotations
@@ -30,15 +30,32 @@ from guide.config import (
 def _train(args) -> int:
     from guide.data import tasks as task_data
     from guide.data.catalog import Catalog
-    from guide.text import Encoder
-    from guide.train import train
+    from guide.data.text import Encoder
+    from guide.training.trainer import train
 
-    data_config = DataConfig(clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed)
-    model_config = ModelConfig(sharing=args.sharing, hidden=args.hidden, soft_sharing=args.soft_sharing, dropout=args.dropout,
-                               tasks=tuple(args.tasks.split(",")))
-    config = TrainConfig(steps=args.steps, gram_dropout=args.gram_dropout, ngram_lr=args.ngram_lr,
-                         batch_size=args.batch_size, weighting=args.weighting, sampling=args.sampling, seed=args.seed,
-                         device=args.device, eval_every=args.eval_every, model=model_config, data=data_config)
+    data_config = DataConfig(
+        clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed
+    )
+    model_config = ModelConfig(
+        sharing=args.sharing,
+        hidden=args.hidden,
+        soft_sharing=args.soft_sharing,
+        dropout=args.dropout,
+        tasks=tuple(args.tasks.split(",")),
+    )
+    config = TrainConfig(
+        steps=args.steps,
+        gram_dropout=args.gram_dropout,
+        ngram_lr=args.ngram_lr,
+        batch_size=args.batch_size,
+        weighting=args.weighting,
+        sampling=args.sampling,
+        seed=args.seed,
+        device=args.device,
+        eval_every=args.eval_every,
+        model=model_config,
+        data=data_config,
+    )
     catalog = Catalog.load(args.data_dir, data_config)
     data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
     checkpoint = train(data, config, catalog, progress=not args.quiet)
@@ -47,13 +64,15 @@ def _train(args) -> int:
     folder = checkpoint.save(args.out)
     history = checkpoint.meta["history"]
     best = max(history, key=lambda h: h["score"])["val"] if history else {}
-    print(f"saved {folder}; best validation step {checkpoint.meta['best_step']} "
-          f"({checkpoint.meta['train_seconds']} s): {json.dumps({k: round(v, 4) for k, v in best.items()})}")
+    print(
+        f"saved {folder}; best validation step {checkpoint.meta['best_step']} "
+        f"({checkpoint.meta['train_seconds']} s): {json.dumps({k: round(v, 4) for k, v in best.items()})}"
+    )
     return 0
 
 
 def _evaluate(args) -> int:
-    from guide.report import build_report, markdown, save_report
+    from guide.evaluation.report import build_report, markdown, save_report
 
     report = build_report(Path(args.checkpoint), full=args.full, peers=not args.no_peers, progress=not args.quiet)
     if args.save:
@@ -64,7 +83,7 @@ def _evaluate(args) -> int:
 
 def _embed(args) -> int:
     from guide.data.catalog import Catalog
-    from guide.text import Encoder
+    from guide.data.text import Encoder
 
     catalog = Catalog.load(args.data_dir)
     encoder = Encoder()
@@ -75,15 +94,22 @@ def _embed(args) -> int:
 
 
 def _bench(args) -> int:
-    from guide.bench import run
+    from guide.serving.bench import run
 
     print(json.dumps(run(Path(args.checkpoint), repeats=args.repeats), indent=1))
     return 0
 
 
+def _data_fetch(args) -> int:
+    from guide.data.fetch import run_cli
+
+    return run_cli(args.dest, args.base_url)
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m guide", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = argparse.ArgumentParser(
+        prog="python -m guide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     root.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = root.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the multi-task model")
@@ -123,13 +149,21 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     b.add_argument("--repeats", type=int, default=30)
     b.set_defaults(run=_bench)
+    d = sub.add_parser("data", help="manage the public data sets")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="download the data sets in guide/data/manifest.json, verify, build derived files")
+    f.add_argument("--dest", default=None, help="target folder (default: GUIDE_DATA_DIR or ../shared/data)")
+    f.add_argument("--base-url", default=None, help="mirror prefix or {repo}/{commit}/{path} template (GUIDE_DATA_URL)")
+    f.set_defaults(run=_data_fetch)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.run(args)
     except (ValueError, FileNotFoundError) as err:

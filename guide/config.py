@@ -130,7 +130,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     ngram_weight_decay: float = 0.01  # pulls unused/rare n-gram rows to 0 (they memorise otherwise)
     gram_dropout: float = 0.4  # share of a text's n-grams dropped per training draw
-    weighting: str = "uncertainty"  # how task losses become one update; see guide/weighting.py
+    weighting: str = "uncertainty"  # how task losses become one update; see guide/training/weighting.py
     sampling: str = "uniform"  # how often each task is drawn: the data sets differ 100x in size
     eval_every: int = 125  # validation checks; the best validation checkpoint is kept
     seed: int = 13

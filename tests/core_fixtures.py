@@ -31,8 +31,9 @@ def tiny_model_config(**overrides) -> ModelConfig:
 
 def tiny_train_config(**overrides) -> TrainConfig:
     """40 CPU steps on the small slice: seconds, yet enough to move every head off its init."""
-    values = dict(steps=40, eval_every=20, batch_size=16, device="cpu", model=tiny_model_config(),
-                  data=small_data_config())
+    values = dict(
+        steps=40, eval_every=20, batch_size=16, device="cpu", model=tiny_model_config(), data=small_data_config()
+    )
     return TrainConfig(**{**values, **overrides})
 
 
@@ -75,7 +76,7 @@ def embedding_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder(embedding_dir):
-    from guide.text import EmbeddingCache, Encoder
+    from guide.data.text import EmbeddingCache, Encoder
 
     return Encoder(cache=EmbeddingCache(embedding_dir))
 
@@ -98,7 +99,7 @@ def task_data(small_catalog, encoder):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(task_data, small_catalog):
     """The trained (unsaved) checkpoint; tests must not modify its model."""
-    from guide.train import train
+    from guide.training.trainer import train
 
     with single_threaded():
         return train(task_data, tiny_train_config(), small_catalog, progress=False)
@@ -111,7 +112,7 @@ def tiny_checkpoint_dir(tiny_checkpoint, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def guide(tiny_checkpoint_dir, embedding_dir):
-    from guide.predictor import Guide
+    from guide.serving.facade import Guide
 
     with single_threaded():
         return Guide.load(path=tiny_checkpoint_dir, device="cpu")
@@ -125,13 +126,23 @@ def synthetic_model(sharing: str = "mmoe", **overrides):
     """A GuideModel small enough to build hundreds of times; dropout off so outputs are repeatable."""
     from guide.model import GuideModel
 
-    values = dict(sharing=sharing, hidden=16, ngram_buckets=64, ngram_dim=4, num_experts=2, dropout=0.0,
-                  num_tags=TAGS, num_categories=CATEGORIES, num_interests=TAGS + CATEGORIES)
+    values = dict(
+        sharing=sharing,
+        hidden=16,
+        ngram_buckets=64,
+        ngram_dim=4,
+        num_experts=2,
+        dropout=0.0,
+        num_tags=TAGS,
+        num_categories=CATEGORIES,
+        num_interests=TAGS + CATEGORIES,
+    )
     return GuideModel(ModelConfig(**{**values, **overrides}))
 
 
-def synthetic_batch(seed: int = 0, items: int = 10, shoppers: int = 4, length: int = 3, candidates: int = 5,
-                    reviews: int = 6) -> dict:
+def synthetic_batch(
+    seed: int = 0, items: int = 10, shoppers: int = 4, length: int = 3, candidates: int = 5, reviews: int = 6
+) -> dict:
     """Every input of GuideModel.forward: products, attribute rows, reviews, histories, candidates."""
     import torch
 
@@ -140,8 +151,11 @@ def synthetic_batch(seed: int = 0, items: int = 10, shoppers: int = 4, length: i
     def block(n: int, feats: bool) -> dict:
         emb = torch.nn.functional.normalize(torch.randn(n, 384, generator=g), dim=-1)
         sizes = torch.randint(1, 4, (n,), generator=g)
-        out = {"emb": emb, "ngrams": torch.randint(1, 64, (int(sizes.sum()),), generator=g),
-               "offsets": torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]])}
+        out = {
+            "emb": emb,
+            "ngrams": torch.randint(1, 64, (int(sizes.sum()),), generator=g),
+            "offsets": torch.cat([torch.zeros(1, dtype=torch.long), sizes.cumsum(0)[:-1]]),
+        }
         if feats:
             out["feats"] = torch.randn(n, 3, generator=g)
         return out
@@ -174,15 +188,18 @@ def synthetic_targets(batch: dict, seed: int = 0) -> dict:
     category[-1] = -1  # an unknown category is skipped by the loss
     return {
         "purchase": {"labels": purchase},
-        "attributes": {"tags": (torch.rand(rows, TAGS, generator=g) > 0.5).float(),
-                       "tag_mask": torch.ones(rows, TAGS), "category": category},
+        "attributes": {
+            "tags": (torch.rand(rows, TAGS, generator=g) > 0.5).float(),
+            "tag_mask": torch.ones(rows, TAGS),
+            "category": category,
+        },
         "sentiment": {"labels": torch.randint(0, 3, (len(batch["reviews"]["emb"]),), generator=g)},
         "profile": {"interest": interest / interest.sum(1, keepdim=True)},
     }
 
 
 def task_losses(model, batch: dict, targets: dict) -> dict:
-    from guide.losses import LOSSES
+    from guide.model.losses import LOSSES
 
     out = model(batch)
     return {task: LOSSES[task](logits, targets[task]) for task, logits in out.items()}

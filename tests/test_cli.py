@@ -12,8 +12,9 @@ from guide.config import PROJECT_ROOT, TrainConfig
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "guide", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "guide", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_lists_the_commands():

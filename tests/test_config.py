@@ -33,8 +33,9 @@ def test_model_config_rejects_unknown_sharing_and_tasks():
         ModelConfig(tasks=())
 
 
-@pytest.mark.parametrize("overrides", [{"hidden": 4}, {"ngram_dim": 0}, {"num_experts": 0}, {"dropout": 1.0},
-                                       {"dropout": -0.1}])
+@pytest.mark.parametrize(
+    "overrides", [{"hidden": 4}, {"ngram_dim": 0}, {"num_experts": 0}, {"dropout": 1.0}, {"dropout": -0.1}]
+)
 def test_model_config_rejects_degenerate_sizes(overrides):
     with pytest.raises(ValueError):
         ModelConfig(**overrides)
@@ -47,9 +48,16 @@ def test_model_config_normalises_tasks_to_a_tuple_and_round_trips_through_dict()
     assert rebuilt == model
 
 
-@pytest.mark.parametrize("overrides, field", [({"weighting": "x"}, "weighting"), ({"sampling": "x"}, "sampling"),
-                                              ({"steps": 0}, "steps"), ({"batch_size": 1}, "batch_size"),
-                                              ({"lr": 0.0}, "lr")])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"weighting": "x"}, "weighting"),
+        ({"sampling": "x"}, "sampling"),
+        ({"steps": 0}, "steps"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+    ],
+)
 def test_train_config_rejects_bad_values(overrides, field):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**overrides)
@@ -63,8 +71,8 @@ def test_default_configs_are_valid_and_independent():
 
 def test_config_names_match_the_registries_they_select_from():
     from guide.model import SCHEMES
-    from guide.train import task_probabilities
-    from guide.weighting import build_weighting
+    from guide.training.trainer import task_probabilities
+    from guide.training.weighting import build_weighting
 
     assert set(SHARING_SCHEMES) == set(SCHEMES)
     for name in WEIGHTINGS:

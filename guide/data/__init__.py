@@ -1,1 +1,1 @@
-"""Real data sources -> one validated Catalog, and per-task data sets."""
+"""Stage 1, data: real data sources -> one validated Catalog, and per-task data sets."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from guide.data.report import LoadReport, clean_text, parse_literal
+from guide.data.load_report import LoadReport, clean_text, parse_literal
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +112,7 @@ def load_benchmark(folder: Path, report: LoadReport) -> tuple[pd.DataFrame, pd.D
     items = []
     for row in meta.itertuples(index=False):
         details = parse_literal(row.details, dict, SOURCE + ".items", report)
-        items.append(_item_row(row.parent_asin, row.title, row.description,
-                               _price(row.price, report), details))
+        items.append(_item_row(row.parent_asin, row.title, row.description, _price(row.price, report), details))
     items = pd.DataFrame(items)
     if items["title"].eq("").any():
         report.note(SOURCE + ".items", "empty title", int(items["title"].eq("").sum()))
@@ -169,19 +168,23 @@ def _stream_json(path: Path, source: str, report: LoadReport) -> Iterator[dict]:
             report.note(source, "unparsable json line")
 
 
-def load_reviews2023(reviews_path: Path, meta_path: Path, report: LoadReport,
-                     min_interactions: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def load_reviews2023(
+    reviews_path: Path, meta_path: Path, report: LoadReport, min_interactions: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """An official Amazon Reviews 2023 category -> (items, interactions, reviews), streaming."""
     rows = []
     for record in _stream_json(reviews_path, SOURCE + ".reviews", report):
         if not record.get("user_id") or not record.get("parent_asin"):
             report.note(SOURCE + ".reviews", "missing user_id or parent_asin")
             continue
-        rows.append({key: record.get(key) for key in
-                     ("user_id", "parent_asin", "rating", "title", "text", "timestamp")})
+        rows.append(
+            {key: record.get(key) for key in ("user_id", "parent_asin", "rating", "title", "text", "timestamp")}
+        )
     reviews = _reviews_frame(rows, report)
     counts = reviews.groupby("user_id")["item_id"].transform("size")
-    report.note(SOURCE + ".reviews", f"shopper with < {min_interactions} reviews", int((counts < min_interactions).sum()))
+    report.note(
+        SOURCE + ".reviews", f"shopper with < {min_interactions} reviews", int((counts < min_interactions).sum())
+    )
     reviews = reviews[counts >= min_interactions].sort_values(["user_id", "timestamp"]).reset_index(drop=True)
     inter = _leave_last_out(reviews)
     reviews = _attach_split(reviews, inter, report)
@@ -194,8 +197,16 @@ def load_reviews2023(reviews_path: Path, meta_path: Path, report: LoadReport,
         report.read[SOURCE + ".items"] += 1
         details = record.get("details") if isinstance(record.get("details"), dict) else {}
         description = " ".join(record.get("description") or []) + " " + " ".join(record.get("features") or [])
-        items.append(_item_row(asin, record.get("title"), description, _price(record.get("price"), report),
-                               details, record.get("store")))
+        items.append(
+            _item_row(
+                asin,
+                record.get("title"),
+                description,
+                _price(record.get("price"), report),
+                details,
+                record.get("store"),
+            )
+        )
     items = pd.DataFrame(items)
     missing = wanted - set(items["item_id"]) if len(items) else wanted
     report.note(SOURCE + ".items", "reviewed item without metadata (dropped)", len(missing))
@@ -215,8 +226,16 @@ def _leave_last_out(reviews: pd.DataFrame) -> pd.DataFrame:
         for position, record in enumerate(group.itertuples(index=False)):
             from_end = len(items) - position
             split = "test" if from_end == 1 else "valid" if from_end == 2 else "train"
-            rows.append({"user_id": user, "item_id": record.item_id, "rating": float(record.rating),
-                         "timestamp": int(record.timestamp), "history": items[:position], "split": split})
+            rows.append(
+                {
+                    "user_id": user,
+                    "item_id": record.item_id,
+                    "rating": float(record.rating),
+                    "timestamp": int(record.timestamp),
+                    "history": items[:position],
+                    "split": split,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -226,13 +245,14 @@ def load(folder: Path, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame, 
         return load_benchmark(folder, report)
     metas = sorted(folder.glob("meta_*.jsonl*"))
     for meta in metas:
-        category = meta.name[len("meta_"):].split(".jsonl")[0]
+        category = meta.name[len("meta_") :].split(".jsonl")[0]
         for suffix in (".jsonl", ".jsonl.gz"):
             reviews = folder / f"{category}{suffix}"
             if reviews.exists():
                 return load_reviews2023(reviews, meta, report)
     raise FileNotFoundError(
         f"expected the Amazon 5-core files (All_Beauty.train.csv, ...) or an Amazon Reviews 2023 pair "
-        f"(<Category>.jsonl[.gz] + meta_<Category>.jsonl[.gz]) in {folder}; got {sorted(p.name for p in folder.iterdir())}; "
+        f"(<Category>.jsonl[.gz] + meta_<Category>.jsonl[.gz]) in {folder}; "
+        f"got {sorted(p.name for p in folder.iterdir())}; "
         "fix: see README 'Data'"
     )

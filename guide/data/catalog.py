@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,13 +12,14 @@ import pandas as pd
 
 from guide.config import SENTIMENT_LABELS, DataConfig, data_dir
 from guide.data import amazon, clothing, sephora
-from guide.data.report import LoadReport
+from guide.data.load_report import LoadReport, stable_split
 
 logger = logging.getLogger(__name__)
 
 LAYOUT = """expected layout:
   {root}/amazon_all_beauty_5core/   All_Beauty.{{train,valid,test}}.csv, filtered_user_reviews.json,
-                                    filterd_meta_items.csv  (or an Amazon Reviews 2023 <Cat>.jsonl[.gz] + meta_<Cat>.jsonl[.gz])
+                                    filterd_meta_items.csv
+                                    (or an Amazon Reviews 2023 <Cat>.jsonl[.gz] + meta_<Cat>.jsonl[.gz])
   {root}/sephora_products/          product_info.csv[.zip]
   {root}/womens_clothing_reviews/   Womens Clothing E-Commerce Reviews.csv[.zip]"""
 
@@ -29,11 +29,6 @@ FOLDERS = {"amazon": "amazon_all_beauty_5core", "sephora": "sephora_products", "
 def stars_to_label(stars: float) -> int:
     """1-2 stars negative (0), 3 neutral (1), 4-5 positive (2)."""
     return 0 if stars <= 2 else 1 if stars < 4 else 2
-
-
-def _bucket(key: str, salt: str) -> str:
-    bucket = zlib.crc32(f"{salt}{key}".encode()) % 10
-    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
 
 
 @dataclass
@@ -55,7 +50,8 @@ class Catalog:
         missing = [name for name in FOLDERS.values() if not (root / name).is_dir()]
         if missing:
             raise FileNotFoundError(
-                f"data directory {root} lacks {', '.join(missing)}.\n" + LAYOUT.format(root=root)
+                f"data directory {root} lacks {', '.join(missing)}.\n"
+                + LAYOUT.format(root=root)
                 + "\nfix: put the three public data sets there (see README 'Data') or set GUIDE_DATA_DIR"
             )
         report = LoadReport()
@@ -87,8 +83,11 @@ class Catalog:
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
-        for frame, cols in ((self.items, ["item_id", "text"]), (self.reviews, ["text", "rating"]),
-                            (self.interactions, ["user_id", "item_id", "split"])):
+        for frame, cols in (
+            (self.items, ["item_id", "text"]),
+            (self.reviews, ["text", "rating"]),
+            (self.interactions, ["user_id", "item_id", "split"]),
+        ):
             digest.update(pd.util.hash_pandas_object(frame[cols].astype(str), index=False).values.tobytes())
         return digest.hexdigest()[:16]
 
@@ -108,8 +107,8 @@ def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.Data
     s_items["popularity"] = s_items.pop("sephora_loves")
     # Splits of the attribute task: by brand (headline) and by product; Amazon items are train-only
     # for attributes, their partial labels come from `details`.
-    s_items["brand_split"] = s_items["brand"].str.lower().map(lambda b: _bucket(b, "brand"))
-    s_items["product_split"] = s_items["item_id"].map(lambda p: _bucket(p, "product"))
+    s_items["brand_split"] = s_items["brand"].str.lower().map(lambda b: stable_split(b, "brand"))
+    s_items["product_split"] = s_items["item_id"].map(lambda p: stable_split(p, "product"))
     a_items["brand_split"] = "train"
     a_items["product_split"] = "train"
     items = pd.concat([a_items, s_items], ignore_index=True)
@@ -120,11 +119,14 @@ def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.Data
     # as model inputs they would leak its labels (every training target has popularity >= 1, while
     # 27% of test targets have none), so the model sees them as unknown (0) for Amazon items.
     from_sephora = (items["source"] == "sephora").to_numpy()
-    features = np.stack([
-        np.log1p(items["price"].fillna(items["price"].median()).clip(lower=0).to_numpy()) / 5.0,
-        np.where(from_sephora, items["rating"].fillna(4.0).to_numpy() - 4.0, 0.0),
-        np.where(from_sephora, np.log1p(items["popularity"].to_numpy()) / 10.0, 0.0),
-    ], axis=1).astype(np.float32)
+    features = np.stack(
+        [
+            np.log1p(items["price"].fillna(items["price"].median()).clip(lower=0).to_numpy()) / 5.0,
+            np.where(from_sephora, items["rating"].fillna(4.0).to_numpy() - 4.0, 0.0),
+            np.where(from_sephora, np.log1p(items["popularity"].to_numpy()) / 10.0, 0.0),
+        ],
+        axis=1,
+    ).astype(np.float32)
     items["features"] = list(features)
     return items
 

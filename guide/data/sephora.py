@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from guide.data.report import LoadReport, clean_text, parse_literal
+from guide.data.load_report import LoadReport, clean_text, parse_literal, read_csv_maybe_zipped
 
 SOURCE = "sephora"
-
-
-def _read_csv(folder: Path) -> pd.DataFrame:
-    plain = folder / "product_info.csv"
-    if plain.exists():
-        return pd.read_csv(plain)
-    archive = folder / "product_info.csv.zip"
-    if not archive.exists():
-        raise FileNotFoundError(f"expected {plain} or {archive}; fix: see README 'Data'")
-    with zipfile.ZipFile(archive) as bundle:
-        with bundle.open("product_info.csv") as handle:
-            return pd.read_csv(handle)
 
 
 def _ingredients(value, report: LoadReport) -> str:
@@ -32,7 +19,7 @@ def _ingredients(value, report: LoadReport) -> str:
 
 def load(folder: Path, report: LoadReport, fraction: float = 1.0, seed: int = 13) -> pd.DataFrame:
     """product_info.csv -> items (one row per product)."""
-    raw = _read_csv(folder)
+    raw = read_csv_maybe_zipped(folder, "product_info.csv")
     report.read[SOURCE] += len(raw)
     if fraction < 1.0:
         raw = raw.sample(frac=fraction, random_state=seed).sort_index()
@@ -48,21 +35,23 @@ def load(folder: Path, report: LoadReport, fraction: float = 1.0, seed: int = 13
             report.note(SOURCE, "missing price (kept, shown as unknown)")
         ingredients = _ingredients(row.ingredients, report)
         variation = clean_text(row.variation_value) if pd.notna(row.variation_value) else ""
-        rows.append({
-            "item_id": str(row.product_id),
-            "source": SOURCE,
-            "title": name,
-            "brand": brand,
-            "description": variation,
-            "price": price,
-            "details": {},
-            "known_tags": sorted({clean_text(t) for t in tags if clean_text(t)}),
-            "category": clean_text(row.secondary_category) or None,
-            "primary_category": clean_text(row.primary_category) or None,
-            "ingredients": ingredients,
-            "sephora_rating": float(row.rating) if pd.notna(row.rating) else np.nan,
-            "sephora_loves": float(row.loves_count) if pd.notna(row.loves_count) else 0.0,
-            # Tags and categories are targets: they never enter the input text.
-            "text": clean_text(f"{name}. {brand}. {variation}. Ingredients: {ingredients[:400]}"),
-        })
+        rows.append(
+            {
+                "item_id": str(row.product_id),
+                "source": SOURCE,
+                "title": name,
+                "brand": brand,
+                "description": variation,
+                "price": price,
+                "details": {},
+                "known_tags": sorted({clean_text(t) for t in tags if clean_text(t)}),
+                "category": clean_text(row.secondary_category) or None,
+                "primary_category": clean_text(row.primary_category) or None,
+                "ingredients": ingredients,
+                "sephora_rating": float(row.rating) if pd.notna(row.rating) else np.nan,
+                "sephora_loves": float(row.loves_count) if pd.notna(row.loves_count) else 0.0,
+                # Tags and categories are targets: they never enter the input text.
+                "text": clean_text(f"{name}. {brand}. {variation}. Ingredients: {ingredients[:400]}"),
+            }
+        )
     return pd.DataFrame(rows)

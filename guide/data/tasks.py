@@ -20,7 +20,7 @@ import numpy as np
 from guide.config import DataConfig
 from guide.data.amazon import DETAIL_TAGS
 from guide.data.catalog import Catalog
-from guide.text import Encoder, hash_ngrams
+from guide.data.text import Encoder, hash_ngrams
 
 logger = logging.getLogger(__name__)
 
@@ -142,16 +142,20 @@ def _purchase_splits(catalog: Catalog, amazon_rows: np.ndarray, config: DataConf
     out = {}
     for split in SPLITS:
         part = inter[inter["split"] == split]
-        history = [catalog.rows(h[-config.max_history:]) if h else np.zeros(0, np.int64) for h in part["history"]]
-        ratings = [np.array([rating_of.get((u, i), 0.0) for i in h[-config.max_history:]], np.float32)
-                   for u, h in zip(part["user_id"], part["history"])]
+        history = [catalog.rows(h[-config.max_history :]) if h else np.zeros(0, np.int64) for h in part["history"]]
+        ratings = [
+            np.array([rating_of.get((u, i), 0.0) for i in h[-config.max_history :]], np.float32)
+            for u, h in zip(part["user_id"], part["history"])
+        ]
         result = PurchaseSplit(list(part["user_id"]), history, ratings, catalog.rows(list(part["item_id"])))
         if split != "train":
             pool_ids = catalog.items["item_id"].to_numpy()[amazon_rows]
             negatives = []
             for user in part["user_id"]:
                 allowed = amazon_rows[~np.isin(pool_ids, list(touched[user]))]
-                negatives.append(rng.choice(allowed, size=config.eval_negatives, replace=len(allowed) < config.eval_negatives))
+                negatives.append(
+                    rng.choice(allowed, size=config.eval_negatives, replace=len(allowed) < config.eval_negatives)
+                )
             result.negatives = np.stack(negatives)
         out[split] = result
     return out
@@ -165,8 +169,13 @@ def ngram_idf(bags: list[np.ndarray], buckets: int) -> np.ndarray:
     return (np.log((1 + len(bags)) / (1 + df)) + 1).astype(np.float32)
 
 
-def build(catalog: Catalog, encoder: Encoder, config: DataConfig | None = None,
-          attribute_split: str = "brand", ngram_buckets: int = 2**17) -> TaskData:
+def build(
+    catalog: Catalog,
+    encoder: Encoder,
+    config: DataConfig | None = None,
+    attribute_split: str = "brand",
+    ngram_buckets: int = 2**17,
+) -> TaskData:
     """Embed (through the on-disk cache) and assemble every task's arrays."""
     config = config or DataConfig()
     if attribute_split not in ("brand", "product"):
@@ -180,17 +189,33 @@ def build(catalog: Catalog, encoder: Encoder, config: DataConfig | None = None,
     silver = silver_categories(catalog, catalog.categories)
     amazon_rows = np.flatnonzero(items["source"].to_numpy() == "amazon")
     data = TaskData(
-        item_emb=item_emb, item_ngrams=item_ngrams, item_feats=np.stack(items["features"]).astype(np.float32),
-        review_emb=review_emb, review_ngrams=review_ngrams, review_labels=reviews["label"].to_numpy(),
-        review_split=reviews["split"].to_numpy(), review_source=reviews["source"].to_numpy(),
+        item_emb=item_emb,
+        item_ngrams=item_ngrams,
+        item_feats=np.stack(items["features"]).astype(np.float32),
+        review_emb=review_emb,
+        review_ngrams=review_ngrams,
+        review_labels=reviews["label"].to_numpy(),
+        review_split=reviews["split"].to_numpy(),
+        review_source=reviews["source"].to_numpy(),
         review_stars=reviews["rating"].to_numpy(dtype=np.float32),
-        tags=list(catalog.tags), categories=list(catalog.categories),
-        tag_targets=tag_targets, tag_mask=tag_mask, cat_targets=cats, attr_split=split,
+        tags=list(catalog.tags),
+        categories=list(catalog.categories),
+        tag_targets=tag_targets,
+        tag_mask=tag_mask,
+        cat_targets=cats,
+        attr_split=split,
         item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
         amazon_rows=amazon_rows,
-        idf=ngram_idf(item_ngrams + [b for b, s in zip(review_ngrams, reviews["split"]) if s == "train"], ngram_buckets),
+        idf=ngram_idf(
+            item_ngrams + [b for b, s in zip(review_ngrams, reviews["split"]) if s == "train"], ngram_buckets
+        ),
     )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
-    logger.info("task data: %d items, %d reviews, %d tags, %d categories", len(items), len(reviews),
-                len(data.tags), len(data.categories))
+    logger.info(
+        "task data: %d items, %d reviews, %d tags, %d categories",
+        len(items),
+        len(reviews),
+        len(data.tags),
+        len(data.categories),
+    )
     return data

@@ -38,8 +38,9 @@ class PurchaseHead(nn.Module):
         self.history = HistoryEncoder(hidden)
         self.query = nn.Linear(hidden, hidden)
         self.key = nn.Linear(hidden, hidden)
-        self.score = nn.Sequential(nn.Linear(3 * hidden + 2, hidden), nn.GELU(), nn.Dropout(dropout),
-                                   nn.Linear(hidden, 1))
+        self.score = nn.Sequential(
+            nn.Linear(3 * hidden + 2, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
+        )
 
     def forward(self, history, stars, mask, candidates, history_content, candidate_content) -> torch.Tensor:
         h, keep = self.history(history, stars, mask)  # (B, 1 + L, H)

@@ -41,8 +41,13 @@ class GuideModel(nn.Module):
         # Wide parts: per-task linear n-gram logits added to the deep heads' logits (sparse lexical
         # evidence such as "returned it" or "paraben" straight to the answer, like TF-IDF + LR).
         sizes = {ATTRIBUTES: config.num_tags + config.num_categories, SENTIMENT: 3}
-        self.wide = nn.ModuleDict({task: nn.EmbeddingBag(config.ngram_buckets, size, mode="sum")
-                                   for task, size in sizes.items() if config.wide and task in config.tasks})
+        self.wide = nn.ModuleDict(
+            {
+                task: nn.EmbeddingBag(config.ngram_buckets, size, mode="sum")
+                for task, size in sizes.items()
+                if config.wide and task in config.tasks
+            }
+        )
         for table in self.wide.values():
             nn.init.zeros_(table.weight)
 
@@ -79,8 +84,9 @@ class GuideModel(nn.Module):
             history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
             if PURCHASE in self.heads and "candidates" in batch:
                 items, content, candidates = item_repr[PURCHASE], item_repr[CONTENT], batch["candidates"]
-                out[PURCHASE] = self.heads[PURCHASE](items[history], stars, mask, items[candidates],
-                                                     content[history], content[candidates])
+                out[PURCHASE] = self.heads[PURCHASE](
+                    items[history], stars, mask, items[candidates], content[history], content[candidates]
+                )
             if PROFILE in self.heads and batch.get("profile"):
                 out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
         return out

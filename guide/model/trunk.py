@@ -44,18 +44,19 @@ class InputEncoder(nn.Module):
         self.norm_emb = nn.LayerNorm(EMBED_DIM)
         self.norm_bag = nn.LayerNorm(config.ngram_dim)
         dim_in = EMBED_DIM + config.ngram_dim + config.item_features
-        self.project = nn.Sequential(nn.Linear(dim_in, config.hidden), nn.LayerNorm(config.hidden),
-                                     nn.GELU(), nn.Dropout(config.dropout))
+        self.project = nn.Sequential(
+            nn.Linear(dim_in, config.hidden), nn.LayerNorm(config.hidden), nn.GELU(), nn.Dropout(config.dropout)
+        )
         self.item_features = config.item_features
 
-    def forward(self, emb: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor,
-                feats: torch.Tensor | None, kind: int) -> torch.Tensor:
+    def forward(
+        self, emb: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor, feats: torch.Tensor | None, kind: int
+    ) -> torch.Tensor:
         bag = self.ngrams(ngram_ids, offsets, per_sample_weights=self._bag_weights(ngram_ids, offsets))  # (N, D)
         if feats is None:
             feats = emb.new_zeros(emb.shape[0], self.item_features)
         x = torch.cat([self.norm_emb(emb), self.norm_bag(bag), feats], dim=-1)  # (N, 384 + ngram_dim + F)
         return self.project(x) + self.kind.weight[kind]  # (N, H)
-
 
     def wide(self, table: nn.EmbeddingBag, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """A linear model over the idf-weighted n-gram bag (the "wide" part of wide & deep)."""
@@ -73,8 +74,9 @@ class HardSharing(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.tasks = config.tasks
-        self.shared = nn.Sequential(mlp(config.hidden, config.hidden, config.dropout),
-                                    mlp(config.hidden, config.hidden, config.dropout))
+        self.shared = nn.Sequential(
+            mlp(config.hidden, config.hidden, config.dropout), mlp(config.hidden, config.hidden, config.dropout)
+        )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.shared(x)
@@ -88,8 +90,9 @@ class MMoE(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.tasks = config.tasks
-        self.experts = nn.ModuleList(mlp(config.hidden, config.hidden, config.dropout)
-                                     for _ in range(config.num_experts))
+        self.experts = nn.ModuleList(
+            mlp(config.hidden, config.hidden, config.dropout) for _ in range(config.num_experts)
+        )
         self.gates = nn.ModuleDict({t: nn.Linear(config.hidden, config.num_experts) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -112,8 +115,12 @@ class PLE(nn.Module):
         self.tasks = config.tasks
         per_group = max(1, config.num_experts // 2)
         self.shared = nn.ModuleList(mlp(config.hidden, config.hidden, config.dropout) for _ in range(per_group))
-        self.own = nn.ModuleDict({t: nn.ModuleList(mlp(config.hidden, config.hidden, config.dropout)
-                                                   for _ in range(per_group)) for t in self.tasks})
+        self.own = nn.ModuleDict(
+            {
+                t: nn.ModuleList(mlp(config.hidden, config.hidden, config.dropout) for _ in range(per_group))
+                for t in self.tasks
+            }
+        )
         self.gates = nn.ModuleDict({t: nn.Linear(config.hidden, 2 * per_group) for t in self.tasks})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -7,17 +7,21 @@ import streamlit as st
 
 from guide.ui import state
 
-TASK_TITLES = {"purchase": "Purchase likelihood", "attributes": "Product attributes",
-               "sentiment": "Review sentiment", "profile": "Shopper profile"}
+TASK_TITLES = {
+    "purchase": "Purchase likelihood",
+    "attributes": "Product attributes",
+    "sentiment": "Review sentiment",
+    "profile": "Shopper profile",
+}
 TASK_BLURBS = {
     "purchase": "P(a shopper buys a product next) from their history; ranked against 99 sampled items "
-                "on the chronological test split (HR@10, NDCG@10, AUC).",
+    "on the chronological test split (HR@10, NDCG@10, AUC).",
     "attributes": "Multi-label tags and the category of a product from its text; brands in the test "
-                  "split are unseen in training (micro/macro-F1, category accuracy).",
+    "split are unseen in training (micro/macro-F1, category accuracy).",
     "sentiment": "Negative / neutral / positive from a review's text (1–2★, 3★, 4–5★); "
-                 "Amazon beauty and clothing reviews (accuracy, macro-F1).",
+    "Amazon beauty and clothing reviews (accuracy, macro-F1).",
     "profile": "A shopper's interest over categories and tags, judged by the next item they bought "
-               "(NDCG of its category, KL divergence).",
+    "(NDCG of its category, KL divergence).",
 }
 
 
@@ -30,15 +34,23 @@ def _summary(summary: dict) -> None:
     for task, row in summary.get("tasks", {}).items():
         gain = row.get("relative_gain_vs_stl")
         peer = row.get("best_peer")
-        rows.append({"task": TASK_TITLES.get(task, task), "headline": summary.get("headline_metrics", {}).get(task, ""),
-                     "MTL (this model)": _number(row.get("MTL")), "single-task": _number(row.get("STL")),
-                     "best peer": f"{peer} {_number(row.get('best_peer_value'))}" if peer else "—",
-                     "MTL vs single-task": "—" if gain is None else f"{gain:+.1%}"})
+        rows.append(
+            {
+                "task": TASK_TITLES.get(task, task),
+                "headline": summary.get("headline_metrics", {}).get(task, ""),
+                "MTL (this model)": _number(row.get("MTL")),
+                "single-task": _number(row.get("STL")),
+                "best peer": f"{peer} {_number(row.get('best_peer_value'))}" if peer else "—",
+                "MTL vs single-task": "—" if gain is None else f"{gain:+.1%}",
+            }
+        )
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if summary.get("delta_m") is not None:
-        st.caption(f"Δm, the average relative gain of the multi-task model over its single-task twins on the "
-                   f"headline metrics: {summary['delta_m']:+.2%}.")
+        st.caption(
+            f"Δm, the average relative gain of the multi-task model over its single-task twins on the "
+            f"headline metrics: {summary['delta_m']:+.2%}."
+        )
 
 
 def _task_table(slices: dict) -> pd.DataFrame:
@@ -65,13 +77,18 @@ def _diagram(config: dict, weighting: str) -> str:
     sharing = str(config.get("sharing", "shared"))
     experts = config.get("num_experts", "")
     trunk = f"shared trunk\\n{sharing}" + (f", {experts} experts" if sharing in ("mmoe", "ple") else "")
-    heads = "".join(f'"{t}" [label="{TASK_TITLES[t]}\\nhead", fillcolor="#F6ECE8"];'
-                    f'"trunk" -> "{t}";' for t in config.get("tasks", TASK_TITLES) if t in TASK_TITLES)
-    return ('digraph { rankdir=LR; bgcolor="transparent"; node [shape=box, style="rounded,filled", '
-            'fontname="sans-serif", fontsize=11, color="#B4235A", fillcolor="#FFFFFF"]; edge [color="#9FA6B2"];'
-            '"text" [label="product / review text\\nMiniLM-L6 + n-grams"]; '
-            f'"trunk" [label="{trunk}", fillcolor="#FAF5F2"]; "text" -> "trunk"; {heads}'
-            f'labelloc="b"; label="loss weighting: {weighting}"; fontname="sans-serif"; fontsize=10; }}')
+    heads = "".join(
+        f'"{t}" [label="{TASK_TITLES[t]}\\nhead", fillcolor="#F6ECE8"];"trunk" -> "{t}";'
+        for t in config.get("tasks", TASK_TITLES)
+        if t in TASK_TITLES
+    )
+    return (
+        'digraph { rankdir=LR; bgcolor="transparent"; node [shape=box, style="rounded,filled", '
+        'fontname="sans-serif", fontsize=11, color="#B4235A", fillcolor="#FFFFFF"]; edge [color="#9FA6B2"];'
+        '"text" [label="product / review text\\nMiniLM-L6 + n-grams"]; '
+        f'"trunk" [label="{trunk}", fillcolor="#FAF5F2"]; "text" -> "trunk"; {heads}'
+        f'labelloc="b"; label="loss weighting: {weighting}"; fontname="sans-serif"; fontsize=10; }}'
+    )
 
 
 def main() -> None:
@@ -83,11 +100,15 @@ def main() -> None:
         "One network answers four questions. Every text (product or review) is embedded by "
         "all-MiniLM-L6-v2 plus hashed word n-grams, then goes through **one shared trunk**; four small heads "
         "read the trunk: purchase, attributes, sentiment, profile. A review you send is scored by all "
-        "heads in the same forward pass.")
+        "heads in the same forward pass."
+    )
     numbers = st.columns(4)
     numbers[0].metric("Runs on", card.device.upper() if card.device else "—")
-    numbers[1].metric("Last request", _last_request(card.last_inference_ms),
-                      help="Wall time of the forward pass behind your last action (else the server's last one).")
+    numbers[1].metric(
+        "Last request",
+        _last_request(card.last_inference_ms),
+        help="Wall time of the forward pass behind your last action (else the server's last one).",
+    )
     numbers[2].metric("Sharing", str(config.get("sharing", "—")), help="How the trunk is shared between heads.")
     numbers[3].metric("Loss weighting", card.weighting or "—", help="How the four task losses become one update.")
     report = card.report
@@ -104,20 +125,41 @@ def main() -> None:
         for note in report.get("meta", {}).get("notes", []):
             st.caption(f"Note: {note}")
     st.markdown("#### How is it built?")
-    keys = ("sharing", "hidden", "num_experts", "dropout", "soft_sharing", "ngram_dim", "num_tags",
-            "num_categories", "num_interests", "tasks")
-    architecture = {k: ", ".join(config[k]) if isinstance(config[k], (list, tuple)) else str(config[k])
-                    for k in keys if k in config}
-    training = {"weighting": card.weighting, "sampling": card.sampling,
-                **{k: str(v) for k, v in card.train.items() if isinstance(v, (int, float, str)) and k != "folder"}}
+    keys = (
+        "sharing",
+        "hidden",
+        "num_experts",
+        "dropout",
+        "soft_sharing",
+        "ngram_dim",
+        "num_tags",
+        "num_categories",
+        "num_interests",
+        "tasks",
+    )
+    architecture = {
+        k: ", ".join(config[k]) if isinstance(config[k], (list, tuple)) else str(config[k]) for k in keys if k in config
+    }
+    training = {
+        "weighting": card.weighting,
+        "sampling": card.sampling,
+        **{k: str(v) for k, v in card.train.items() if isinstance(v, (int, float, str)) and k != "folder"},
+    }
     st.graphviz_chart(_diagram(config, card.weighting))
     left, right = st.columns(2)
-    left.dataframe(pd.DataFrame({"architecture": list(architecture), "value": list(architecture.values())}),
-                   hide_index=True, width="stretch")
-    right.dataframe(pd.DataFrame({"training": list(training), "value": [str(v) for v in training.values()]}),
-                    hide_index=True, width="stretch")
-    st.caption(f"Data fingerprint {card.fingerprint or '—'} · {len(svc.items):,} products · "
-               f"{len(svc.personas)} real shoppers.")
+    left.dataframe(
+        pd.DataFrame({"architecture": list(architecture), "value": list(architecture.values())}),
+        hide_index=True,
+        width="stretch",
+    )
+    right.dataframe(
+        pd.DataFrame({"training": list(training), "value": [str(v) for v in training.values()]}),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        f"Data fingerprint {card.fingerprint or '—'} · {len(svc.items):,} products · {len(svc.personas)} real shoppers."
+    )
 
 
 main()

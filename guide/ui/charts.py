@@ -9,17 +9,23 @@ import html
 
 import plotly.graph_objects as go
 
-from guide.views import Change, LikelihoodPoint, SentimentPoint
+from guide.serving.views import Change, LikelihoodPoint, SentimentPoint
 
 NOW, BEFORE = "#B4235A", "#9FA6B2"
-SENTIMENT = {"positive": "#4C9F70", "neutral": "#9FA6B2", "negative": "#C8453B"}
+SENTIMENT_COLOURS = {"positive": "#4C9F70", "neutral": "#9FA6B2", "negative": "#C8453B"}
 FONT = dict(family="sans-serif", size=12, color="#1F1A1C")
 
 
 def _layout(fig: go.Figure, height: int = 330, **extra) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), font=FONT,
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0), **extra)
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=36, b=10),
+        font=FONT,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+        **extra,
+    )
     return fig
 
 
@@ -35,14 +41,26 @@ def interest_radar(now: dict[str, float], before: dict[str, float] | None = None
     fig = go.Figure()
     if before:
         values = [before.get(n, 0.0) for n in names]
-        fig.add_scatterpolar(r=values + values[:1], theta=[_short(n, 13) for n in names + names[:1]],
-                             name="before last action", line=dict(color=BEFORE, dash="dash"))
+        fig.add_scatterpolar(
+            r=values + values[:1],
+            theta=[_short(n, 13) for n in names + names[:1]],
+            name="before last action",
+            line=dict(color=BEFORE, dash="dash"),
+        )
     values = [now.get(n, 0.0) for n in names]
-    fig.add_scatterpolar(r=values + values[:1], theta=[_short(n, 13) for n in names + names[:1]], name="now",
-                         fill="toself", line=dict(color=NOW), fillcolor="rgba(180,35,90,.18)")
+    fig.add_scatterpolar(
+        r=values + values[:1],
+        theta=[_short(n, 13) for n in names + names[:1]],
+        name="now",
+        fill="toself",
+        line=dict(color=NOW),
+        fillcolor="rgba(180,35,90,.18)",
+    )
     fig = _layout(fig, polar=dict(radialaxis=dict(tickformat=".0%", showticklabels=False)), showlegend=True)
-    fig.update_layout(margin=dict(l=80, r=80, t=30, b=40),  # room for the category names
-                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0.5, xanchor="center"))
+    fig.update_layout(
+        margin=dict(l=80, r=80, t=30, b=40),  # room for the category names
+        legend=dict(orientation="h", yanchor="top", y=-0.08, x=0.5, xanchor="center"),
+    )
     return fig
 
 
@@ -50,10 +68,16 @@ def tag_bars(now: dict[str, float], before: dict[str, float] | None = None, top:
     names = list(now)[:top][::-1]
     fig = go.Figure()
     if before:
-        fig.add_bar(y=[_short(n, 28) for n in names], x=[before.get(n, 0.0) for n in names],
-                    orientation="h", name="before last action", marker_color=BEFORE)
-    fig.add_bar(y=[_short(n, 28) for n in names], x=[now[n] for n in names], orientation="h", name="now",
-                marker_color=NOW)
+        fig.add_bar(
+            y=[_short(n, 28) for n in names],
+            x=[before.get(n, 0.0) for n in names],
+            orientation="h",
+            name="before last action",
+            marker_color=BEFORE,
+        )
+    fig.add_bar(
+        y=[_short(n, 28) for n in names], x=[now[n] for n in names], orientation="h", name="now", marker_color=NOW
+    )
     return _layout(fig, barmode="group", xaxis=dict(tickformat=".0%", title="share of interest"))
 
 
@@ -63,24 +87,38 @@ def sentiment_timeline(points: list[SentimentPoint]) -> go.Figure:
     points = sorted(points, key=lambda p: p.when)
     order = list(range(1, len(points) + 1))
     scores = [p.score for p in points]
-    trend = [sum(scores[max(0, i - 4): i + 1]) / len(scores[max(0, i - 4): i + 1]) for i in range(len(scores))]
+    trend = [sum(scores[max(0, i - 4) : i + 1]) / len(scores[max(0, i - 4) : i + 1]) for i in range(len(scores))]
     fig = go.Figure()
-    fig.add_scatter(x=order, y=trend, mode="lines", name="trend (last 5)", line=dict(color="#D8A7B8", width=2),
-                    hoverinfo="skip")
-    for label, color in SENTIMENT.items():
+    fig.add_scatter(
+        x=order, y=trend, mode="lines", name="trend (last 5)", line=dict(color="#D8A7B8", width=2), hoverinfo="skip"
+    )
+    for label, color in SENTIMENT_COLOURS.items():
         chosen = [(n, p) for n, p in zip(order, points, strict=True) if p.label == label]
         if not chosen:
             continue
         fig.add_scatter(
-            x=[n for n, _ in chosen], y=[p.score for _, p in chosen], mode="markers", name=label,
-            marker=dict(color=color, size=[15 if p.where == "here" else 8 for _, p in chosen],
-                        symbol=["star" if p.where == "here" else "circle" for _, p in chosen],
-                        line=dict(width=1, color="white")),
-            text=[f"{html.escape(p.product)}<br>{p.when:%d %b %Y} · {p.stars}★ · "
-                  f"{'written here' if p.where == 'here' else 'on Amazon'}" for _, p in chosen],
-            hovertemplate="%{text}<br>sentiment %{y:+.2f}<extra></extra>")
-    return _layout(fig, yaxis=dict(range=[-1.1, 1.1], title="sentiment (−1 … +1)", zeroline=True),
-                   xaxis=dict(title="reviews, oldest → newest (★ = written here)", dtick=max(1, len(order) // 8)))
+            x=[n for n, _ in chosen],
+            y=[p.score for _, p in chosen],
+            mode="markers",
+            name=label,
+            marker=dict(
+                color=color,
+                size=[15 if p.where == "here" else 8 for _, p in chosen],
+                symbol=["star" if p.where == "here" else "circle" for _, p in chosen],
+                line=dict(width=1, color="white"),
+            ),
+            text=[
+                f"{html.escape(p.product)}<br>{p.when:%d %b %Y} · {p.stars}★ · "
+                f"{'written here' if p.where == 'here' else 'on Amazon'}"
+                for _, p in chosen
+            ],
+            hovertemplate="%{text}<br>sentiment %{y:+.2f}<extra></extra>",
+        )
+    return _layout(
+        fig,
+        yaxis=dict(range=[-1.1, 1.1], title="sentiment (−1 … +1)", zeroline=True),
+        xaxis=dict(title="reviews, oldest → newest (★ = written here)", dtick=max(1, len(order) // 8)),
+    )
 
 
 def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
@@ -88,8 +126,13 @@ def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
     steps = sorted({(p.step, p.step_label) for p in points})
     for item in dict.fromkeys(p.item_id for p in points):
         chosen = sorted((p for p in points if p.item_id == item), key=lambda p: p.step)
-        fig.add_scatter(x=[p.step_label for p in chosen], y=[p.likelihood for p in chosen], mode="lines+markers",
-                        name=_short(chosen[0].title, 30), hovertemplate="%{y:.1%}<extra>%{fullData.name}</extra>")
+        fig.add_scatter(
+            x=[p.step_label for p in chosen],
+            y=[p.likelihood for p in chosen],
+            mode="lines+markers",
+            name=_short(chosen[0].title, 30),
+            hovertemplate="%{y:.1%}<extra>%{fullData.name}</extra>",
+        )
     small = max((p.likelihood for p in points), default=1) < 0.1  # keep a decimal for tiny likelihoods
     yaxis = dict(tickformat=".1%" if small else ".0%", title="P(buy next)", rangemode="tozero")
     xaxis = dict(categoryorder="array", categoryarray=[label for _, label in steps], title="after each action")
@@ -102,8 +145,18 @@ def before_after(change: Change, top: int = 6) -> go.Figure:
     moved = sorted(names, key=lambda n: -abs(change.categories_after.get(n, 0) - change.categories_before.get(n, 0)))
     names = moved[:top][::-1]
     fig = go.Figure()
-    fig.add_bar(y=[_short(n, 26) for n in names], x=[change.categories_before.get(n, 0.0) for n in names],
-                orientation="h", name="before", marker_color=BEFORE)
-    fig.add_bar(y=[_short(n, 26) for n in names], x=[change.categories_after.get(n, 0.0) for n in names],
-                orientation="h", name="after", marker_color=NOW)
+    fig.add_bar(
+        y=[_short(n, 26) for n in names],
+        x=[change.categories_before.get(n, 0.0) for n in names],
+        orientation="h",
+        name="before",
+        marker_color=BEFORE,
+    )
+    fig.add_bar(
+        y=[_short(n, 26) for n in names],
+        x=[change.categories_after.get(n, 0.0) for n in names],
+        orientation="h",
+        name="after",
+        marker_color=NOW,
+    )
     return _layout(fig, height=300, barmode="group", xaxis=dict(tickformat=".0%"))

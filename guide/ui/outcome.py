@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.personas import short
+from guide.serving.personas import short
+from guide.serving.views import Change, ReviewOutcome
 from guide.ui import charts, components, state
 from guide.ui.visuals import md_text, percent, points
-from guide.views import Change, ReviewOutcome
 
 
 def _top_picks(title: str, picks: list[tuple[str, str, float]]) -> None:
@@ -15,8 +15,11 @@ def _top_picks(title: str, picks: list[tuple[str, str, float]]) -> None:
     if not picks:
         st.caption("none yet (new shopper)")
     for item_id, name, likelihood in picks:
-        st.page_link(state.PRODUCT, label=f"{percent(likelihood)} · {short(name, 44)}",
-                     query_params=state.params(product=item_id))
+        st.page_link(
+            state.PRODUCT,
+            label=f"{percent(likelihood)} · {short(name, 44)}",
+            query_params=state.params(product=item_id),
+        )
 
 
 def _profile_move(change: Change) -> None:
@@ -25,9 +28,12 @@ def _profile_move(change: Change) -> None:
         st.caption("No profile yet.")
         return
     top = next(iter(change.categories_after))
-    st.metric(f"Top interest: {top}", percent(change.categories_after[top]),
-              points(change.categories_before.get(top), change.categories_after[top]),
-              help="Share of the shopper's interest in their top category, from the profile head.")
+    st.metric(
+        f"Top interest: {top}",
+        percent(change.categories_after[top]),
+        points(change.categories_before.get(top), change.categories_after[top]),
+        help="Share of the shopper's interest in their top category, from the profile head.",
+    )
     first_before = next(iter(change.categories_before), None)
     if first_before and first_before != top:
         st.caption(f"Was {md_text(first_before)} before.")
@@ -57,8 +63,11 @@ def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> Non
     change = review.change if review else outcome
     with st.container(border=True, key="outcome"):
         what = "Review saved" if review else labels.get(change.kind, change.kind)
-        st.success(f"{what}. One forward pass of the shared model ({change.elapsed_ms:.0f} ms on "
-                   f"{change.device or 'cpu'}) answered all at once:", icon=":material/check_circle:")
+        st.success(
+            f"{what}. One forward pass of the shared model ({change.elapsed_ms:.0f} ms on "
+            f"{change.device or 'cpu'}) answered all at once:",
+            icon=":material/check_circle:",
+        )
         if review and review.notice:
             st.warning(review.notice, icon=":material/content_cut:")
         columns = st.columns(4 if review else 2)

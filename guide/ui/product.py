@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.service import MAX_REVIEW_CHARS, ShopService
+from guide.serving.shop import MAX_REVIEW_CHARS, ShopService
+from guide.serving.views import ProductDetail, Session
 from guide.ui import components, state
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, stars, swatch_img
-from guide.views import ProductDetail, Session
 
 ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
 
@@ -27,8 +27,13 @@ def _submit_review(svc: ShopService, session: Session, item_id: str) -> None:
         st.session_state.action_error = "Pick 1 to 5 stars before sending your review."
         return
     try:
-        outcome = svc.submit_review(session, item_id, int(picked) + 1, st.session_state.get("review_text", ""),
-                                    st.session_state.get("review_title", ""))
+        outcome = svc.submit_review(
+            session,
+            item_id,
+            int(picked) + 1,
+            st.session_state.get("review_text", ""),
+            st.session_state.get("review_title", ""),
+        )
     except ValueError as error:
         st.session_state.action_error = str(error)
         return
@@ -50,10 +55,21 @@ def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
             components.likelihood_metric("Purchase likelihood for this shopper", None, card.likelihood)
         st.markdown(f"**Why:** {md_text(detail.reason.text)}")
         with st.container(horizontal=True):
-            st.button("Add to cart", icon=":material/add_shopping_cart:", key="act_cart",
-                      on_click=_act, args=(svc, session, card.item_id, "cart"))
-            st.button("Buy now", icon=":material/shopping_bag:", type="primary", key="act_buy",
-                      on_click=_act, args=(svc, session, card.item_id, "purchase"))
+            st.button(
+                "Add to cart",
+                icon=":material/add_shopping_cart:",
+                key="act_cart",
+                on_click=_act,
+                args=(svc, session, card.item_id, "cart"),
+            )
+            st.button(
+                "Buy now",
+                icon=":material/shopping_bag:",
+                type="primary",
+                key="act_buy",
+                on_click=_act,
+                args=(svc, session, card.item_id, "purchase"),
+            )
         if detail.in_history:
             st.caption("Already in this shopper's history.")
 
@@ -95,19 +111,25 @@ def _review_form(svc: ShopService, session: Session, item_id: str) -> None:
         st.markdown("**Write a review**")
         st.feedback("stars", key="review_stars")
         st.text_input("Title (optional)", key="review_title", max_chars=200)
-        st.text_area("Your review", key="review_text", height=120,
-                     placeholder="What did you like or not? The model reads it as you send it.")
-        st.caption(f"Reviews keep up to {MAX_REVIEW_CHARS:,} characters; a longer one is shortened and you "
-                   "are told. Sending runs one forward pass of the model and saves your review.")
-        st.form_submit_button("Send review", icon=":material/send:", type="primary",
-                              on_click=_submit_review, args=(svc, session, item_id))
+        st.text_area(
+            "Your review",
+            key="review_text",
+            height=120,
+            placeholder="What did you like or not? The model reads it as you send it.",
+        )
+        st.caption(
+            f"Reviews keep up to {MAX_REVIEW_CHARS:,} characters; a longer one is shortened and you "
+            "are told. Sending runs one forward pass of the model and saves your review."
+        )
+        st.form_submit_button(
+            "Send review", icon=":material/send:", type="primary", on_click=_submit_review, args=(svc, session, item_id)
+        )
 
 
 def main() -> None:
     svc, session = state.service(), state.current()
     item_id = st.query_params.get("product", "")
-    st.page_link(state.SHOP, label="Back to the shop", icon=":material/arrow_back:",
-                 query_params=state.params())
+    st.page_link(state.SHOP, label="Back to the shop", icon=":material/arrow_back:", query_params=state.params())
     components.shopper_line(svc, session)
     if not item_id:
         st.info("Pick a product in the shop to see it here.", icon=":material/storefront:")
@@ -118,8 +140,11 @@ def main() -> None:
             svc.record_action(session, item_id, "view")
             st.session_state.last_view = item_id
     except ValueError:
-        st.error(f"There is no product with the id “{md_text(item_id[:60])}” in this catalogue. "
-                 "The link may be old or mistyped.", icon=":material/search_off:")
+        st.error(
+            f"There is no product with the id “{md_text(item_id[:60])}” in this catalogue. "
+            "The link may be old or mistyped.",
+            icon=":material/search_off:",
+        )
         st.stop()
     if error := st.session_state.pop("action_error", None):
         st.error(error, icon=":material/error:")

@@ -24,19 +24,27 @@ def main() -> None:
     view = svc.profile(session)
     st.title("Your profile")
     components.shopper_line(svc, session)
-    st.caption("The profile head reads the shopper's whole history (their stars included) and predicts "
-               "their interest in each category and tag. Buy, add to cart or review a product and "
-               "watch it move.")
+    st.caption(
+        "The profile head reads the shopper's whole history (their stars included) and predicts "
+        "their interest in each category and tag. Buy, add to cart or review a product and "
+        "watch it move."
+    )
     top = next(iter(view.categories), None)
     with st.grid(4, min_column_width=150, key="profile_numbers"):  # two by two on a phone
         st.metric("Items in history", view.history_size)
         st.metric("Actions here", view.actions_here)
         st.metric("Reviews", len(view.sentiment))
-        st.metric(f"Top interest: {top or '—'}", percent(view.categories[top]) if top else "—",
-                  help="The category with the largest share of this shopper's predicted interest.")
+        st.metric(
+            f"Top interest: {top or '—'}",
+            percent(view.categories[top]) if top else "—",
+            help="The category with the largest share of this shopper's predicted interest.",
+        )
     if not view.categories:
-        st.info("A new shopper has no profile yet. Open a product in the shop and buy or review it: "
-                "the charts start from there.", icon=":material/person_add:")
+        st.info(
+            "A new shopper has no profile yet. Open a product in the shop and buy or review it: "
+            "the charts start from there.",
+            icon=":material/person_add:",
+        )
         st.stop()
     last = view.last
     before_categories = last.categories_before if last else None
@@ -57,15 +65,22 @@ def main() -> None:
             components.likelihood_metric("P(buy) of that product", last.likelihood_before, last.likelihood_after)
             st.caption("Top pick now: " + (md_text(last.top_after[0][1][:80]) if last.top_after else "—"))
     else:
-        st.info("No actions here yet: the charts show the shopper as their Amazon history describes them. "
-                "Buy or review something to see a before/after.", icon=":material/info:")
+        st.info(
+            "No actions here yet: the charts show the shopper as their Amazon history describes them. "
+            "Buy or review something to see a before/after.",
+            icon=":material/info:",
+        )
     mood, likely = st.columns(2)
     with mood:
-        _chart("Review sentiment over time", view.sentiment, charts.sentiment_timeline, "sentiment",
-               "No reviews yet.")
+        _chart("Review sentiment over time", view.sentiment, charts.sentiment_timeline, "sentiment", "No reviews yet.")
     with likely:
-        _chart("Purchase likelihood of recently viewed products", view.likelihood, charts.likelihood_history,
-               "likelihood", "Open a few products: their likelihood is tracked here after every action.")
+        _chart(
+            "Purchase likelihood of recently viewed products",
+            view.likelihood,
+            charts.likelihood_history,
+            "likelihood",
+            "Open a few products: their likelihood is tracked here after every action.",
+        )
     if view.recent:
         st.markdown("#### Recently viewed")
         components.product_grid(view.recent, "recent")

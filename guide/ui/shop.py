@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.personas import NEW_SHOPPER
-from guide.service import SORTS
+from guide.serving.personas import NEW_SHOPPER
+from guide.serving.shop import SORTS
+from guide.serving.views import Filters
 from guide.ui import components, state
 from guide.ui.visuals import md_text
-from guide.views import Filters
 
 PRICE_STOPS = (0, 10, 20, 30, 50, 75, 100, 150, 250, 500, 2000)
 PAGE_SIZE = 24
@@ -31,19 +31,36 @@ def _searched() -> None:
 def _filters(facets: dict) -> Filters:
     with st.expander("Filters", icon=":material/tune:"):
         left, right = st.columns(2)
-        categories = left.multiselect("Category", facets["categories"], key="shop_categories",
-                                      on_change=_first_page, placeholder="Any category")
-        tags = right.multiselect("Tags", facets["tags"], key="shop_tags", on_change=_first_page,
-                                 placeholder="Any tag", help="The catalogue's own tags; for products "
-                                 "without any (most Amazon items), the model's.")
-        brands = left.multiselect("Brand", facets["brands"], key="shop_brands", on_change=_first_page,
-                                  placeholder="Any brand")
-        low, high = right.select_slider("Price (USD)", PRICE_STOPS, value=(PRICE_STOPS[0], PRICE_STOPS[-1]),
-                                        key="shop_price", on_change=_first_page,
-                                        format_func=lambda v: "any" if v == PRICE_STOPS[-1] else f"${v}",
-                                        help="A price range hides products whose price is unknown.")
-    return Filters(tuple(categories), tuple(tags), tuple(brands),
-                   None if low == PRICE_STOPS[0] else float(low), None if high == PRICE_STOPS[-1] else float(high))
+        categories = left.multiselect(
+            "Category", facets["categories"], key="shop_categories", on_change=_first_page, placeholder="Any category"
+        )
+        tags = right.multiselect(
+            "Tags",
+            facets["tags"],
+            key="shop_tags",
+            on_change=_first_page,
+            placeholder="Any tag",
+            help="The catalogue's own tags; for products without any (most Amazon items), the model's.",
+        )
+        brands = left.multiselect(
+            "Brand", facets["brands"], key="shop_brands", on_change=_first_page, placeholder="Any brand"
+        )
+        low, high = right.select_slider(
+            "Price (USD)",
+            PRICE_STOPS,
+            value=(PRICE_STOPS[0], PRICE_STOPS[-1]),
+            key="shop_price",
+            on_change=_first_page,
+            format_func=lambda v: "any" if v == PRICE_STOPS[-1] else f"${v}",
+            help="A price range hides products whose price is unknown.",
+        )
+    return Filters(
+        tuple(categories),
+        tuple(tags),
+        tuple(brands),
+        None if low == PRICE_STOPS[0] else float(low),
+        None if high == PRICE_STOPS[-1] else float(high),
+    )
 
 
 def main() -> None:
@@ -52,14 +69,21 @@ def main() -> None:
     st.title("Shop")
     components.shopper_line(svc, session)
     who = "you (a new shopper)" if persona.persona_id == NEW_SHOPPER else "this shopper"
-    st.markdown(f"<span class='g-hint'>{len(svc.items):,} real products from Amazon and Sephora. "
-                f"**For you** ranks them by the model's probability that {who} buys each one next, "
-                "read from their history; it changes as soon as you buy or review something.</span>",
-                unsafe_allow_html=True)  # our own static sentence; no user or catalogue text
+    st.markdown(
+        f"<span class='g-hint'>{len(svc.items):,} real products from Amazon and Sephora. "
+        f"**For you** ranks them by the model's probability that {who} buys each one next, "
+        "read from their history; it changes as soon as you buy or review something.</span>",
+        unsafe_allow_html=True,
+    )  # our own static sentence; no user or catalogue text
     search, sort = st.columns([3, 1], vertical_alignment="bottom")
-    query = search.text_input("Search", key="shop_query", on_change=_searched, max_chars=200,
-                              placeholder="Try “gentle cleanser for dry skin” or “vanilla perfume”",
-                              help="Semantic search (MiniLM sentence embeddings) blended with keywords.")
+    query = search.text_input(
+        "Search",
+        key="shop_query",
+        on_change=_searched,
+        max_chars=200,
+        placeholder="Try “gentle cleanser for dry skin” or “vanilla perfume”",
+        help="Semantic search (MiniLM sentence embeddings) blended with keywords.",
+    )
     order = sort.selectbox("Sort by", SORTS, key="shop_sort", on_change=_first_page)
     filters = _filters(svc.facets())
     try:

@@ -14,14 +14,18 @@ import secrets
 
 import streamlit as st
 
-from guide.personas import NEW_SHOPPER
-from guide.service import ShopService
-from guide.views import Session
+from guide.serving.personas import NEW_SHOPPER
+from guide.serving.shop import ShopService
+from guide.serving.views import Session
 
 logger = logging.getLogger(__name__)
 
-SHOP, PRODUCT, PROFILE, MODEL = ("guide/ui/shop.py", "guide/ui/product.py", "guide/ui/profile.py",
-                                 "guide/ui/about_model.py")
+SHOP, PRODUCT, PROFILE, MODEL = (
+    "guide/ui/shop.py",
+    "guide/ui/product.py",
+    "guide/ui/profile.py",
+    "guide/ui/about_model.py",
+)
 _VISITOR = re.compile(r"^[a-f0-9]{12}$")
 
 
@@ -37,8 +41,10 @@ def service() -> ShopService:
     except (FileNotFoundError, ValueError) as error:
         logger.exception("the shop could not start")
         st.error(f"The shop cannot start: {error}", icon="🚫")
-        st.info("Set GUIDE_DATA_DIR to the folder with the three public data sets (see README, 'Data') "
-                "and make sure assets/model holds a checkpoint, then reload this page.")
+        st.info(
+            "Set GUIDE_DATA_DIR to the folder with the three public data sets (see README, 'Data') "
+            "and make sure assets/model holds a checkpoint, then reload this page."
+        )
         st.stop()
 
 

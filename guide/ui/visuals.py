@@ -12,14 +12,37 @@ import hashlib
 import html
 import re
 
-from guide.views import ProductCard
+from guide.serving.views import ProductCard
 
 # Hue per top-level kind of product; unknown categories hash to a hue of their own.
 CATEGORY_HUES = {
-    "moistur": 18, "cleans": 195, "mask": 160, "eye": 265, "lip": 345, "cheek": 5, "face": 25,
-    "fragrance": 300, "perfume": 300, "cologne": 230, "candle": 40, "hair": 35, "shampoo": 185,
-    "nail": 330, "body": 140, "bath": 175, "sun": 45, "tool": 215, "brush": 220, "treatment": 280,
-    "value": 320, "gift": 320, "mini": 90, "self tan": 30, "wellness": 110, "men": 210, "makeup": 350,
+    "moistur": 18,
+    "cleans": 195,
+    "mask": 160,
+    "eye": 265,
+    "lip": 345,
+    "cheek": 5,
+    "face": 25,
+    "fragrance": 300,
+    "perfume": 300,
+    "cologne": 230,
+    "candle": 40,
+    "hair": 35,
+    "shampoo": 185,
+    "nail": 330,
+    "body": 140,
+    "bath": 175,
+    "sun": 45,
+    "tool": 215,
+    "brush": 220,
+    "treatment": 280,
+    "value": 320,
+    "gift": 320,
+    "mini": 90,
+    "self tan": 30,
+    "wellness": 110,
+    "men": 210,
+    "makeup": 350,
 }
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:<])")
@@ -69,8 +92,10 @@ def swatch_img(item_id: str, category: str | None, brand: str, title: str, heigh
     """The swatch as an <img> (st.html sanitises inline SVG away; a data: image passes)."""
     svg = swatch_svg(item_id, category, brand, title, height)
     data = base64.b64encode(svg.encode()).decode()
-    return (f'<img class="g-swatch" src="data:image/svg+xml;base64,{data}" alt="" '
-            f'style="width:100%;aspect-ratio:200/{height};object-fit:cover">')
+    return (
+        f'<img class="g-swatch" src="data:image/svg+xml;base64,{data}" alt="" '
+        f'style="width:100%;aspect-ratio:200/{height};object-fit:cover">'
+    )
 
 
 def money(price: float | None) -> str:
@@ -110,15 +135,18 @@ def card_html(card: ProductCard) -> str:
     """The visual part of a product card; every catalogue string is HTML-escaped."""
     title, brand = html.escape(card.title), html.escape(card.brand or "")
     category = html.escape(card.category or "")
-    meta = " · ".join(part for part in (brand, money(card.price),
-                                        None if card.rating is None else f"★ {card.rating:.1f}") if part)
+    meta = " · ".join(
+        part for part in (brand, money(card.price), None if card.rating is None else f"★ {card.rating:.1f}") if part
+    )
     tags = "".join(f'<span class="g-chip">{html.escape(tag)}</span>' for tag in card.tags[:2])
     if card.likelihood is None:
         fit = '<div class="g-fit muted">new shopper: not personalised yet</div>'
     else:
         width = max(3, min(100, round(card.likelihood * 100)))
-        fit = (f'<div class="g-fit"><div class="g-bar"><span style="width:{width}%"></span></div>'
-               f'<b>{percent(card.likelihood)}</b> likely for you</div>')
+        fit = (
+            f'<div class="g-fit"><div class="g-bar"><span style="width:{width}%"></span></div>'
+            f"<b>{percent(card.likelihood)}</b> likely for you</div>"
+        )
     return (
         f'<div class="g-card">{swatch_img(card.item_id, card.category, card.brand, card.title)}'
         f'<div class="g-cat">{category}</div>'

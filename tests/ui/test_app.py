@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from guide.store import Store
+from guide.serving.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -51,7 +51,7 @@ def no_problems(at: AppTest) -> None:
 
 
 def cards(at: AppTest) -> list[str]:
-    return [h.value for h in at.get("html") if h.value.startswith("<div class=\"g-card\">")]
+    return [h.value for h in at.get("html") if h.value.startswith('<div class="g-card">')]
 
 
 def likelihoods(at: AppTest) -> list[float]:
@@ -196,9 +196,13 @@ def test_review_shows_the_four_answers_and_moves_the_profile(database):
     assert names == ["before last action", "now"]
 
 
-@pytest.mark.parametrize("stars, text, message", [
-    (4, "   ", "empty review"), (None, "Nice", "Pick 1 to 5 stars"),
-])
+@pytest.mark.parametrize(
+    "stars, text, message",
+    [
+        (4, "   ", "empty review"),
+        (None, "Nice", "Pick 1 to 5 stars"),
+    ],
+)
 def test_bad_reviews_show_a_message_and_store_nothing(database, stars, text, message):
     at = run_app()
     item = amazon_item(at)
@@ -261,11 +265,25 @@ def test_model_page_tables_the_evaluation_report(database, monkeypatch):
 
     guide = state.load_service().guide
     card = guide.model_card()
-    rows = {"MTL": {"macro_f1": 0.71, "macro_f1_ci": [0.65, 0.77], "accuracy": 0.82, "n": 253},
-            "STL": {"macro_f1": 0.69, "accuracy": 0.80, "n": 253}, "tfidf-logreg": {"macro_f1": 0.70, "n": 253}}
-    summary = {"tasks": {"sentiment": {"MTL": 0.71, "STL": 0.69, "best_peer": "tfidf-logreg", "best_peer_value": 0.70,
-                                       "relative_gain_vs_stl": 0.029, "beats_best_peer": True}},
-               "headline_metrics": {"sentiment": "macro_f1"}, "delta_m": 0.029}
+    rows = {
+        "MTL": {"macro_f1": 0.71, "macro_f1_ci": [0.65, 0.77], "accuracy": 0.82, "n": 253},
+        "STL": {"macro_f1": 0.69, "accuracy": 0.80, "n": 253},
+        "tfidf-logreg": {"macro_f1": 0.70, "n": 253},
+    }
+    summary = {
+        "tasks": {
+            "sentiment": {
+                "MTL": 0.71,
+                "STL": 0.69,
+                "best_peer": "tfidf-logreg",
+                "best_peer_value": 0.70,
+                "relative_gain_vs_stl": 0.029,
+                "beats_best_peer": True,
+            }
+        },
+        "headline_metrics": {"sentiment": "macro_f1"},
+        "delta_m": 0.029,
+    }
     report = {"sentiment": {"amazon": rows}, "summary": summary, "meta": {"notes": ["peers use the same split"]}}
     monkeypatch.setattr(guide, "model_card", lambda: {**card, "metrics": report})
     at = run_app()

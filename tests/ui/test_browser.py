@@ -22,8 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("GUIDE_SCREENSHOT_DIR") or ROOT / "runs" / "screenshots")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 INJECTION = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
 LOAD_MS = 120_000  # the first page of a fresh server loads the model
 
@@ -43,13 +49,27 @@ class AppServer:
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir / "server.log"
-        self.env = {**os.environ, "GUIDE_STATE_DIR": str(state_dir),
-                    "GUIDE_DATABASE_URL": f"sqlite:///{state_dir / 'guide.db'}"}
+        self.env = {
+            **os.environ,
+            "GUIDE_STATE_DIR": str(state_dir),
+            "GUIDE_DATABASE_URL": f"sqlite:///{state_dir / 'guide.db'}",
+        }
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true"]
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ]
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -199,9 +219,11 @@ def test_phone_width_layout(server, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        for path, text, name in (("/", "View details", "shop-phone"),
-                                 ("/product?product=P442845", "Write a review", "product-phone"),
-                                 ("/profile", "Tag affinities", "profile-phone")):
+        for path, text, name in (
+            ("/", "View details", "shop-phone"),
+            ("/product?product=P442845", "Write a review", "product-phone"),
+            ("/profile", "Tag affinities", "profile-phone"),
+        ):
             page.goto(server.url + path)
             settle(page, text)
             overflow = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth")

@@ -1,0 +1,99 @@
+"""Checkpoint = safetensors weights + JSON (config, vocabularies, calibration, data fingerprint, metrics).
+
+Weights are stored as float16 (half the size in the repo) and loaded back as float32; the config
+inside rebuilds the exact model on any device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from guide.config import DEFAULT_CHECKPOINT, DataConfig, ModelConfig, TrainConfig
+from guide.model import GuideModel
+
+logger = logging.getLogger(__name__)
+FORMAT = 1
+
+
+@dataclass
+class Checkpoint:
+    model: GuideModel
+    config: TrainConfig
+    tags: list[str]
+    categories: list[str]
+    calibration: dict  # tag thresholds, sentiment class offsets
+    fingerprint: str = ""
+    meta: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def save(self, folder: Path | str = DEFAULT_CHECKPOINT) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            k: v.detach().to("cpu", torch.float16).contiguous()
+            for k, v in self.model.state_dict().items()
+            if v.is_floating_point()
+        }
+        save_file(state, folder / "model.safetensors")
+        train_config = asdict(self.config)
+        document = {
+            "format": FORMAT,
+            "model": self.model.config.to_dict(),
+            "train": train_config,
+            "tags": self.tags,
+            "categories": self.categories,
+            "calibration": self.calibration,
+            "fingerprint": self.fingerprint,
+            "meta": self.meta,
+            "metrics": self.metrics,
+        }
+        (folder / "config.json").write_text(json.dumps(document, indent=1, default=float))
+        logger.info("saved checkpoint to %s", folder)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str = DEFAULT_CHECKPOINT, device: torch.device | str = "cpu") -> Checkpoint:
+        folder = Path(folder)
+        if not (folder / "config.json").exists() or not (folder / "model.safetensors").exists():
+            raise FileNotFoundError(
+                f"expected a checkpoint (config.json + model.safetensors) in {folder}; "
+                "fix: train one with `python -m guide train` or pass the folder of one"
+            )
+        document = json.loads((folder / "config.json").read_text())
+        if document.get("format") != FORMAT:
+            raise ValueError(f"checkpoint format: expected {FORMAT}; got {document.get('format')}")
+        model_config = ModelConfig(**{**document["model"], "tasks": tuple(document["model"]["tasks"])})
+        train = dict(document["train"])
+        train_config = TrainConfig(**{**train, "model": model_config, "data": DataConfig(**train["data"])})
+        model = GuideModel(model_config)
+        state = {k: v.float() for k, v in load_file(folder / "model.safetensors").items()}
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as err:
+            first = next((line.strip() for line in str(err).splitlines() if "mismatch" in line), str(err)[:200])
+            raise ValueError(
+                f"checkpoint in {folder} does not match its config.json ({first}); "
+                "fix: re-save the checkpoint or restore the original config.json"
+            ) from err
+        if unexpected or [m for m in missing if m in dict(model.named_parameters())]:
+            raise ValueError(
+                f"checkpoint does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        model.to(device).eval()
+        meta = dict(document.get("meta", {}), folder=str(folder))
+        return cls(
+            model,
+            train_config,
+            document["tags"],
+            document["categories"],
+            document["calibration"],
+            document.get("fingerprint", ""),
+            meta,
+            document.get("metrics", {}),
+        )

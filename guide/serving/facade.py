@@ -1,0 +1,277 @@
+"""`Guide`: the trained model + catalogue behind one small, thread-safe API of plain results.
+
+Loading takes the shipped checkpoint (`assets/model`), the catalogue from the data directory and
+the cached catalogue embeddings (`assets/embeddings`), then encodes every product through the trunk
+once; afterwards a shopper's purchase scores over the whole catalogue, their profile and a review's
+sentiment are one forward pass of the shared model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
+from guide.data.catalog import Catalog
+from guide.data.tasks import lexical_texts
+from guide.data.text import MAX_CHARS, Encoder, hash_ngrams
+from guide.model.checkpoint import Checkpoint
+from guide.model.device import resolve_device
+from guide.model.inputs import history_batch, text_block
+from guide.model.outputs import encode_catalog
+from guide.serving.results import Attributes, Prediction, Profile, Sentiment
+from guide.serving.search import SearchIndex
+
+logger = logging.getLogger(__name__)
+
+MAX_INPUT_CHARS = 1_000_000  # a 1 MB string is refused; anything shorter is read up to MAX_CHARS
+
+
+def _check_texts(texts) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not texts:
+        raise ValueError(f"texts: expected a non-empty list of strings; got {type(texts).__name__} {texts!r:.60}")
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"texts: expected non-empty strings; got {text!r:.60}; fix: drop empty texts")
+        if len(text) >= MAX_INPUT_CHARS:
+            raise ValueError(
+                f"text of {len(text):,} characters: expected under {MAX_INPUT_CHARS:,}; "
+                f"fix: send the review itself (texts over {MAX_CHARS:,} characters are truncated)"
+            )
+    return list(texts)
+
+
+class Guide:
+    """The four predictions over the catalogue. Build with `Guide.load()`."""
+
+    def __init__(self, checkpoint: Checkpoint, catalog: Catalog, encoder: Encoder, device: torch.device):
+        self.checkpoint, self.device, self.encoder = checkpoint, device, encoder
+        self.model = checkpoint.model.to(device).eval()
+        self._catalog = catalog
+        self.tags, self.categories = checkpoint.tags, checkpoint.categories
+        self.interests = self.categories + self.tags
+        calibration = checkpoint.calibration
+        self.tag_thresholds = np.array(calibration.get("tag_thresholds", [0.5] * len(self.tags)))
+        self.sentiment_bias = np.array(calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
+        self._lock = threading.Lock()
+        self.last_inference_ms = 0.0
+        buckets = self.model.config.ngram_buckets
+        self._item_emb = encoder.embed(catalog.items["text"].tolist(), shard_name="items")
+        self._item_ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
+        self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
+        self._item_repr = encode_catalog(self.model, self._item_emb, self._item_ngrams, self._item_feats, device)
+        self._item_tags, self._item_cats = self._catalog_attributes()
+        items = catalog.items
+        items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
+        items["display_category"] = items["category"].where(items["category"].notna(), items["model_category"])
+        self.search_index = SearchIndex(items, self._item_emb, encoder)
+
+    @classmethod
+    def load(
+        cls, path: Path | str | None = None, device: str | None = None, data_dir: Path | str | None = None
+    ) -> Guide:
+        started = time.perf_counter()
+        resolved = resolve_device(device)
+        checkpoint = Checkpoint.load(path or DEFAULT_CHECKPOINT, resolved)
+        catalog = Catalog.load(data_dir, checkpoint.config.data)
+        if checkpoint.fingerprint and checkpoint.fingerprint != catalog.fingerprint():
+            logger.warning(
+                "the data differ from what the checkpoint was trained on (%s != %s)",
+                catalog.fingerprint(),
+                checkpoint.fingerprint,
+            )
+        guide = cls(checkpoint, catalog, Encoder(device=str(resolved) if resolved.type == "cuda" else None), resolved)
+        logger.info("Guide loaded in %.1f s on %s", time.perf_counter() - started, resolved)
+        return guide
+
+    # --- data -----------------------------------------------------------------------------------
+    @property
+    def catalog(self):
+        return self._catalog.items
+
+    @property
+    def interactions(self):
+        return self._catalog.interactions
+
+    @property
+    def reviews(self):
+        return self._catalog.reviews
+
+    @torch.inference_mode()
+    def _catalog_attributes(self) -> tuple[np.ndarray, np.ndarray]:
+        logits = self.model.attribute_logits(self._item_repr)
+        n = len(self.tags)
+        return torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+
+    # --- blocks ---------------------------------------------------------------------------------
+    def _history(self, history, ratings) -> dict:
+        if isinstance(history, str) or not isinstance(history, (list, tuple)):
+            raise ValueError(f"history: expected a list of item ids (may be empty); got {type(history).__name__}")
+        if ratings is not None and len(ratings) != len(history):
+            raise ValueError(f"ratings: expected one per history item ({len(history)}); got {len(ratings)}")
+        limit = self.checkpoint.config.data.max_history
+        rows = self._catalog.rows(list(history))[-limit:]
+        stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
+        return history_batch([rows], [stars], self.device)
+
+    def _reviews_block(self, texts: list[str]) -> dict:
+        emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
+        bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts]
+        return text_block(emb, bags, np.arange(len(texts)), self.device)
+
+    # --- results --------------------------------------------------------------------------------
+    def _sentiment(self, logits: torch.Tensor, texts: list[str]) -> list[Sentiment]:
+        log_probs = torch.log_softmax(logits, -1).cpu().numpy()
+        probs = np.exp(log_probs)
+        labels = (log_probs + self.sentiment_bias).argmax(1)
+        return [
+            Sentiment(
+                SENTIMENT_LABELS[k], float(p[2] - p[0]), dict(zip(SENTIMENT_LABELS, map(float, p))), len(t) > MAX_CHARS
+            )
+            for k, p, t in zip(labels, probs, texts)
+        ]
+
+    def _attributes(self, tag_probs: np.ndarray, cat_probs: np.ndarray) -> Attributes:
+        order = np.argsort(-tag_probs)
+        predicted = [self.tags[j] for j in order if tag_probs[j] >= self.tag_thresholds[j]]
+        top = np.argsort(-cat_probs)[:5]
+        return Attributes(
+            {t: float(p) for t, p in zip(self.tags, tag_probs)},
+            predicted,
+            self.categories[top[0]],
+            {self.categories[j]: float(cat_probs[j]) for j in top},
+        )
+
+    def _profile(self, logits: torch.Tensor) -> Profile:
+        probs = torch.softmax(logits, -1).cpu().numpy()
+        interests = dict(sorted(zip(self.interests, map(float, probs)), key=lambda kv: -kv[1]))
+        n = len(self.categories)
+        cats, tags = probs[:n] / probs[:n].sum(), probs[n:] / max(probs[n:].sum(), 1e-12)
+        return Profile(
+            interests,
+            dict(sorted(zip(self.categories, map(float, cats)), key=lambda kv: -kv[1])),
+            dict(sorted(zip(self.tags, map(float, tags)), key=lambda kv: -kv[1])),
+        )
+
+    # --- public API -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def sentiment(self, texts: list[str]) -> list[Sentiment]:
+        texts = _check_texts(texts)
+        with self._lock:
+            logits = self.model({"reviews": self._reviews_block(texts)})[SENTIMENT]
+        return self._sentiment(logits, texts)
+
+    @torch.inference_mode()
+    def attributes(self, texts: list[str]) -> list[Attributes]:
+        """Tags and category of products described by free text (not in the catalogue)."""
+        texts = _check_texts(texts)
+        emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
+        bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts]
+        feats = np.zeros((len(texts), self._item_feats.shape[1]), np.float32)
+        with self._lock:
+            reps = self.model.encode_items(text_block(emb, bags, np.arange(len(texts)), self.device, feats))
+            logits = self.model.attribute_logits(reps)
+        n = len(self.tags)
+        tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+        return [self._attributes(t, c) for t, c in zip(tags, cats)]
+
+    def item_attributes(self, item_ids: list[str]) -> list[Attributes]:
+        rows = self._catalog.rows(list(item_ids))
+        return [self._attributes(self._item_tags[r], self._item_cats[r]) for r in rows]
+
+    def purchase(self, history: list[str], candidates: list[str], ratings=None) -> list[float]:
+        if isinstance(candidates, str) or not candidates:
+            raise ValueError("candidates: expected a non-empty list of item ids")
+        rows = self._catalog.rows(list(candidates))
+        out, _ = self._forward(self._history(history, ratings), rows, None)
+        return [float(p) for p in out[PURCHASE]]
+
+    def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
+        """P(buys next) for every catalogue row, in catalogue order."""
+        return self._forward(self._history(history, ratings), np.arange(len(self.catalog)), None)[0][PURCHASE]
+
+    def profile(self, history: list[str], ratings=None) -> Profile:
+        return self.predict(history, items=[], ratings=ratings).profile
+
+    def predict(
+        self,
+        history: list[str],
+        items: list[str] | None = None,
+        review: str | None = None,
+        ratings=None,
+        review_item: str | None = None,
+    ) -> Prediction:
+        """Purchase scores for `items` (None: the whole catalogue), attributes of an explicit `items`
+        list and of `review_item`, the shopper's profile and the review's sentiment —
+        all from one forward pass of the shared model."""
+        batch = self._history(history, ratings)
+        rows = np.arange(len(self.catalog)) if items is None else self._catalog.rows(list(items))
+        review_texts = _check_texts([review]) if review is not None else None
+        attr_ids = list(
+            dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else []))
+        )
+        attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
+        out, elapsed = self._forward(batch, rows, review_texts, attr_rows)
+        ids = self.catalog["item_id"].to_numpy()
+        purchase = {ids[r]: float(p) for r, p in zip(rows, out.get(PURCHASE, []))}
+        attributes = {ids[r]: self._attributes(t, c) for r, (t, c) in zip(attr_rows, out.get(ATTRIBUTES, []))}
+        return Prediction(
+            purchase,
+            self._profile(out[PROFILE]),
+            attributes,
+            self._sentiment(out[SENTIMENT], review_texts)[0] if review_texts else None,
+            elapsed,
+            str(self.device),
+        )
+
+    @torch.inference_mode()
+    def _forward(self, batch: dict, rows: np.ndarray, review_texts, attr_rows=None) -> tuple[dict, float]:
+        started = time.perf_counter()
+        with self._lock:
+            if review_texts:
+                batch["reviews"] = self._reviews_block(review_texts)
+            if len(rows):
+                batch["candidates"] = torch.from_numpy(rows[None, :]).to(self.device)
+            if attr_rows is not None and len(attr_rows):
+                batch["attr_index"] = torch.from_numpy(attr_rows).to(self.device)
+            batch["profile"] = True
+            raw = self.model(batch, item_repr=self._item_repr)
+        out = {PROFILE: raw[PROFILE][0]}
+        if PURCHASE in raw:
+            out[PURCHASE] = torch.sigmoid(raw[PURCHASE][0]).cpu().numpy()
+        if SENTIMENT in raw:
+            out[SENTIMENT] = raw[SENTIMENT]
+        if ATTRIBUTES in raw:
+            n = len(self.tags)
+            logits = raw[ATTRIBUTES]
+            tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+            out[ATTRIBUTES] = list(zip(tags, cats))
+        self.last_inference_ms = (time.perf_counter() - started) * 1000
+        return out, self.last_inference_ms
+
+    def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
+        return self.search_index.search(query, k)
+
+    def similar(self, item_id: str, k: int = 6) -> list[tuple[str, float]]:
+        return self.search_index.similar(self._catalog.rows([item_id])[0], k)
+
+    def model_card(self) -> dict:
+        folder = Path(self.checkpoint.meta.get("folder", DEFAULT_CHECKPOINT))
+        report = folder / "report.json"
+        metrics = json.loads(report.read_text()) if report.exists() else self.checkpoint.metrics
+        return {
+            "metrics": metrics,
+            "config": self.model.config.to_dict(),
+            "train": {k: v for k, v in self.checkpoint.meta.items() if k != "history"},
+            "weighting": self.checkpoint.config.weighting,
+            "sampling": self.checkpoint.config.sampling,
+            "device": str(self.device),
+            "fingerprint": self.checkpoint.fingerprint,
+            "last_inference_ms": self.last_inference_ms,
+        }

@@ -1,0 +1,427 @@
+"""The shop as the UI sees it: the one door over the model facade (`Guide`) and the store (`Store`).
+
+Every method takes the browser session's `Session` (which persona, seen by which visitor) and
+returns plain dataclasses. A shopper's history is what they bought on Amazon (shipped) followed by
+what they did here (cart, purchase and review events in the store), so it survives restarts and
+each visitor has their own. Bad input raises ValueError (expected / got / fix); nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+import numpy as np
+
+from guide.serving.personas import NEW_SHOPPER, build_personas, build_profile_view, explain, new_shopper, top_items
+from guide.serving.results import Profile, Sentiment
+from guide.serving.store import MAX_REVIEW_CHARS, Store
+from guide.serving.views import (
+    BrowsePage,
+    Change,
+    Filters,
+    ModelCard,
+    Persona,
+    ProductCard,
+    ProductDetail,
+    ProfileView,
+    ReviewOutcome,
+    ReviewView,
+    Session,
+)
+
+logger = logging.getLogger(__name__)
+
+HISTORY_KINDS = ("cart", "purchase", "review")  # events that add an item to the shopper's history
+SHOP_ACTIONS = ("view", "cart", "purchase")
+CATALOGUE_SORTS = {
+    "Price: low to high": ("price", True),
+    "Price: high to low": ("price", False),
+    "Top rated": ("rating", False),
+    "Most loved": ("popularity", False),
+}  # name -> (column, ascending)
+SORTS = ("For you", "Best match", *CATALOGUE_SORTS)
+SEARCH_HITS = 96  # semantic hits kept for a query, before filters and sorting
+MAX_TITLE_CHARS = 200
+MAX_FILTER_QUERY_CHARS = 200
+_LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+CACHE_ENTRIES = 512  # model results kept per history (a catalogue of scores is ~70 kB)
+
+
+class ShopService:
+    """Read-only model + per-shopper state in the store; one instance serves every session."""
+
+    def __init__(self, guide, store: Store) -> None:
+        self.guide, self.store = guide, store
+        items = guide.catalog.reset_index(drop=True)  # a copy: the Guide's frame stays untouched
+        self.row_of = {item: row for row, item in enumerate(items["item_id"])}
+        self.attributes = guide.item_attributes(list(items["item_id"]))
+        items["shown_category"] = items["display_category"].fillna("Other")
+        items["tags_predicted"] = [not len(known) for known in items["known_tags"]]
+        items["shown_tags"] = [
+            list(known) if len(known) else list(a.predicted[:5])
+            for known, a in zip(items["known_tags"], self.attributes, strict=True)
+        ]
+        self.items = items
+        by_id = items.set_index("item_id")
+        self.personas = build_personas(
+            guide.interactions,
+            by_id["shown_category"].to_dict(),
+            by_id["shown_tags"].to_dict(),
+            by_id["brand"].to_dict(),
+        )
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._facets: dict[str, list] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, checkpoint: str | None = None, database_url: str | None = None) -> ShopService:
+        """The model (`GUIDE_CHECKPOINT`, else the shipped one), the data (`GUIDE_DATA_DIR`) and the
+        store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`)."""
+        from guide import Guide
+
+        service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), Store(database_url))
+        threading.Thread(target=service._warm_up, name="guide-warm-up", daemon=True).start()
+        return service
+
+    def _warm_up(self) -> None:
+        """Load the sentence encoder now, so the first search does not wait for it."""
+        try:
+            self.guide.search("gentle moisturizer", k=1)
+        except (ValueError, OSError, RuntimeError) as error:
+            logger.warning("search warm-up failed (%s); the first search will load the encoder", error)
+
+    # --- shoppers ------------------------------------------------------------------------------
+    def persona_choices(self) -> list[Persona]:
+        return [new_shopper(), *self.personas.values()]
+
+    def persona(self, persona_id: str) -> Persona:
+        if persona_id == NEW_SHOPPER:
+            return new_shopper()
+        if persona_id not in self.personas:
+            got = persona_id[:60] if isinstance(persona_id, str) else persona_id
+            raise ValueError(
+                f"shopper: expected one of the {len(self.personas)} demo shoppers or "
+                f"'{NEW_SHOPPER}', got {got!r}. Fix: pick a shopper in the sidebar."
+            )
+        return self.personas[persona_id]
+
+    def start(self, session: Session) -> Persona:
+        """Check the persona and make sure the store knows this visitor's shopper."""
+        persona = self.persona(session.persona_id)
+        self.store.ensure_shopper(session.shopper_id, persona.label[:200], persona.kind)
+        return persona
+
+    def own_steps(self, session: Session) -> list[tuple[str, str, float | None]]:
+        """(kind, item_id, stars) of this shopper's history-changing events, oldest first."""
+        steps = []
+        for event in self.store.events(session.shopper_id):
+            if event.kind in HISTORY_KINDS and event.item_id in self.row_of:
+                stars = (event.payload or {}).get("stars") if event.kind == "review" else None
+                steps.append((event.kind, event.item_id, None if stars is None else float(stars)))
+        return steps
+
+    def history(self, session: Session, steps: int | None = None) -> tuple[list[str], list]:
+        """Shipped history then this shopper's own steps (the first `steps` of them, or all)."""
+        persona = self.persona(session.persona_id)
+        own = self.own_steps(session)[:steps]
+        return ([*persona.history, *(item for _, item, _ in own)], [*persona.ratings, *(stars for _, _, stars in own)])
+
+    def reset(self, sessions: list[Session]) -> dict[str, int]:
+        """Delete what these shoppers did here (events, reviews, snapshots); shipped history stays."""
+        totals: dict[str, int] = {}
+        for session in sessions:
+            for table, count in self.store.reset_shopper(session.shopper_id).items():
+                totals[table] = totals.get(table, 0) + count
+        return totals
+
+    # --- model calls, cached per history -------------------------------------------------------
+    def _cached(self, key: tuple, compute):
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return self._remember(key, compute())
+
+    def _remember(self, key: tuple, value):
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
+
+    def scores(self, history: list[str], ratings: list) -> np.ndarray | None:
+        """P(buy next) for every catalogue row; None for a shopper with no history (cold start)."""
+        if not history:
+            return None
+        return self._cached(
+            ("scores", tuple(history), tuple(ratings)),
+            lambda: np.asarray(self.guide.score_catalog(history, ratings=ratings)),
+        )
+
+    def profile_of(self, history: list[str], ratings: list) -> Profile | None:
+        if not history:
+            return None
+        return self._cached(
+            ("profile", tuple(history), tuple(ratings)), lambda: self.guide.profile(history, ratings=ratings)
+        )
+
+    def sentiments(self, key: tuple, texts: list[str]) -> list[Sentiment]:
+        return self._cached(("sentiment", *key), lambda: self.guide.sentiment(texts)) if texts else []
+
+    # --- browsing ------------------------------------------------------------------------------
+    def facets(self) -> dict[str, list]:
+        """What the filters offer: categories, tags and brands (by frequency), price bounds. The
+        catalogue never changes while the app runs, so this is computed once (it is read every rerun)."""
+        if self._facets is None:
+            tags = self.items["shown_tags"].explode().dropna()
+            brands = self.items["brand"][self.items["brand"].str.len() > 0]
+            self._facets = {
+                "categories": list(self.items["shown_category"].value_counts().index),
+                "tags": list(tags.value_counts().index),
+                "brands": sorted(brands.unique(), key=str.lower),
+                "price": [float(self.items["price"].min()), float(self.items["price"].max())],
+            }
+        return self._facets
+
+    def browse(
+        self,
+        session: Session,
+        query: str = "",
+        filters: Filters | None = None,
+        sort: str = "For you",
+        page: int = 1,
+        page_size: int = 24,
+    ) -> BrowsePage:
+        if sort not in SORTS:
+            raise ValueError(f"sort: expected one of {SORTS}, got {sort!r}")
+        likelihood = self.scores(*self.history(session))
+        query = (query or "").strip()[:MAX_FILTER_QUERY_CHARS]
+        rows = np.arange(len(self.items))
+        if query:  # relevance order; rows the search did not return are not shown
+            rows = np.array(
+                [self.row_of[i] for i, _ in self.guide.search(query, k=SEARCH_HITS) if i in self.row_of],
+                dtype=int,
+            )
+        rows = rows[(filters or Filters()).mask(self.items)[rows]]
+        notice = ""
+        if likelihood is None and sort == "For you":
+            notice = (
+                "You are new here, so 'For you' starts with the most loved products. "
+                "Buy or review one to make it yours."
+            )
+        rows = self._sorted(rows, likelihood, sort, bool(query))
+        pages = max(1, math.ceil(len(rows) / page_size))
+        page = min(max(1, int(page)), pages)
+        shown = rows[(page - 1) * page_size : page * page_size]
+        return BrowsePage([self.card(r, likelihood) for r in shown], len(rows), page, pages, query, sort, notice)
+
+    def _sorted(self, rows: np.ndarray, likelihood, sort: str, searched: bool) -> np.ndarray:
+        if sort == "Best match" and searched:
+            return rows  # the search's own relevance order
+        if sort in CATALOGUE_SORTS:
+            column, ascending = CATALOGUE_SORTS[sort]
+            values = self.items[column].to_numpy(dtype=float)[rows]
+            key = np.where(np.isnan(values), np.inf, values if ascending else -values)  # unknown last
+        else:  # the model's purchase likelihood; popularity for a shopper without history
+            key = -(likelihood if likelihood is not None else self.items["popularity"].to_numpy(float))[rows]
+        return rows[np.argsort(key, kind="stable")]
+
+    def card(self, row: int, likelihood: np.ndarray | None) -> ProductCard:
+        item = self.items.iloc[row]
+        price, rating = float(item["price"]), float(item["rating"])
+        return ProductCard(
+            item["item_id"],
+            item["title"],
+            item["brand"],
+            None if math.isnan(price) else price,
+            None if math.isnan(rating) else rating,
+            item["shown_category"],
+            item["source"],
+            list(item["shown_tags"][:3]),
+            bool(item["tags_predicted"]),
+            None if likelihood is None else float(likelihood[row]),
+        )
+
+    def cards(self, session: Session, item_ids: list[str]) -> list[ProductCard]:
+        likelihood = self.scores(*self.history(session))
+        return [self.card(self.row_of[i], likelihood) for i in item_ids if i in self.row_of]
+
+    def check_item(self, item_id: str) -> int:
+        if not isinstance(item_id, str) or item_id not in self.row_of:
+            got = item_id[:60] if isinstance(item_id, str) else item_id
+            raise ValueError(
+                f"product: expected an id from the catalogue, got {got!r}. Fix: open the product from the shop."
+            )
+        return self.row_of[item_id]
+
+    # --- one product ---------------------------------------------------------------------------
+    def product(self, session: Session, item_id: str) -> ProductDetail:
+        row = self.check_item(item_id)
+        history, ratings = self.history(session)
+        likelihood = self.scores(history, ratings)
+        item, attributes = self.items.iloc[row], self.attributes[row]
+        similar = [self.row_of[i] for i, _ in self.guide.similar(item_id, k=4) if i in self.row_of]
+        return ProductDetail(
+            card=self.card(row, likelihood),
+            description=item["description"] or "",
+            details={str(k): str(v) for k, v in (item["details"] or {}).items()},
+            ingredients=item["ingredients"] or "",
+            known_tags=list(item["known_tags"]),
+            model_tags={t: attributes.tags[t] for t in attributes.predicted},
+            model_category=attributes.category,
+            category_probs=attributes.category_probs,
+            reason=explain(self, row, history, ratings, self.profile_of(history, ratings)),
+            reviews=self.reviews_of(item_id),
+            similar=[self.card(r, likelihood) for r in similar],
+            in_history=item_id in history,
+        )
+
+    def reviews_of(self, item_id: str, limit: int = 20) -> list[ReviewView]:
+        """Reviews written here (newest first), then the shipped Amazon ones, with model sentiment."""
+        found = [
+            ReviewView(r.stars, r.title, r.text, r.sentiment_label, r.sentiment_score, r.created_at, "a shopper here")
+            for r in reversed(self.store.reviews(item_id=item_id))
+        ]
+        shipped = self.guide.reviews
+        shipped = shipped[shipped["item_id"] == item_id].sort_values("timestamp", ascending=False)
+        shipped = shipped.head(max(0, limit - len(found)))
+        sentiments = self.sentiments((item_id, len(shipped)), list(shipped["full_text"]))
+        for review, sentiment in zip(shipped.itertuples(), sentiments, strict=True):
+            text = _LINE_BREAK.sub("\n", review.text)  # the Amazon texts keep the site's <br /> tags
+            found.append(
+                ReviewView(
+                    int(review.rating),
+                    review.title,
+                    text,
+                    sentiment.label,
+                    sentiment.score,
+                    datetime.fromtimestamp(review.timestamp / 1000, UTC),
+                    "Amazon shopper",
+                )
+            )
+        return found[:limit]
+
+    # --- acting --------------------------------------------------------------------------------
+    def record_action(self, session: Session, item_id: str, kind: str) -> Change | None:
+        """A view is logged with its likelihood; cart/purchase add the item and move the profile."""
+        row = self.check_item(item_id)
+        if kind not in SHOP_ACTIONS:
+            raise ValueError(f"action: expected one of {SHOP_ACTIONS}, got {kind!r}")
+        history, ratings = self.history(session)
+        before = self.scores(history, ratings)
+        if kind == "view":
+            payload = None if before is None else {"likelihood": float(before[row])}
+            self.store.record_event(session.shopper_id, session.visitor, kind, item_id, payload)
+            return None
+        prediction, after = self._predict([*history, item_id], [*ratings, None], None, item_id)
+        self.store.record_action(
+            session.shopper_id, session.visitor, kind, item_id, interests=prediction.profile.interests
+        )
+        return self._change(kind, row, before, after, self.profile_of(history, ratings), prediction)
+
+    def submit_review(self, session: Session, item_id: str, stars: int, text: str, title: str = "") -> ReviewOutcome:
+        """Validate; ONE `Guide.predict` (sentiment, tags, P(buy), profile); one store transaction."""
+        row = self.check_item(item_id)
+        text, title, notice = clean_review(stars, text, title)
+        history, ratings = self.history(session)
+        before, profile_before = self.scores(history, ratings), self.profile_of(history, ratings)
+        prediction, after = self._predict(
+            [*history, item_id], [*ratings, float(stars)], f"{title}. {text}" if title else text, item_id
+        )
+        sentiment = prediction.sentiment
+        saved = self.store.save_review(
+            session.shopper_id,
+            session.visitor,
+            item_id,
+            int(stars),
+            title,
+            text,
+            sentiment.label,
+            float(sentiment.score),
+            interests=prediction.profile.interests,
+        )
+        attributes = prediction.attributes[item_id]
+        review = saved.review
+        return ReviewOutcome(
+            ReviewView(
+                review.stars,
+                review.title,
+                review.text,
+                review.sentiment_label,
+                review.sentiment_score,
+                review.created_at,
+                "you",
+            ),
+            sentiment,
+            {t: self.attributes[row].tags[t] for t in self.attributes[row].predicted},
+            {t: attributes.tags[t] for t in attributes.predicted},
+            attributes.category,
+            self._change("review", row, before, after, profile_before, prediction),
+            notice,
+        )
+
+    def _predict(self, history, ratings, review, item_id):
+        """The one forward pass of an action; its catalogue scores and profile fill the cache."""
+        prediction = self.guide.predict(history, items=None, review=review, ratings=ratings, review_item=item_id)
+        scores = np.fromiter(prediction.purchase.values(), dtype=float, count=len(self.items))
+        self._remember(("scores", tuple(history), tuple(ratings)), scores)
+        self._remember(("profile", tuple(history), tuple(ratings)), prediction.profile)
+        return prediction, scores
+
+    def _change(self, kind, row, before, after, profile_before, prediction) -> Change:
+        return Change(
+            kind,
+            self.items.at[row, "item_id"],
+            self.items.at[row, "title"],
+            None if before is None else float(before[row]),
+            prediction.purchase[self.items.at[row, "item_id"]],
+            profile_before.categories if profile_before else {},
+            prediction.profile.categories,
+            profile_before.tags if profile_before else {},
+            prediction.profile.tags,
+            top_items(self.items, before),
+            top_items(self.items, after),
+            prediction.elapsed_ms,
+            prediction.device,
+        )
+
+    # --- profile and model ---------------------------------------------------------------------
+    def profile(self, session: Session) -> ProfileView:
+        return build_profile_view(self, session)
+
+    def model_card(self) -> ModelCard:
+        card = self.guide.model_card()
+        return ModelCard(
+            card.get("metrics") or {},
+            card.get("config") or {},
+            str(card.get("weighting", "")),
+            str(card.get("sampling", "")),
+            str(card.get("device", "")),
+            str(card.get("fingerprint", "")),
+            float(card.get("last_inference_ms") or 0.0),
+            card.get("train") or {},
+        )
+
+
+def clean_review(stars, text, title) -> tuple[str, str, str]:
+    """(text, title, notice) ready to score and store, or ValueError saying what to fix."""
+    if isinstance(stars, bool) or not isinstance(stars, (int, np.integer)) or not 1 <= stars <= 5:
+        raise ValueError(f"stars: expected a whole number from 1 to 5, got {stars!r}. Fix: pick 1 to 5 stars.")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("review: expected some words, got an empty review. Fix: write what you think of it.")
+    if title is not None and not isinstance(title, str):
+        raise ValueError(f"title: expected text, got {type(title).__name__}")
+    text, title, notice = text.strip(), (title or "").strip()[:MAX_TITLE_CHARS], ""
+    if len(text) > MAX_REVIEW_CHARS:
+        notice = (
+            f"Your review had {len(text):,} characters. Reviews keep the first {MAX_REVIEW_CHARS:,}, "
+            "so it was shortened before it was scored and saved."
+        )
+        text = text[:MAX_REVIEW_CHARS].rstrip()
+    return text, title, notice

@@ -1,0 +1,196 @@
+"""The plain views the shop's UI receives from `guide.serving.shop`: who shops (persona, session), what
+they see (product cards, browse pages, product details, reviews, the profile page's series) and what
+an action changed. Dataclasses only, numbers and strings: no torch, no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from guide.serving.results import Sentiment
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who shops in one browser session: a persona, through one visitor's own state."""
+
+    persona_id: str
+    visitor: str  # random per browser session; kept in the URL so a reload finds the state again
+
+    @property
+    def shopper_id(self) -> str:
+        return f"{self.persona_id}~{self.visitor}"
+
+
+@dataclass(frozen=True)
+class Persona:
+    persona_id: str
+    label: str
+    kind: str  # "persona" (a real shopper) | "new" (cold start)
+    purchases: int
+    top_categories: tuple[str, ...]
+    history: tuple[str, ...]  # shipped interactions, oldest first
+    ratings: tuple[float, ...]  # their stars for `history`
+
+
+@dataclass
+class ProductCard:
+    item_id: str
+    title: str
+    brand: str
+    price: float | None
+    rating: float | None
+    category: str
+    source: str  # "amazon" | "sephora"
+    tags: list[str]
+    tags_predicted: bool  # the tags are the model's (the catalogue has none for this product)
+    likelihood: float | None  # P(this shopper buys it next); None for a shopper with no history
+
+
+@dataclass
+class ReviewView:
+    stars: int
+    title: str
+    text: str
+    sentiment_label: str
+    sentiment_score: float
+    created_at: datetime
+    author: str
+
+
+@dataclass
+class Change:
+    """Before/after of one action (cart, purchase or review): what the page reports and charts."""
+
+    kind: str
+    item_id: str
+    title: str
+    likelihood_before: float | None
+    likelihood_after: float | None
+    categories_before: dict[str, float]
+    categories_after: dict[str, float]
+    tags_before: dict[str, float]
+    tags_after: dict[str, float]
+    top_before: list[tuple[str, str, float]]  # (item_id, title, P(buy)) of the top picks
+    top_after: list[tuple[str, str, float]]
+    elapsed_ms: float = 0.0
+    device: str = ""
+
+
+@dataclass
+class Reason:
+    text: str  # one sentence a shopper can read
+    similar_item_id: str | None = None
+    similar_title: str | None = None
+    similar_stars: float | None = None
+    matched: list[str] = field(default_factory=list)  # profile interests the product matches
+
+
+@dataclass
+class SentimentPoint:
+    when: datetime
+    score: float
+    label: str
+    stars: int
+    product: str
+    where: str  # "Amazon" (shipped history) | "here"
+
+
+@dataclass
+class LikelihoodPoint:
+    step: int
+    step_label: str
+    item_id: str
+    title: str
+    likelihood: float
+
+
+@dataclass
+class ProfileView:
+    persona: Persona
+    history_size: int
+    actions_here: int
+    categories: dict[str, float]
+    tags: dict[str, float]
+    last: Change | None
+    sentiment: list[SentimentPoint]
+    likelihood: list[LikelihoodPoint]
+    recent: list  # ProductCard of recently viewed products, newest first
+
+
+@dataclass(frozen=True)
+class Filters:
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    price_min: float | None = None  # a price bound hides products whose price is unknown
+    price_max: float | None = None
+
+    def mask(self, items) -> np.ndarray:
+        keep = np.ones(len(items), dtype=bool)
+        if self.categories:
+            keep &= items["shown_category"].isin(self.categories).to_numpy()
+        if self.brands:
+            keep &= items["brand"].isin(self.brands).to_numpy()
+        if self.tags:
+            wanted = set(self.tags)
+            keep &= np.array([wanted <= set(tags) for tags in items["shown_tags"]])
+        price = items["price"].to_numpy()
+        if self.price_min is not None:
+            keep &= price >= self.price_min  # NaN compares False: unknown prices drop out
+        if self.price_max is not None:
+            keep &= price <= self.price_max
+        return keep
+
+
+@dataclass
+class BrowsePage:
+    cards: list[ProductCard]
+    total: int
+    page: int
+    pages: int
+    query: str
+    sort: str
+    notice: str = ""
+
+
+@dataclass
+class ProductDetail:
+    card: ProductCard
+    description: str
+    details: dict[str, str]
+    ingredients: str
+    known_tags: list[str]
+    model_tags: dict[str, float]  # tag -> confidence, the model's tags over their thresholds
+    model_category: str
+    category_probs: dict[str, float]
+    reason: Reason
+    reviews: list[ReviewView]
+    similar: list[ProductCard]
+    in_history: bool
+
+
+@dataclass
+class ReviewOutcome:
+    review: ReviewView
+    sentiment: Sentiment
+    tags_before: dict[str, float]
+    tags_after: dict[str, float]
+    category_after: str
+    change: Change
+    notice: str = ""  # e.g. the text was shortened to MAX_REVIEW_CHARS
+
+
+@dataclass
+class ModelCard:
+    report: dict  # the evaluation report: report[task][slice][model] = {metric: value}
+    config: dict
+    weighting: str
+    sampling: str
+    device: str
+    fingerprint: str
+    last_inference_ms: float
+    train: dict

@@ -1,0 +1,92 @@
+"""Training draws: one mini-batch per task with its targets (`TaskSampler`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
+from guide.data.tasks import TaskData
+from guide.model.inputs import item_block, shopper_batch, text_block
+
+AMAZON_SHARE = 0.2
+PROFILE_SMOOTHING = 0.3
+
+
+class TaskSampler:
+    """Draws training batches per task with their targets."""
+
+    def __init__(
+        self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0
+    ):
+        self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
+        self.drop = drop
+        self.attr_rows = data.split_rows("train")
+        train = data.review_split == "train"
+        self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
+        self.review_rows = {s: r for s, r in self.review_rows.items() if len(r)}
+        self.purchase = data.purchase["train"]
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            ATTRIBUTES: len(self.attr_rows),
+            SENTIMENT: sum(len(r) for r in self.review_rows.values()),
+            PURCHASE: len(self.purchase.target),
+            PROFILE: len(self.purchase.target),
+        }
+
+    def draw(self, task: str) -> tuple[dict, dict]:
+        return {
+            ATTRIBUTES: self._attributes,
+            SENTIMENT: self._sentiment,
+            PURCHASE: self._purchase,
+            PROFILE: self._profile,
+        }[task]()
+
+    def _attributes(self):
+        rows = self.rng.choice(self.attr_rows, self.batch_size)
+        block, where = item_block(self.data, rows, self.device, self.drop, self.rng)
+        targets = {
+            "tags": torch.from_numpy(self.data.tag_targets[rows]).to(self.device),
+            "tag_mask": torch.from_numpy(self.data.tag_mask[rows]).to(self.device),
+            "category": torch.from_numpy(self.data.cat_targets[rows]).to(self.device),
+        }
+        return {"items": block, "attr_index": torch.from_numpy(where).to(self.device)}, targets
+
+    def _sentiment(self):
+        # Sources in proportion to their size, but the small Amazon set keeps at least
+        # AMAZON_SHARE of each batch (more would replay its 2k reviews until they are memorised).
+        sizes = {s: len(r) for s, r in self.review_rows.items()}
+        total = sum(sizes.values())
+        shares = {s: max(n / total, AMAZON_SHARE if s == "amazon" else 0.0) for s, n in sizes.items()}
+        norm = sum(shares.values())
+        counts = {s: max(1, round(self.batch_size * v / norm)) for s, v in shares.items()}
+        rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in counts.items()])
+        block = text_block(self.data.review_emb, self.data.review_ngrams, rows, self.device, None, self.drop, self.rng)
+        labels = torch.from_numpy(self.data.review_labels[rows]).to(self.device)
+        return {"reviews": block}, {"labels": labels}
+
+    def _shoppers(self):
+        picks = self.rng.choice(len(self.purchase.target), self.batch_size)
+        return picks, [self.purchase.history[i] for i in picks], [self.purchase.ratings[i] for i in picks]
+
+    def _purchase(self):
+        picks, histories, stars = self._shoppers()
+        negatives = self.rng.choice(self.data.amazon_rows, (len(picks), self.negatives))
+        candidates = np.concatenate([self.purchase.target[picks, None], negatives], axis=1)
+        labels = (candidates == candidates[:, :1]).astype(
+            np.float32
+        )  # a sampled negative equal to the target is a positive
+        batch = shopper_batch(self.data, histories, stars, candidates, self.device, False, self.drop, self.rng)
+        return batch, {"labels": torch.from_numpy(labels).to(self.device)}
+
+    def _profile(self):
+        picks, histories, stars = self._shoppers()
+        # Label smoothing toward the training prior: one next item is a noisy sample of a shopper's
+        # interests, and the head overfits those samples within a few hundred steps otherwise.
+        prior = self.data.item_interest[self.purchase.target].mean(0)
+        target = (1 - PROFILE_SMOOTHING) * self.data.item_interest[
+            self.purchase.target[picks]
+        ] + PROFILE_SMOOTHING * prior
+        batch = shopper_batch(self.data, histories, stars, None, self.device, True, self.drop, self.rng)
+        return batch, {"interest": torch.from_numpy(target).to(self.device)}

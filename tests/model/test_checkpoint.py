@@ -1,0 +1,116 @@
+"""guide.model.checkpoint: save -> load rebuilds the same model (float16 storage), and bad folders say how to fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
+from guide.model.checkpoint import Checkpoint
+from guide.model.inputs import shopper_batch, text_block
+from guide.model.outputs import eval_candidates
+
+pytest_plugins = ["tests.core_fixtures"]
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_checkpoint_dir) -> Checkpoint:
+    return Checkpoint.load(tiny_checkpoint_dir)
+
+
+@pytest.fixture(scope="module")
+def batch(task_data) -> dict:
+    """One batch with every task's inputs, from real validation data."""
+    part = task_data.purchase["valid"]
+    shoppers = slice(0, 16)
+    out = shopper_batch(
+        task_data,
+        part.history[shoppers],
+        part.ratings[shoppers],
+        eval_candidates(part)[shoppers][:, :20],
+        "cpu",
+        profile=True,
+    )
+    out["attr_index"] = torch.arange(min(32, len(out["items"]["emb"])))
+    out["reviews"] = text_block(
+        task_data.review_emb, task_data.review_ngrams, task_data.review_rows("valid")[:64], "cpu"
+    )
+    return out
+
+
+def test_round_trip_gives_the_same_outputs(tiny_checkpoint, loaded, batch):
+    with torch.no_grad():
+        before, after = tiny_checkpoint.model.eval()(batch), loaded.model(batch)
+    assert set(before) == set(after) == set(TASKS)
+    for task in TASKS:
+        scale = max(1.0, float(before[task].abs().max()))
+        torch.testing.assert_close(after[task], before[task], atol=1e-2 * scale, rtol=0.0)
+    for task in (SENTIMENT, PURCHASE, PROFILE):
+        logits = before[task]
+        top2 = logits.topk(2, dim=-1).values
+        clear = (top2[:, 0] - top2[:, 1]) > 5e-3  # exact near-ties may flip under float16 rounding
+        assert clear.any(), task
+        assert torch.equal(after[task].argmax(-1)[clear], logits.argmax(-1)[clear]), task
+
+
+def test_round_trip_keeps_config_vocabularies_and_calibration(tiny_checkpoint, loaded):
+    assert loaded.model.config == tiny_checkpoint.model.config
+    assert loaded.config.weighting == tiny_checkpoint.config.weighting
+    assert loaded.config.data == tiny_checkpoint.config.data
+    assert loaded.tags == tiny_checkpoint.tags and loaded.categories == tiny_checkpoint.categories
+    assert loaded.calibration == tiny_checkpoint.calibration
+    assert loaded.fingerprint == tiny_checkpoint.fingerprint
+    assert loaded.meta["best_step"] == tiny_checkpoint.meta["best_step"]
+    assert not loaded.model.training  # ready for inference
+
+
+def test_weights_are_stored_as_float16_and_loaded_as_float32(tiny_checkpoint_dir, loaded):
+    stored = load_file(tiny_checkpoint_dir / "model.safetensors")
+    assert stored and all(t.dtype == torch.float16 for t in stored.values())
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    document = json.loads((tiny_checkpoint_dir / "config.json").read_text())
+    assert document["model"]["num_tags"] == len(loaded.tags)
+
+
+def test_missing_folder_or_files_raise_with_a_fix_hint(tmp_path, tiny_checkpoint_dir):
+    with pytest.raises(FileNotFoundError, match="config.json.*model.safetensors.*fix: train one"):
+        Checkpoint.load(tmp_path / "nowhere")
+    shutil.copy(tiny_checkpoint_dir / "config.json", tmp_path / "config.json")
+    with pytest.raises(FileNotFoundError, match="fix:"):
+        Checkpoint.load(tmp_path)
+
+
+def test_unknown_format_is_refused(tmp_path, tiny_checkpoint_dir):
+    folder = shutil.copytree(tiny_checkpoint_dir, tmp_path / "ckpt")
+    document = json.loads((folder / "config.json").read_text())
+    document["format"] = 99
+    (folder / "config.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="format"):
+        Checkpoint.load(folder)
+
+
+def test_weights_that_do_not_match_the_config_raise_value_error(tmp_path, tiny_checkpoint_dir):
+    folder = shutil.copytree(tiny_checkpoint_dir, tmp_path / "ckpt")
+    document = json.loads((folder / "config.json").read_text())
+    document["model"]["hidden"] *= 2
+    (folder / "config.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="does not match"):
+        Checkpoint.load(folder)
+
+
+def test_save_creates_the_folder_and_overwrites_in_place(tmp_path, tiny_checkpoint):
+    folder = tiny_checkpoint.save(tmp_path / "a" / "b")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    tiny_checkpoint.save(folder)
+    first = Checkpoint.load(folder)
+    assert np.allclose(
+        first.model.heads[ATTRIBUTES].tags.weight.detach().numpy(),
+        tiny_checkpoint.model.heads[ATTRIBUTES].tags.weight.detach().numpy(),
+        atol=1e-3,
+    )

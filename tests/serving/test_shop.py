@@ -1,0 +1,214 @@
+"""ShopService over the real shipped Guide and a throwaway store: personas, browsing, actions, reviews."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from guide.serving.personas import NEW_SHOPPER
+from guide.serving.store import MAX_REVIEW_CHARS
+from guide.serving.views import Filters, Session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def persona_id(shop) -> str:
+    return next(iter(shop.personas))
+
+
+@pytest.fixture
+def session(shop, persona_id, visitor) -> Session:
+    session = Session(persona_id, visitor)
+    shop.start(session)
+    return session
+
+
+def amazon_item(shop, not_in: list[str]) -> str:
+    items = shop.items
+    return next(i for i in items.loc[items["source"] == "amazon", "item_id"] if i not in not_in)
+
+
+# --- personas ------------------------------------------------------------------------------------
+def test_personas_are_the_real_shoppers_named_from_their_history(shop):
+    interactions = shop.guide.interactions
+    assert len(shop.personas) == interactions["user_id"].nunique()
+    for persona in list(shop.personas.values())[:20]:
+        rows = interactions[interactions["user_id"] == persona.persona_id].sort_values("timestamp")
+        assert list(persona.history) == list(rows["item_id"])
+        assert f"{persona.purchases} purchases" in persona.label
+        assert persona.label.startswith(persona.top_categories[0])
+    labels = [p.label for p in shop.persona_choices()]
+    assert labels[0].startswith("New shopper") and len(set(labels)) == len(labels)
+
+
+def test_unknown_persona_is_refused_with_a_fix(shop):
+    with pytest.raises(ValueError, match="pick a shopper"):
+        shop.persona("nobody")
+
+
+# --- browsing ------------------------------------------------------------------------------------
+def test_for_you_ranks_the_whole_catalogue_by_purchase_likelihood(shop, session):
+    page = shop.browse(session, sort="For you", page=1)
+    assert page.total == len(shop.items) == 8850 and len(page.cards) == 24
+    likelihoods = [card.likelihood for card in page.cards]
+    assert all(0 <= p <= 1 for p in likelihoods) and likelihoods == sorted(likelihoods, reverse=True)
+    scores = shop.scores(*shop.history(session))
+    assert likelihoods[0] == pytest.approx(float(np.max(scores)))
+
+
+def test_cold_start_shopper_gets_popular_products_and_a_notice(shop, visitor):
+    session = Session(NEW_SHOPPER, visitor)
+    shop.start(session)
+    page = shop.browse(session)
+    assert page.notice and all(card.likelihood is None for card in page.cards)
+    popularity = [shop.items.at[shop.row_of[c.item_id], "popularity"] for c in page.cards]
+    assert popularity == sorted(popularity, reverse=True)
+
+
+def test_search_filters_sort_and_pages(shop, session):
+    found = shop.browse(session, "gentle cleanser", sort="Best match")
+    assert 0 < found.total <= 96 and any("cleans" in c.title.lower() for c in found.cards[:5])
+    cleansers = shop.browse(
+        session, filters=Filters(categories=("Cleansers",), price_max=30.0), sort="Price: high to low"
+    )
+    prices = [c.price for c in cleansers.cards]
+    assert all(c.category == "Cleansers" for c in cleansers.cards)
+    assert all(p is not None and p <= 30 for p in prices) and prices == sorted(prices, reverse=True)
+    last = shop.browse(session, page=10_000)
+    assert last.page == last.pages and 0 < len(last.cards) <= 24
+    vegan = shop.browse(session, filters=Filters(tags=("Vegan",)))
+    assert all("Vegan" in shop.items.at[shop.row_of[c.item_id], "shown_tags"] for c in vegan.cards)
+    with pytest.raises(ValueError, match="sort"):
+        shop.browse(session, sort="cheapest")
+
+
+def test_product_detail_explains_the_likelihood(shop, session):
+    history, _ = shop.history(session)
+    item = amazon_item(shop, history)
+    detail = shop.product(session, item)
+    assert detail.card.item_id == item and 0 <= detail.card.likelihood <= 1
+    assert detail.reason.text.endswith(".") and item not in [c.item_id for c in detail.similar]
+    assert detail.reviews and all(r.sentiment_label in ("negative", "neutral", "positive") for r in detail.reviews)
+    assert all(0 <= p <= 1 for p in detail.model_tags.values())
+    with pytest.raises(ValueError, match="catalogue"):
+        shop.product(session, "NOT-AN-ITEM")
+
+
+# --- acting --------------------------------------------------------------------------------------
+def test_cart_adds_to_history_and_moves_the_profile(shop, session):
+    before, _ = shop.history(session)
+    item = amazon_item(shop, before)
+    assert shop.record_action(session, item, "view") is None
+    assert shop.history(session)[0] == before  # a view is logged, not bought
+    change = shop.record_action(session, item, "cart")
+    assert shop.history(session)[0] == [*before, item]
+    assert change.likelihood_before is not None and change.likelihood_after is not None
+    assert change.categories_before != change.categories_after
+    assert [e.kind for e in shop.store.events(session.shopper_id)] == ["view", "cart"]
+    assert shop.store.latest_profile(session.shopper_id).interests
+    with pytest.raises(ValueError, match="action"):
+        shop.record_action(session, item, "steal")
+
+
+def test_review_is_one_forward_pass_and_one_transaction(shop, session, monkeypatch):
+    calls = []
+    real_predict = shop.guide.predict
+    monkeypatch.setattr(shop.guide, "predict", lambda *a, **k: calls.append(k) or real_predict(*a, **k))
+    history, _ = shop.history(session)
+    item = amazon_item(shop, history)
+    outcome = shop.submit_review(session, item, 1, "Terrible. It broke me out and smells awful.", "Never again")
+    assert len(calls) == 1 and calls[0]["review"].startswith("Never again.")
+    assert outcome.sentiment.label == "negative" and outcome.sentiment.score < 0
+    assert outcome.review.text.startswith("Terrible") and outcome.review.stars == 1
+    assert outcome.change.kind == "review" and outcome.change.elapsed_ms > 0
+    assert outcome.change.categories_after and outcome.tags_after is not None
+    history_after, ratings_after = shop.history(session)
+    assert history_after[-1] == item and ratings_after[-1] == 1.0
+    saved = shop.store.reviews(shopper_id=session.shopper_id)
+    assert [r.sentiment_label for r in saved] == ["negative"]
+    assert shop.reviews_of(item)[0].text == outcome.review.text  # newest review shown first
+    view = shop.profile(session)
+    assert view.last.kind == "review" and view.actions_here == 1
+    assert any(point.where == "here" for point in view.sentiment)
+
+
+@pytest.mark.parametrize(
+    "stars, text, message",
+    [
+        (5, "", "empty review"),
+        (5, "   \n\t ", "empty review"),
+        (0, "fine", "1 to 5"),
+        (6, "fine", "1 to 5"),
+        (True, "fine", "1 to 5"),
+        (4.5, "fine", "1 to 5"),
+    ],
+)
+def test_bad_reviews_change_nothing(shop, session, stars, text, message):
+    item = amazon_item(shop, [])
+    with pytest.raises(ValueError, match=message):
+        shop.submit_review(session, item, stars, text)
+    assert shop.store.events(session.shopper_id) == [] and shop.store.reviews(shopper_id=session.shopper_id) == []
+
+
+def test_a_huge_review_is_truncated_with_a_notice(shop, session):
+    outcome = shop.submit_review(session, amazon_item(shop, []), 4, "Good. " * 20_000)
+    assert "shortened" in outcome.notice and len(outcome.review.text) <= MAX_REVIEW_CHARS
+    with pytest.raises(ValueError, match="catalogue"):
+        shop.submit_review(session, "<script>", 4, "nice")
+
+
+def test_visitors_never_see_each_other_and_reset_forgets(shop, persona_id):
+    mine, theirs = Session(persona_id, "a" * 12), Session(persona_id, "b" * 12)
+    for session in (mine, theirs):
+        shop.start(session)
+        shop.reset([session])
+    item = amazon_item(shop, list(shop.personas[persona_id].history))
+    shop.submit_review(mine, item, 5, "Lovely")
+    assert item in shop.history(mine)[0] and item not in shop.history(theirs)[0]
+    deleted = shop.reset([mine])
+    assert deleted["reviews"] == 1 and shop.history(mine)[0] == list(shop.personas[persona_id].history)
+
+
+def test_model_card_reports_device_and_architecture(shop):
+    card = shop.model_card()
+    assert card.device.startswith(("cpu", "cuda")) and card.config["sharing"]
+    assert card.weighting
+
+
+# --- layering ------------------------------------------------------------------------------------
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, with its parents ('guide.serving.store' also gives 'guide')."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        modules = (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+        )
+        for module in modules:
+            parts = module.split(".")
+            names |= {".".join(parts[: i + 1]) for i in range(len(parts))}
+    return names
+
+
+def test_the_ui_calls_the_service_only_and_the_package_never_imports_streamlit():
+    forbidden = {
+        "torch",
+        "sentence_transformers",
+        "sqlalchemy",
+        "sqlite3",
+        "guide.serving.store",
+        "guide.serving.facade",
+        "guide.model",
+        "guide.data.text",
+        "guide.data",
+    }
+    for path in [ROOT / "app.py", *sorted((ROOT / "guide" / "ui").glob("*.py"))]:
+        assert not _imports(path) & forbidden, path
+    for path in (ROOT / "guide").rglob("*.py"):
+        if "ui" not in path.relative_to(ROOT / "guide").parts:
+            assert "streamlit" not in _imports(path), path

@@ -1,0 +1,395 @@
+"""Tests for guide.serving.store on a SQLite file and on a throwaway local PostgreSQL server.
+
+The PostgreSQL params start their own server from the installed binaries (initdb + pg_ctl, loopback
+only, in a temporary directory) and skip with a reason when no binaries are installed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from guide.serving import store as store_module
+from guide.serving.store import MAX_REVIEW_CHARS, Store, metadata
+
+PG_USER = "guide"
+PG_DATABASE = "guide_test"
+
+
+def _postgres_bin() -> Path | None:
+    """The newest /usr/lib/postgresql/<version>/bin that has initdb and pg_ctl."""
+    found = [
+        path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb") if (path.parent / "pg_ctl").exists()
+    ]
+    return max(found, key=lambda path: int(re.sub(r"\D", "", path.parent.name) or 0), default=None)
+
+
+def _run_as_prefix(directory: Path) -> list[str]:
+    """initdb refuses root: run the server as an unprivileged user that owns `directory`."""
+    if os.geteuid() != 0:
+        return []
+    for name in ("postgres", "nobody"):
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if shutil.which("runuser"):
+            os.chown(directory, user.pw_uid, user.pw_gid)
+            return ["runuser", "-u", name, "--"]
+    pytest.skip("running as root without runuser and a 'postgres' or 'nobody' user to run initdb")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run(command: list[str], cwd: Path, log: Path | None = None) -> None:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        log_text = log.read_text()[-2000:] if log and log.exists() else ""
+        pytest.fail(f"{command[-1]!r} failed ({done.returncode}): {done.stderr}\n{log_text}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A PostgreSQL server on 127.0.0.1:<free port> for this test session; stopped at the end."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)")
+    root = Path(tempfile.mkdtemp(prefix="guide-pg-"))
+    data, log, port = root / "data", root / "server.log", _free_port()
+    prefix = _run_as_prefix(root)
+    options = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    try:
+        _run(
+            [
+                *prefix,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            cwd=root,
+        )
+        _run(
+            [
+                *prefix,
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            ],
+            cwd=root,
+            log=log,
+        )
+        admin = sa.create_engine(
+            f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
+        admin.dispose()
+        yield f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/{PG_DATABASE}"
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                cwd=root,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, tmp_path):
+    """A fresh Store on each backend; the PostgreSQL tables are dropped after every test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'guide.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = Store(url)
+    yield opened
+    metadata.drop_all(opened.engine)
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'guide.db'}"
+
+
+def _counts(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return {
+            table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for table in metadata.sorted_tables
+        }
+
+
+def _review(store: Store, shopper_id: str = "ana", **overrides):
+    arguments = {
+        "shopper_id": shopper_id,
+        "session_id": "s1",
+        "item_id": "lipstick",
+        "stars": 4,
+        "title": "Nice",
+        "text": "Lasts all day.",
+        "sentiment_label": "positive",
+        "sentiment_score": 0.8,
+        "interests": {"lips": 0.7, "vegan": 0.3},
+    }
+    return store.save_review(**{**arguments, **overrides})
+
+
+def test_ensure_shopper_is_idempotent(store):
+    first = store.ensure_shopper("ana", "Ana", "persona")
+    again = store.ensure_shopper("ana", "Another name", "new")
+    assert again == first
+    assert (first.display_name, first.kind) == ("Ana", "persona")
+    assert first.created_at.tzinfo == UTC
+
+
+def test_events_round_trip_and_limit(store):
+    store.ensure_shopper("ana", "Ana", "persona")
+    ids = [
+        store.record_event("ana", "s1", kind, f"item-{n}", payload={"n": n, "tags": ["a"]})
+        for n, kind in enumerate(["view", "click", "cart", "purchase"])
+    ]
+    events = store.events("ana")
+    assert [event.id for event in events] == ids == sorted(ids)
+    assert [event.kind for event in events] == ["view", "click", "cart", "purchase"]
+    assert events[2].payload == {"n": 2, "tags": ["a"]}
+    assert events[0].session_id == "s1" and events[0].created_at.tzinfo == UTC
+    assert [event.id for event in store.events("ana", limit=2)] == ids[2:]
+    assert store.events("nobody") == []
+
+
+def test_save_review_round_trip(store):
+    store.ensure_shopper("ana", "Ana", "persona")
+    text = "<script>alert(1)</script> 'quoted' \"double\" ; DROP TABLE reviews; -- émoji 💄\n"
+    saved = _review(store, text=text, title="  spaced  ")
+    assert store.reviews("ana") == [saved.review] == store.reviews(item_id="lipstick")
+    assert saved.review.text == text and saved.review.title == "  spaced  "
+    assert store.reviews(shopper_id="ana", item_id="other") == []
+    [event] = store.events("ana")
+    assert (event.id, event.kind, event.payload) == (
+        saved.event_id,
+        "review",
+        {"review_id": saved.review.id, "stars": 4},
+    )
+    profile = store.latest_profile("ana")
+    assert (profile.id, profile.event_id) == (saved.snapshot_id, saved.event_id)
+    assert profile.interests == {"lips": 0.7, "vegan": 0.3}
+
+
+def test_review_at_the_length_limit_is_accepted(store):
+    store.ensure_shopper("ana", "Ana", "persona")
+    assert len(_review(store, text="x" * MAX_REVIEW_CHARS, interests=None).review.text) == 5000
+
+
+def test_record_action_and_profile_history(store):
+    store.ensure_shopper("ana", "Ana", "new")
+    assert store.latest_profile("ana") is None and store.profile_history("ana") == []
+    plain = store.record_action("ana", "s1", "view", "serum")
+    assert plain.snapshot_id is None
+    first = store.record_action("ana", "s1", "click", "serum", interests={"skincare": 1.0})
+    second = store.record_action("ana", "s1", "cart", "serum", interests={"skincare": 0.5})
+    history = store.profile_history("ana")
+    assert [snapshot.id for snapshot in history] == [first.snapshot_id, second.snapshot_id]
+    assert [snapshot.event_id for snapshot in history] == [first.event_id, second.event_id]
+    assert store.latest_profile("ana") == history[-1]
+    assert history[-1].interests == {"skincare": 0.5}
+
+
+def test_reset_shopper_only_touches_that_shopper(store):
+    for shopper_id in ("ana", "ben"):
+        store.ensure_shopper(shopper_id, shopper_id.title(), "persona")
+        store.record_action(shopper_id, "s1", "view", "serum", interests={"skincare": 1.0})
+        _review(store, shopper_id)
+    kept = (store.events("ben"), store.reviews("ben"), store.profile_history("ben"))
+    deleted = store.reset_shopper("ana")
+    assert deleted == {"profile_snapshots": 2, "reviews": 1, "events": 2}
+    assert (store.events("ana"), store.reviews("ana"), store.profile_history("ana")) == ([], [], [])
+    assert (store.events("ben"), store.reviews("ben"), store.profile_history("ben")) == kept
+    assert _counts(store)["shoppers"] == 2
+
+
+BAD_CALLS = {
+    "stars zero": lambda s: _review(s, stars=0),
+    "stars six": lambda s: _review(s, stars=6),
+    "stars float": lambda s: _review(s, stars=4.5),
+    "stars bool": lambda s: _review(s, stars=True),
+    "stars text": lambda s: _review(s, stars="5"),
+    "empty text": lambda s: _review(s, text=""),
+    "blank text": lambda s: _review(s, text=" \n\t "),
+    "text too long": lambda s: _review(s, text="x" * (MAX_REVIEW_CHARS + 1)),
+    "title none": lambda s: _review(s, title=None),
+    "nan score": lambda s: _review(s, sentiment_score=math.nan),
+    "bad interests": lambda s: _review(s, interests={"lips": "high"}),
+    "empty item": lambda s: _review(s, item_id=""),
+    "blank session": lambda s: _review(s, session_id="   "),
+    "unknown shopper": lambda s: _review(s, shopper_id="ghost"),
+    "unknown event kind": lambda s: s.record_event("ana", "s1", "like", "serum"),
+    "review via record_event": lambda s: s.record_event("ana", "s1", "review", "serum"),
+    "empty shopper id": lambda s: s.record_event("", "s1", "view", "serum"),
+    "payload not json": lambda s: s.record_event("ana", "s1", "view", "serum", payload={1, 2}),
+    "snapshot nan": lambda s: s.record_action("ana", "s1", "view", "x", interests={"a": math.inf}),
+    "unknown shopper kind": lambda s: s.ensure_shopper("zed", "Zed", "admin"),
+    "blank display name": lambda s: s.ensure_shopper("zed", " ", "new"),
+}
+
+
+@pytest.mark.parametrize("call", BAD_CALLS.values(), ids=BAD_CALLS.keys())
+def test_invalid_input_raises_and_writes_nothing(store, call):
+    store.ensure_shopper("ana", "Ana", "persona")
+    before = _counts(store)
+    with pytest.raises(ValueError, match=r"expected .*, got .*\. Fix: "):
+        call(store)
+    assert _counts(store) == before
+
+
+@pytest.mark.parametrize("stage", ["event", "snapshot"])
+def test_save_review_is_all_or_nothing(store, monkeypatch, stage):
+    store.ensure_shopper("ana", "Ana", "persona")
+    before = _counts(store)
+    real_insert, real_snapshot = store_module._insert, store_module._insert_snapshot
+
+    def failing_insert(conn, table, **values):
+        if table is store_module.events_table:
+            raise RuntimeError("disk full while writing the event")
+        return real_insert(conn, table, **values)
+
+    def dangling_snapshot(conn, shopper_id, event_id, interests, now):
+        # A snapshot pointing at a missing event: the database itself rejects it (foreign key).
+        return real_snapshot(conn, shopper_id, event_id + 10_000, interests, now)
+
+    if stage == "event":
+        monkeypatch.setattr(store_module, "_insert", failing_insert)
+        expected = RuntimeError
+    else:
+        monkeypatch.setattr(store_module, "_insert_snapshot", dangling_snapshot)
+        expected = sa.exc.IntegrityError
+    with pytest.raises(expected):
+        _review(store)
+    assert _counts(store) == before
+    monkeypatch.undo()
+    _review(store)  # the store is still usable after the rollback
+    assert _counts(store)["reviews"] == before["reviews"] + 1
+
+
+def test_record_action_is_all_or_nothing(store, monkeypatch):
+    store.ensure_shopper("ana", "Ana", "persona")
+    before = _counts(store)
+
+    def failing_snapshot(*_arguments):
+        raise RuntimeError("crash between the event and the snapshot")
+
+    monkeypatch.setattr(store_module, "_insert_snapshot", failing_snapshot)
+    with pytest.raises(RuntimeError):
+        store.record_action("ana", "s1", "click", "serum", interests={"skincare": 1.0})
+    assert _counts(store) == before
+
+
+@pytest.mark.parametrize("sharing", ["one store", "store per thread"])
+def test_concurrent_writers_all_land(store, sharing):
+    store.ensure_shopper("ana", "Ana", "persona")
+    url = store.engine.url.render_as_string(hide_password=False)
+    start, errors = threading.Barrier(4), []
+
+    def write(thread: int) -> None:
+        own = store if sharing == "one store" else Store(url)
+        try:
+            start.wait()
+            for n in range(25):
+                interests = {"lips": float(n)} if n % 5 == 0 else None
+                own.record_action("ana", f"t{thread}", "view", f"item-{n}", interests=interests)
+        except Exception as error:  # noqa: BLE001 - re-raised via the assert in the main thread
+            errors.append(error)
+        finally:
+            if own is not store:
+                own.close()
+
+    threads = [threading.Thread(target=write, args=(thread,)) for thread in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    events = store.events("ana")
+    assert len(events) == len({event.id for event in events}) == 100
+    assert len(store.profile_history("ana")) == 4 * 5
+
+
+def test_healthcheck(store, monkeypatch):
+    assert store.healthcheck() == {"ok": True, "backend": store.backend, "detail": "0 shoppers"}
+    unreachable = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    monkeypatch.setattr(store, "engine", unreachable)
+    health = store.healthcheck()
+    assert health["ok"] is False and health["detail"]
+
+
+def test_sqlite_pragmas(sqlite_url):
+    with Store(sqlite_url) as store, store.engine.connect() as conn:
+        pragma = conn.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA foreign_keys").scalar() == 1
+        assert pragma("PRAGMA busy_timeout").scalar() == store_module.SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_data_survives_reopening(sqlite_url):
+    with Store(sqlite_url) as first:
+        first.ensure_shopper("ana", "Ana", "persona")
+        saved = _review(first)
+    with Store(sqlite_url) as second:
+        assert second.reviews("ana") == [saved.review]
+        assert second.latest_profile("ana").interests == {"lips": 0.7, "vegan": 0.3}
+        assert [event.kind for event in second.events("ana")] == ["review"]
+
+
+def test_default_url_uses_state_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv("GUIDE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GUIDE_STATE_DIR", str(tmp_path / "state" / "nested"))
+    expected = f"sqlite:///{tmp_path / 'state' / 'nested' / 'guide.db'}"
+    assert store_module.default_url() == expected
+    with Store() as store:
+        store.ensure_shopper("ana", "Ana", "persona")
+    assert (tmp_path / "state" / "nested" / "guide.db").is_file()
+    monkeypatch.setenv("GUIDE_DATABASE_URL", "sqlite:///elsewhere.db")
+    assert store_module.default_url() == "sqlite:///elsewhere.db"
+
+
+def test_unsupported_database_is_refused():
+    with pytest.raises(ValueError, match="GUIDE_DATABASE_URL"):
+        Store("mysql://user@127.0.0.1/guide")
