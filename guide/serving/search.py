@@ -18,7 +18,8 @@ MAX_SEARCH_CHARS = 500
 class SearchIndex:
     def __init__(self, items: pd.DataFrame, embeddings: np.ndarray, encoder: Encoder | None):
         self.items, self.embeddings, self.encoder = items, embeddings, encoder
-        self.mode = "semantic" if encoder is not None else "keyword"
+        self.mode = "semantic" if encoder is not None else "keyword"  # what the index can do
+        self.last_mode = self.mode  # what the latest search used (keyword after a failed encode)
         fields = (
             items["title"]
             + " "
@@ -45,10 +46,13 @@ class SearchIndex:
             return None
         try:
             vector = self.encoder.encode([query])[0]
-        except (OSError, ImportError, RuntimeError) as err:  # encoder unavailable: say so once, use keywords
-            logger.warning("semantic search unavailable (%s); using keyword search", err)
-            self.encoder, self.mode = None, "keyword"
+        except (OSError, ImportError, RuntimeError) as err:
+            # This call only: a transient failure (a busy device, a worker hiccup) must not turn semantic
+            # search off for every session for good; the next query tries the encoder again.
+            logger.warning("semantic search failed for this query (%s); answering with keywords only", err)
+            self.last_mode = "keyword"
             return None
+        self.last_mode = "semantic"
         return self.embeddings @ vector
 
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
