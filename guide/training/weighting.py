@@ -67,27 +67,31 @@ class GradNorm(nn.Module):
     def __init__(self, tasks: tuple[str, ...], alpha: float = 1.5, lr: float = 0.025):
         super().__init__()
         self.tasks, self.alpha, self.lr = tasks, alpha, lr
-        self.task_weights = torch.ones(len(tasks))  # updated by its own rule, not the optimiser
+        # updated by its own rule, not the optimiser; a buffer so `.to(device)` moves it with the module
+        self.register_buffer("task_weights", torch.ones(len(tasks)), persistent=False)
         self.initial: dict[str, float] = {}
 
     def backward(self, losses, model) -> dict[str, float]:
         layer = model.encoder.project[0].weight  # last layer every task's gradient flows through
         active = [t for t in self.tasks if t in losses]
-        w = {t: self.task_weights[self.tasks.index(t)] for t in active}
+        device = next(iter(losses.values())).device
+        # every tensor below lives on the losses' device: mixing a CUDA loss with CPU weights fails on GPU
+        weights = self.task_weights.to(device)
+        w = {t: weights[self.tasks.index(t)] for t in active}
         for t in active:
             self.initial.setdefault(t, max(float(losses[t].detach()), 1e-8))
         norms = torch.stack([torch.autograd.grad(w[t] * losses[t], layer, retain_graph=True)[0].norm() for t in active])
-        rates = torch.tensor([float(losses[t].detach()) / self.initial[t] for t in active])
+        rates = torch.tensor([float(losses[t].detach()) / self.initial[t] for t in active], device=device)
         target = norms.mean() * (rates / rates.mean()) ** self.alpha
         # d|w_t G_t - target_t| / d w_t = sign(.) * G_t / w_t  (G_t proportional to w_t)
         grads = torch.sign(norms - target) * norms / torch.stack([w[t] for t in active])
         for i, t in enumerate(active):
             k = self.tasks.index(t)
-            self.task_weights[k] = max(0.05, float(self.task_weights[k] - self.lr * grads[i]))
-        scale = len(self.tasks) / float(self.task_weights.sum())
-        self.task_weights *= scale
-        sum(self.task_weights[self.tasks.index(t)] * losses[t] for t in active).backward()
-        return {t: float(self.task_weights[self.tasks.index(t)]) for t in active}
+            weights[k] = max(0.05, float(weights[k] - self.lr * grads[i]))
+        weights *= len(self.tasks) / float(weights.sum())
+        self.task_weights = weights
+        sum(weights[self.tasks.index(t)] * losses[t] for t in active).backward()
+        return {t: float(weights[self.tasks.index(t)]) for t in active}
 
 
 class PCGrad(nn.Module):

@@ -168,3 +168,53 @@ def test_gradnorm_weights_stay_positive_and_sum_to_the_task_count():
 def test_build_weighting_rejects_unknown_names():
     with pytest.raises(ValueError, match=r"expected one of .*'x'"):
         build_weighting("x", TASKS)
+
+
+def _train_step(weighting_name: str, device: torch.device) -> dict[str, float]:
+    model = synthetic_model("mmoe").to(device)
+    batch = _to(synthetic_batch(), device)
+    weighting = build_weighting(weighting_name, TASKS).to(device)
+    weights = {}
+    for _ in range(2):  # GradNorm and DWA keep state across steps: the second step reads it back
+        model.zero_grad(set_to_none=True)
+        weights = weighting.backward(task_losses(model, batch, _to(synthetic_targets(batch), device)), model)
+    assert torch.isfinite(_shared_grad(model)).all()
+    return weights
+
+
+def _to(tree, device):
+    if isinstance(tree, torch.Tensor):
+        return tree.to(device)
+    if isinstance(tree, dict):
+        return {k: _to(v, device) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_to(v, device) for v in tree)
+    return tree
+
+
+def test_gradnorm_creates_every_tensor_on_the_losses_device():
+    # Tensors made without an explicit device land on the default device; making that "meta" while the
+    # losses live on the CPU reproduces the CUDA-vs-CPU mix a GPU run would hit, on a CPU-only machine.
+    model, batch = synthetic_model(), synthetic_batch()
+    targets = synthetic_targets(batch)
+    weighting = GradNorm(TASKS)
+    for _ in range(2):
+        model.zero_grad(set_to_none=True)
+        losses = task_losses(model, batch, targets)
+        with torch.device("meta"):
+            weights = weighting.backward(losses, model)
+    assert weighting.task_weights.device.type == "cpu"
+    assert sum(weights.values()) == pytest.approx(len(TASKS), rel=1e-5)
+
+
+def test_gradnorm_weights_move_with_the_module():
+    weighting = GradNorm(TASKS).to(torch.float64)  # .to() reaches only registered buffers and parameters
+    assert weighting.task_weights.dtype == torch.float64
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", WEIGHTINGS)
+def test_every_weighting_trains_a_step_on_cuda(name):
+    weights = _train_step(name, torch.device("cuda"))
+    assert set(weights) == set(TASKS) and all(w > 0 for w in weights.values())
