@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from guide.config import EMBED_DIM, embedding_dir, encoder_id, encoder_name
 
 logger = logging.getLogger(__name__)
 
+RECENT_ENTRIES = 2048  # persist=False embeddings kept in memory: 2048 x 384 float16 = 1.5 MB at most
 MAX_CHARS = 4000  # ~MiniLM's 256-token window several times over; longer text adds nothing but time
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
 
@@ -31,13 +33,20 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """Embeddings on disk as .npz shards (keys: 16-byte text hashes, vectors: float16)."""
+    """Embeddings on disk as .npz shards (keys: 16-byte text hashes, vectors: float16).
+
+    Two tiers: the persisted embeddings (catalogue, training reviews) in one matrix, and a bounded LRU of
+    `persist=False` ones (texts seen while serving, e.g. a shopper's review). Serving texts never join the
+    matrix: that would grow memory with every review and copy the whole matrix after each one.
+    """
 
     def __init__(self, folder: Path | str | None = None, model_id: str | None = None):
         self.folder = Path(folder or embedding_dir()) / (model_id or encoder_id()).replace("/", "__")
         self._index: dict[bytes, int] = {}
         self._blocks: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()  # persist=False vectors, newest last
+        self._lock = threading.Lock()  # lookup and add run on the app's request threads
         for shard in sorted(self.folder.glob("*.npz")):
             with np.load(shard) as data:
                 # numpy's S16 drops trailing NUL bytes: pad the digests back to their 16 bytes
@@ -53,26 +62,53 @@ class EmbeddingCache:
             self._matrix = None
 
     def __len__(self) -> int:
+        """How many persisted embeddings are held (the bounded serving LRU is not counted)."""
         return len(self._index)
+
+    @property
+    def recent_size(self) -> int:
+        """How many `persist=False` embeddings the serving LRU holds (at most RECENT_ENTRIES)."""
+        return len(self._recent)
 
     def lookup(self, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(found mask, vectors for the found keys in order) as float32."""
-        if self._matrix is None and self._blocks:
-            self._matrix = np.concatenate(self._blocks)
-            self._blocks = [self._matrix]
-        rows = [self._index.get(k, -1) for k in keys]
-        found = np.array([r >= 0 for r in rows], dtype=bool)
-        if not found.any():
-            return found, np.zeros((0, EMBED_DIM), np.float32)
-        return found, self._matrix[[r for r in rows if r >= 0]].astype(np.float32)
+        with self._lock:
+            if self._matrix is None and self._blocks:
+                self._matrix = np.concatenate(self._blocks)
+                self._blocks = [self._matrix]
+            rows = np.array([self._index.get(k, -1) for k in keys], dtype=np.int64)
+            out = np.zeros((len(keys), EMBED_DIM), np.float32)
+            stored = rows >= 0
+            if stored.any():
+                out[stored] = self._matrix[rows[stored]]
+            found = stored.copy()
+            for position in np.flatnonzero(~stored) if self._recent else ():
+                if (vector := self._recent.get(keys[position])) is not None:
+                    self._recent.move_to_end(keys[position])
+                    out[position], found[position] = vector, True
+        return found, out[found]
 
     def add(self, keys: list[bytes], vectors: np.ndarray, persist: bool = True, name: str | None = None) -> None:
-        self._add(keys, vectors)
-        if persist and keys:
+        """Persisted: into the matrix and a new shard on disk. Not persisted: into the bounded LRU only."""
+        if not persist:
+            self._remember(keys, vectors)
+            return
+        with self._lock:
+            self._add(keys, vectors)
+        if keys:
             self.folder.mkdir(parents=True, exist_ok=True)
             shard = self.folder / f"{name or 'shard'}-{len(self):07d}.npz"
             np.savez(shard, keys=np.array(keys, dtype="S16"), vectors=vectors.astype(np.float16))
             logger.info("cached %d embeddings in %s", len(keys), shard)
+
+    def _remember(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        with self._lock:
+            for key, vector in zip(keys, vectors.astype(np.float16), strict=True):
+                if bytes(key) in self._index or bytes(key) in self._recent:
+                    continue  # the first vector stays, as in the persisted tier
+                self._recent[bytes(key)] = vector
+            while len(self._recent) > RECENT_ENTRIES:
+                self._recent.popitem(last=False)
 
 
 class Encoder:

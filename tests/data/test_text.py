@@ -51,11 +51,28 @@ def test_cache_lookup_reports_misses_and_ignores_duplicates(tmp_path):
     vectors = _unit_vectors(2)
     cache.add(keys, vectors, persist=False)
     cache.add(keys[:1], _unit_vectors(1, seed=5), persist=False)  # first vector wins
-    assert len(cache) == 2
+    assert len(cache) == 0 and cache.recent_size == 2  # served from the bounded LRU, not the matrix
     assert not list((tmp_path / "m").glob("*.npz"))  # persist=False writes nothing
     found, got = cache.lookup([text_key("b"), text_key("missing"), text_key("a")])
     assert found.tolist() == [True, False, True]
     np.testing.assert_allclose(got, vectors[[1, 0]], atol=1e-3)
+
+
+def test_serving_texts_never_grow_the_cache(tmp_path, monkeypatch):
+    cache = EmbeddingCache(tmp_path, model_id="m")
+    cache.add([text_key("catalogue")], _unit_vectors(1))
+    encoder = Encoder(cache=cache)
+    monkeypatch.setattr(encoder, "encode", lambda texts, **kw: _unit_vectors(len(texts), seed=len(texts)))
+    monkeypatch.setattr("guide.data.text.RECENT_ENTRIES", 50)
+    matrix_before = cache.lookup([text_key("catalogue")])[1]
+    for number in range(200):
+        encoder.embed([f"a shopper's review number {number}"], persist=False)
+    assert len(cache) == 1 and cache.recent_size == 50  # the LRU is bounded; the matrix did not grow
+    assert sum(len(block) for block in cache._blocks) == 1
+    assert not list((tmp_path / "m").glob("*.npz"))[1:]  # only the catalogue's shard on disk
+    found, _ = cache.lookup([text_key("a shopper's review number 199"), text_key("a shopper's review number 0")])
+    assert found.tolist() == [True, False]  # the newest are kept, the oldest evicted
+    np.testing.assert_array_equal(cache.lookup([text_key("catalogue")])[1], matrix_before)
 
 
 def test_cache_is_separate_per_model_id(tmp_path):
