@@ -59,6 +59,7 @@ def _train(args) -> int:
     catalog = Catalog.load(args.data_dir, data_config)
     data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
     checkpoint = train(data, config, catalog, progress=not args.quiet)
+    checkpoint.attribute_split = args.attribute_split
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
         return 0
     folder = checkpoint.save(args.out)

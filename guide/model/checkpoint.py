@@ -1,5 +1,8 @@
 """Checkpoint = safetensors weights + JSON (config, vocabularies, calibration, data fingerprint, metrics).
 
+What the model was trained on travels with it, so evaluation can refuse data it was not made for: the
+catalogue's `fingerprint` and, in `meta`, the `attribute_split` (brand or product) of its attribute task.
+
 Weights are stored as float16 (half the size in the repo) and loaded back as float32; the config
 inside rebuilds the exact model on any device.
 """
@@ -31,6 +34,7 @@ class Checkpoint:
     fingerprint: str = ""
     meta: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    attribute_split: str = ""  # "brand" or "product"; "" = not recorded (checkpoints saved before it was)
 
     def save(self, folder: Path | str = DEFAULT_CHECKPOINT) -> Path:
         folder = Path(folder)
@@ -50,7 +54,7 @@ class Checkpoint:
             "categories": self.categories,
             "calibration": self.calibration,
             "fingerprint": self.fingerprint,
-            "meta": self.meta,
+            "meta": dict(self.meta, attribute_split=self.attribute_split),
             "metrics": self.metrics,
         }
         (folder / "config.json").write_text(json.dumps(document, indent=1, default=float))
@@ -87,6 +91,12 @@ class Checkpoint:
             )
         model.to(device).eval()
         meta = dict(document.get("meta", {}), folder=str(folder))
+        attribute_split = meta.pop("attribute_split", "")
+        if attribute_split not in ("", "brand", "product"):
+            raise ValueError(
+                f"checkpoint in {folder}: expected meta.attribute_split 'brand' or 'product'; got "
+                f"{attribute_split!r}; fix: correct config.json or retrain with --attribute-split"
+            )
         return cls(
             model,
             train_config,
@@ -96,4 +106,5 @@ class Checkpoint:
             document.get("fingerprint", ""),
             meta,
             document.get("metrics", {}),
+            attribute_split,
         )

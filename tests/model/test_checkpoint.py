@@ -114,3 +114,42 @@ def test_save_creates_the_folder_and_overwrites_in_place(tmp_path, tiny_checkpoi
         tiny_checkpoint.model.heads[ATTRIBUTES].tags.weight.detach().numpy(),
         atol=1e-3,
     )
+
+
+def _synthetic_checkpoint(**changes) -> Checkpoint:
+    from guide.config import TrainConfig
+    from tests.core_fixtures import synthetic_model
+
+    model = synthetic_model()
+    values = dict(
+        model=model,
+        config=TrainConfig(model=model.config),
+        tags=[f"tag{i}" for i in range(model.config.num_tags)],
+        categories=[f"cat{i}" for i in range(model.config.num_categories)],
+        calibration={},
+        fingerprint="abc123",
+    )
+    return Checkpoint(**{**values, **changes})
+
+
+def test_attribute_split_and_fingerprint_travel_in_the_checkpoint(tmp_path):
+    folder = _synthetic_checkpoint(attribute_split="product", meta={"best_step": 3}).save(tmp_path / "ckpt")
+    document = json.loads((folder / "config.json").read_text())
+    assert document["meta"]["attribute_split"] == "product" and document["fingerprint"] == "abc123"
+    loaded = Checkpoint.load(folder)
+    assert (loaded.attribute_split, loaded.fingerprint, loaded.meta["best_step"]) == ("product", "abc123", 3)
+    assert "attribute_split" not in loaded.meta  # one home for it: the field
+
+
+def test_a_checkpoint_saved_before_the_split_was_recorded_loads_with_it_unknown(tmp_path):
+    folder = _synthetic_checkpoint().save(tmp_path / "ckpt")
+    document = json.loads((folder / "config.json").read_text())
+    del document["meta"]["attribute_split"]
+    (folder / "config.json").write_text(json.dumps(document))
+    assert Checkpoint.load(folder).attribute_split == ""
+
+
+def test_an_unknown_attribute_split_is_refused(tmp_path):
+    folder = _synthetic_checkpoint(attribute_split="colour").save(tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="expected meta.attribute_split 'brand' or 'product'; got 'colour'; fix:"):
+        Checkpoint.load(folder)
