@@ -13,12 +13,21 @@ import math
 import os
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from datetime import UTC, datetime
 
 import numpy as np
 
-from guide.serving.personas import NEW_SHOPPER, build_personas, build_profile_view, explain, new_shopper, top_items
+from guide.serving.personas import (
+    NEW_SHOPPER,
+    build_personas,
+    build_profile_view,
+    demo_shoppers,
+    explain,
+    new_shopper,
+    top_items,
+)
 from guide.serving.results import Profile, Sentiment
 from guide.serving.store import MAX_REVIEW_CHARS, Store
 from guide.serving.views import (
@@ -46,6 +55,7 @@ CATALOGUE_SORTS = {
     "Most loved": ("popularity", False),
 }  # name -> (column, ascending)
 SORTS = ("For you", "Best match", *CATALOGUE_SORTS)
+BUY_AGAIN_TOP = 100  # an owned product is a "buy again" suggestion when it ranks this high among all products
 SEARCH_HITS = 96  # semantic hits kept for a query, before filters and sorting
 MAX_TITLE_CHARS = 200
 MAX_FILTER_QUERY_CHARS = 200
@@ -69,8 +79,11 @@ class ShopService:
         ]
         self.items = items
         by_id = items.set_index("item_id")
+        interactions = guide.interactions
+        main = {i: (p[0] if len(p) else None) for i, p in zip(items["item_id"], items["category_path"], strict=True)}
+        demo = demo_shoppers(interactions, main)
         self.personas = build_personas(
-            guide.interactions,
+            interactions[interactions["user_id"].isin(demo)],
             by_id["shown_category"].to_dict(),
             by_id["shown_tags"].to_dict(),
             by_id["brand"].to_dict(),
@@ -200,7 +213,8 @@ class ShopService:
     ) -> BrowsePage:
         if sort not in SORTS:
             raise ValueError(f"sort: expected one of {SORTS}, got {sort!r}")
-        likelihood = self.scores(*self.history(session))
+        history, ratings = self.history(session)
+        likelihood = self.scores(history, ratings)
         query = (query or "").strip()[:MAX_FILTER_QUERY_CHARS]
         rows = np.arange(len(self.items))
         if query:  # relevance order; rows the search did not return are not shown
@@ -209,6 +223,8 @@ class ShopService:
                 dtype=int,
             )
         rows = rows[(filters or Filters()).mask(self.items)[rows]]
+        if sort == "For you" and history:  # what the shopper already has is shown apart (buy_again)
+            rows = rows[~np.isin(rows, [self.row_of[i] for i in history if i in self.row_of])]
         notice = ""
         if likelihood is None and sort == "For you":
             notice = (
@@ -220,6 +236,18 @@ class ShopService:
         page = min(max(1, int(page)), pages)
         shown = rows[(page - 1) * page_size : page * page_size]
         return BrowsePage([self.card(r, likelihood) for r in shown], len(rows), page, pages, query, sort, notice)
+
+    def buy_again(self, session: Session, k: int = 4, top: int = BUY_AGAIN_TOP) -> list[ProductCard]:
+        """Products the shopper already has that the model still ranks among the catalogue's `top` most
+        likely next purchases (re-purchases it finds likely), most likely first."""
+        history, ratings = self.history(session)
+        likelihood = self.scores(history, ratings)
+        if likelihood is None:
+            return []
+        owned = np.array(sorted({self.row_of[i] for i in history if i in self.row_of}), dtype=int)
+        cutoff = np.partition(likelihood, -top)[-top] if len(likelihood) > top else -np.inf
+        likely = owned[likelihood[owned] >= cutoff]
+        return [self.card(r, likelihood) for r in likely[np.argsort(-likelihood[likely])][:k]]
 
     def _sorted(self, rows: np.ndarray, likelihood, sort: str, searched: bool) -> np.ndarray:
         if sort == "Best match" and searched:
@@ -409,15 +437,46 @@ class ShopService:
         )
 
 
+# Characters that show nothing on their own: format (Cf: zero-width space/joiners, BOM, word joiner, bidi
+# marks), separators, controls, combining marks without a base, and the blank letters/symbols that
+# Unicode files elsewhere (Hangul fillers, braille blank). A review made only of these is empty.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me", "Co", "Cn"})
+_EDGE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})  # trimmed from both ends; a trailing accent (Mn) stays
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+# C0 controls but tab and newline, DEL, and lone surrogates: PostgreSQL refuses NUL (and psycopg cannot
+# encode a surrogate) while SQLite stores them, so they go before storing and both backends keep the same text.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def _visible(text: str) -> bool:
+    return any(
+        not char.isspace() and char not in _BLANK_LETTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
+def _trimmed(text: str) -> str:
+    """`text` without whitespace or invisible format/space characters at either end (accents stay)."""
+    edge = [char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) in _EDGE for char in text]
+    first = edge.index(False) if False in edge else len(text)
+    last = len(edge) - edge[::-1].index(False) if False in edge else first
+    return text[first:last]
+
+
+def _storable(text: str) -> str:
+    """Drop what a database cannot store the same everywhere; `\r\n` becomes `\n`."""
+    return _UNSTORABLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def clean_review(stars, text, title) -> tuple[str, str, str]:
     """(text, title, notice) ready to score and store, or ValueError saying what to fix."""
     if isinstance(stars, bool) or not isinstance(stars, (int, np.integer)) or not 1 <= stars <= 5:
         raise ValueError(f"stars: expected a whole number from 1 to 5, got {stars!r}. Fix: pick 1 to 5 stars.")
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("review: expected some words, got an empty review. Fix: write what you think of it.")
     if title is not None and not isinstance(title, str):
         raise ValueError(f"title: expected text, got {type(title).__name__}")
-    text, title, notice = text.strip(), (title or "").strip()[:MAX_TITLE_CHARS], ""
+    if not isinstance(text, str) or not _visible(text):
+        raise ValueError("review: expected some words, got an empty review. Fix: write what you think of it.")
+    text, title, notice = _trimmed(_storable(text)), _trimmed(_storable(title or ""))[:MAX_TITLE_CHARS], ""
     if len(text) > MAX_REVIEW_CHARS:
         notice = (
             f"Your review had {len(text):,} characters. Reviews keep the first {MAX_REVIEW_CHARS:,}, "

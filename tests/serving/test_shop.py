@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from guide.serving.personas import NEW_SHOPPER
+from guide.serving.shop import clean_review
 from guide.serving.store import MAX_REVIEW_CHARS
 from guide.serving.views import Filters, Session
 
@@ -141,6 +142,8 @@ def test_review_is_one_forward_pass_and_one_transaction(shop, session, monkeypat
     [
         (5, "", "empty review"),
         (5, "   \n\t ", "empty review"),
+        (5, "\u200b\u200c\u200d\ufeff\u2060", "empty review"),  # zero-width characters only
+        (5, "\u00a0\u3000\u2028\u180e\u3164\u2800\u034f\x00", "empty review"),  # blank, but not to strip()
         (0, "fine", "1 to 5"),
         (6, "fine", "1 to 5"),
         (True, "fine", "1 to 5"),
@@ -212,3 +215,18 @@ def test_the_ui_calls_the_service_only_and_the_package_never_imports_streamlit()
     for path in (ROOT / "guide").rglob("*.py"):
         if "ui" not in path.relative_to(ROOT / "guide").parts:
             assert "streamlit" not in _imports(path), path
+
+
+# --- clean_review (no model needed) ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text", ["\u200b", "\ufeff\u2060\u200d", "\u200b \u00a0\u202f\u2061\u2800", "\x00\x01\x1f", "\u3164\ufe0f"]
+)
+def test_a_review_of_invisible_characters_is_empty(text):
+    with pytest.raises(ValueError, match="empty review"):
+        clean_review(4, text, "")
+
+
+def test_clean_review_drops_nul_and_controls_but_keeps_lines_tabs_and_accents():
+    text, title, notice = clean_review(4, "\u200bGood\x00 stuff\x07\r\nreally\tcafe\u0301\u200b", "Ti\x00tle\x1b")
+    assert (text, title, notice) == ("Good stuff\nreally\tcafe\u0301", "Title", "")
+    assert clean_review(4, "\ud800ok", "")[0] == "ok"  # a lone surrogate cannot be encoded for PostgreSQL
