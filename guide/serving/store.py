@@ -7,10 +7,13 @@ connection, validated before anything is written; reads return plain dataclasses
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from numbers import Integral, Real
@@ -30,6 +33,20 @@ ACTION_KINDS = ("view", "click", "cart", "purchase")
 EVENT_KINDS = (*ACTION_KINDS, "review")  # 'review' events come only from save_review
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # concurrent writers wait for the lock instead of failing
 _UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # on_conflict_do_nothing
+SCHEMA_LOCK_KEY = 0x5E0_61DE  # PostgreSQL advisory lock taken while creating tables (any 64-bit constant)
+# Driver errors that mean "the database is down, unreachable, read-only or missing its tables" rather than
+# bad input (ValueError, checked before writing) or a bug (IntegrityError): the UI says so instead of tracing.
+_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.InternalError,
+    sa.exc.ProgrammingError,
+    sa.exc.TimeoutError,
+)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or refused the write; nothing was saved."""
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -101,6 +118,16 @@ reviews_table = sa.Table(
     sa.Column("sentiment_label", sa.String(MAX_ID_CHARS), nullable=False),
     sa.Column("sentiment_score", sa.Float, nullable=False),
     _created(),
+    # One per review form: a second press of "Send review" carries the same key and stores nothing new.
+    sa.Column("submission_key", sa.String(MAX_ID_CHARS), nullable=True),
+    sa.Index("ux_reviews_submission", "shopper_id", "submission_key", unique=True),
+)
+shares_table = sa.Table(  # read-only share links: a public id that shows a shopper, never acts as them
+    "shares",
+    metadata,
+    _text_id("share_id", primary_key=True),
+    sa.Column("shopper_id", sa.ForeignKey("shoppers.shopper_id"), nullable=False, unique=True),
+    _created(),
 )
 snapshots_table = sa.Table(
     "profile_snapshots",
@@ -143,6 +170,7 @@ class Review:
     sentiment_label: str
     sentiment_score: float
     created_at: datetime
+    submission_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +193,7 @@ class SavedReview:
     review: Review
     event_id: int
     snapshot_id: int | None
+    replayed: bool = False  # True when the submission key was already stored: this is the first result
 
 
 def default_url() -> str:
@@ -183,7 +212,7 @@ def _bad(what: str, expected: str, got: Any, fix: str) -> ValueError:
 
 def _check_ids(**ids: Any) -> None:
     for name, value in ids.items():
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_CHARS:
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_CHARS or "\0" in value:
             got = value[:80] if isinstance(value, str) else value
             raise _bad(name, f"a non-empty string of at most {MAX_ID_CHARS} characters", got, f"pass a valid {name}")
 
@@ -238,6 +267,9 @@ def _check_review(stars: Any, title: Any, text: Any, label: Any, score: Any) -> 
         )
     if not isinstance(title, str):
         raise _bad("title", "a string (may be empty)", title, "pass '' when there is no title")
+    for name, value in (("text", text), ("title", title)):
+        if "\0" in value:  # PostgreSQL refuses NUL in text while SQLite keeps it: refuse it on both
+            raise _bad(name, "text without NUL characters", value[:80], "clean it with shop.clean_review first")
     _check_ids(sentiment_label=label)
     if not _is_number(score):
         raise _bad("sentiment_score", "a finite float", score, "pass the model's score as a float")
@@ -266,6 +298,26 @@ def _insert_snapshot(
     return _insert(conn, snapshots_table, shopper_id=shopper_id, event_id=event_id, interests=interests, created_at=now)
 
 
+def _saved_by_key(conn: Connection, shopper_id: str, submission_key: str) -> SavedReview | None:
+    query = sa.select(reviews_table).where(
+        reviews_table.c.shopper_id == shopper_id, reviews_table.c.submission_key == submission_key
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    review = Review(**row._asdict())
+    payload = _to_json("payload", {"review_id": review.id, "stars": review.stars})  # as save_review wrote it
+    event_id = conn.execute(
+        sa.select(events_table.c.id).where(
+            events_table.c.shopper_id == shopper_id, events_table.c.kind == "review", events_table.c.payload == payload
+        )
+    ).scalar_one()
+    snapshot_id = conn.execute(
+        sa.select(snapshots_table.c.id).where(snapshots_table.c.event_id == event_id)
+    ).scalar_one_or_none()
+    return SavedReview(review, event_id, snapshot_id, replayed=True)
+
+
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     # Take transaction control from pysqlite so that writers can BEGIN IMMEDIATE (_sqlite_begin).
     dbapi_connection.isolation_level = None
@@ -282,8 +334,38 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _guarded(method: Callable) -> Callable:
+    """Turn a down/read-only/unreachable database into StoreUnavailable (expected/got/fix) for the caller."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except _UNAVAILABLE as error:
+            raise self._unavailable(error) from error
+
+    return call
+
+
+def _create_schema(conn: Connection) -> None:
+    """Tables, then the columns added since (create_all never alters an existing table)."""
+    if conn.dialect.name == "postgresql":
+        # Replicas starting together on an empty database would race in CREATE TABLE (one dies with a
+        # UniqueViolation on pg_type): take turns. The lock ends with the transaction.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    metadata.create_all(conn)
+    columns = {column["name"] for column in sa.inspect(conn).get_columns("reviews")}
+    if "submission_key" not in columns:  # a database made before idempotent review submits
+        conn.execute(sa.text(f"ALTER TABLE reviews ADD COLUMN submission_key VARCHAR({MAX_ID_CHARS})"))
+        next(i for i in reviews_table.indexes if i.name == "ux_reviews_submission").create(conn)
+        logger.info("added reviews.submission_key to an existing database")
+
+
 class Store:
-    """Database access for the app: one per process, safe to share between threads."""
+    """Database access for the app: one per process, safe to share between threads.
+
+    Database failures (down, unreachable, read-only) raise StoreUnavailable; bad input raises ValueError.
+    Either way nothing is written."""
 
     def __init__(self, url: str | None = None) -> None:
         parsed = sa.make_url(url or default_url())
@@ -302,8 +384,23 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_on_connect)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self._writer = self.engine.execution_options(guide_write=True)  # same pool, BEGIN IMMEDIATE
-        metadata.create_all(self._writer)  # idempotent; under the write lock on SQLite
-        logger.info("store ready at %s", parsed.render_as_string(hide_password=True))
+        self.where = parsed.render_as_string(hide_password=True)
+        try:
+            with self._writer.begin() as conn:  # under the write lock on SQLite, an advisory lock on PostgreSQL
+                _create_schema(conn)
+        except _UNAVAILABLE as error:
+            self.engine.dispose()
+            raise self._unavailable(error) from error
+        logger.info("store ready at %s", self.where)
+
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
+        logger.warning("database at %s failed: %s", self.where, error)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
+        return StoreUnavailable(
+            f"database: expected a reachable, writable database at {self.where}, got: {reason}. "
+            "Fix: check that the database is running and writable (GUIDE_DATABASE_URL), then try again; "
+            "nothing was saved."
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -314,6 +411,7 @@ class Store:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @_guarded
     def ensure_shopper(self, shopper_id: str, display_name: str, kind: str) -> Shopper:
         """Create the shopper if absent (race-free); return the stored shopper either way."""
         _check_ids(shopper_id=shopper_id, display_name=display_name)
@@ -333,6 +431,7 @@ class Store:
         """Write one view/click/cart/purchase event; return its id."""
         return self.record_action(shopper_id, session_id, kind, item_id, payload=payload).event_id
 
+    @_guarded
     def record_action(
         self,
         shopper_id: str,
@@ -362,6 +461,7 @@ class Store:
             snapshot_id = _insert_snapshot(conn, shopper_id, event_id, interests_json, now)
         return RecordedAction(event_id, snapshot_id)
 
+    @_guarded
     def save_review(
         self,
         shopper_id: str,
@@ -373,9 +473,15 @@ class Store:
         sentiment_label: str,
         sentiment_score: float,
         interests: dict[str, float] | None = None,
+        submission_key: str | None = None,
     ) -> SavedReview:
-        """Write the review, its 'review' event and an optional snapshot: all or nothing."""
+        """Write the review, its 'review' event and an optional snapshot: all or nothing.
+
+        With a `submission_key` (one per review form) a repeat of the same submission stores nothing and
+        returns the first one's SavedReview with `replayed=True`, even when both arrive at once."""
         _check_ids(shopper_id=shopper_id, session_id=session_id, item_id=item_id)
+        if submission_key is not None:
+            _check_ids(submission_key=submission_key)
         _check_review(stars, title, text, sentiment_label, sentiment_score)
         interests_json, now = _interests_json(interests), datetime.now(UTC)
         values = {
@@ -387,24 +493,65 @@ class Store:
             "sentiment_label": sentiment_label,
             "sentiment_score": float(sentiment_score),
             "created_at": now,
+            "submission_key": submission_key,
         }
-        with self._writer.begin() as conn:
-            _require_shopper(conn, shopper_id)
-            review_id = _insert(conn, reviews_table, **values)
-            payload = _to_json("payload", {"review_id": review_id, "stars": int(stars)})
-            event_id = _insert(
-                conn,
-                events_table,
-                shopper_id=shopper_id,
-                session_id=session_id,
-                kind="review",
-                item_id=item_id,
-                payload=payload,
-                created_at=now,
-            )
-            snapshot_id = _insert_snapshot(conn, shopper_id, event_id, interests_json, now)
+        try:
+            with self._writer.begin() as conn:
+                _require_shopper(conn, shopper_id)
+                if submission_key is not None and (first := _saved_by_key(conn, shopper_id, submission_key)):
+                    return first
+                review_id = _insert(conn, reviews_table, **values)
+                payload = _to_json("payload", {"review_id": review_id, "stars": int(stars)})
+                event_id = _insert(
+                    conn,
+                    events_table,
+                    shopper_id=shopper_id,
+                    session_id=session_id,
+                    kind="review",
+                    item_id=item_id,
+                    payload=payload,
+                    created_at=now,
+                )
+                snapshot_id = _insert_snapshot(conn, shopper_id, event_id, interests_json, now)
+        except sa.exc.IntegrityError:
+            if submission_key is None:
+                raise
+            with self.engine.connect() as conn:  # a concurrent submit with this key committed first
+                first = _saved_by_key(conn, shopper_id, submission_key)
+            if first is None:
+                raise
+            return first
         return SavedReview(Review(id=review_id, **values), event_id, snapshot_id)
 
+    @_guarded
+    def review_by_key(self, shopper_id: str, submission_key: str) -> SavedReview | None:
+        """The review stored under this submission key (as a replay), or None."""
+        with self.engine.connect() as conn:
+            return _saved_by_key(conn, shopper_id, submission_key)
+
+    @_guarded
+    def share_id(self, shopper_id: str) -> str:
+        """The shopper's public, read-only share id (made on first use): it shows them, it cannot act as them."""
+        _check_ids(shopper_id=shopper_id)
+        statement = _UPSERTS[self.backend](shares_table).values(
+            share_id=secrets.token_urlsafe(12), shopper_id=shopper_id, created_at=datetime.now(UTC)
+        )
+        query = sa.select(shares_table.c.share_id).where(shares_table.c.shopper_id == shopper_id)
+        with self._writer.begin() as conn:
+            _require_shopper(conn, shopper_id)
+            conn.execute(statement.on_conflict_do_nothing(index_elements=["shopper_id"]))
+            return conn.execute(query).scalar_one()
+
+    @_guarded
+    def shared_shopper(self, share_id: str) -> str | None:
+        """The shopper id behind a share id, or None for an unknown one."""
+        if not isinstance(share_id, str) or not 0 < len(share_id) <= MAX_ID_CHARS or "\0" in share_id:
+            return None
+        query = sa.select(shares_table.c.shopper_id).where(shares_table.c.share_id == share_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    @_guarded
     def events(self, shopper_id: str, limit: int | None = None) -> list[Event]:
         """The shopper's events, oldest first; with `limit`, only the most recent `limit`."""
         if limit is not None and (type(limit) is not int or limit < 1):
@@ -419,6 +566,7 @@ class Store:
             rows = conn.execute(query).all()
         return [Event(**{**row._asdict(), "payload": _from_json(row.payload)}) for row in reversed(rows)]
 
+    @_guarded
     def reviews(self, shopper_id: str | None = None, item_id: str | None = None) -> list[Review]:
         """Reviews, oldest first, optionally only one shopper's and/or one item's."""
         query = sa.select(reviews_table).order_by(reviews_table.c.id)
@@ -438,6 +586,7 @@ class Store:
         """All the shopper's profile snapshots, oldest first."""
         return self._snapshots(shopper_id, limit=None)[::-1]
 
+    @_guarded
     def _snapshots(self, shopper_id: str, limit: int | None) -> list[ProfileSnapshot]:
         query = (
             sa.select(snapshots_table)
@@ -451,6 +600,7 @@ class Store:
                 for row in conn.execute(query)
             ]
 
+    @_guarded
     def reset_shopper(self, shopper_id: str) -> dict[str, int]:
         """Delete the shopper's snapshots, reviews and events (keep the shopper); return counts."""
         _check_ids(shopper_id=shopper_id)

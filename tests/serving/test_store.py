@@ -10,6 +10,7 @@ import math
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from guide.serving import store as store_module
-from guide.serving.store import MAX_REVIEW_CHARS, Store, metadata
+from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable, metadata
 
 PG_USER = "guide"
 PG_DATABASE = "guide_test"
@@ -214,6 +215,22 @@ def test_save_review_round_trip(store):
     assert profile.interests == {"lips": 0.7, "vegan": 0.3}
 
 
+def test_nul_is_handled_the_same_on_both_backends(store):
+    """PostgreSQL refuses NUL in text (DataError) where SQLite stores it: the store refuses it on both, and
+    clean_review, which the service runs first, strips it so the same text is stored everywhere."""
+    from guide.serving.shop import clean_review
+
+    store.ensure_shopper("ana", "Ana", "new")
+    for field in ("text", "title"):
+        with pytest.raises(ValueError, match="NUL"):
+            _review(store, **{field: "bad\x00text"})
+    assert _counts(store)["reviews"] == 0 and _counts(store)["events"] == 0
+    text, title, _ = clean_review(4, "Lasts\x00 all\x01 day.", "Ni\x00ce")
+    saved = _review(store, text=text, title=title)
+    assert [(r.text, r.title) for r in store.reviews()] == [("Lasts all day.", "Nice")] == [(text, title)]
+    assert saved.review.text == "Lasts all day."
+
+
 def test_review_at_the_length_limit_is_accepted(store):
     store.ensure_shopper("ana", "Ana", "persona")
     assert len(_review(store, text="x" * MAX_REVIEW_CHARS, interests=None).review.text) == 5000
@@ -393,3 +410,150 @@ def test_default_url_uses_state_dir(monkeypatch, tmp_path):
 def test_unsupported_database_is_refused():
     with pytest.raises(ValueError, match="GUIDE_DATABASE_URL"):
         Store("mysql://user@127.0.0.1/guide")
+
+
+# --- creating the schema while other replicas do ----------------------------------------------------
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request, tmp_path):
+    """The URL of a database with no tables yet: a new SQLite file or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    server = sa.make_url(request.getfixturevalue("postgres_url"))
+    name = f"guide_fresh_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def test_replicas_starting_together_on_an_empty_database_all_come_up(empty_url):
+    start, opened, errors = threading.Barrier(4), [], []
+
+    def open_store() -> None:
+        try:
+            start.wait()
+            opened.append(Store(empty_url))
+        except Exception as error:  # noqa: BLE001 - asserted in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(opened) == 4
+    opened[0].ensure_shopper("ana", "Ana", "new")
+    assert all(store.healthcheck()["detail"] == "1 shoppers" for store in opened)
+    for store in opened:
+        store.close()
+
+
+def test_an_older_database_gets_the_submission_key_column(sqlite_url):
+    engine = sa.create_engine(sqlite_url)
+    old = sa.MetaData()
+    for table in metadata.sorted_tables:  # the schema as it was before idempotent submits
+        table.to_metadata(old)
+    old.tables["reviews"]._columns.remove(old.tables["reviews"].c.submission_key)
+    old.tables["reviews"].indexes.clear()
+    old.create_all(engine)
+    engine.dispose()
+    with Store(sqlite_url) as store:
+        store.ensure_shopper("ana", "Ana", "new")
+        first = _review(store, submission_key="form-1")
+        assert _review(store, submission_key="form-1").review.id == first.review.id
+
+
+# --- one review per submission, however often it is sent -------------------------------------------
+def test_a_repeated_submission_key_stores_once_and_returns_the_first(store):
+    store.ensure_shopper("ana", "Ana", "new")
+    first = _review(store, submission_key="form-1")
+    again = _review(store, submission_key="form-1", text="Edited while the first was in flight.")
+    assert not first.replayed and again.replayed
+    assert (again.review, again.event_id, again.snapshot_id) == (first.review, first.event_id, first.snapshot_id)
+    assert _counts(store)["reviews"] == 1 and _counts(store)["events"] == 1
+    assert store.review_by_key("ana", "form-1") == again and store.review_by_key("ana", "other") is None
+    second_form = _review(store, submission_key="form-2")
+    assert not second_form.replayed and _counts(store)["reviews"] == 2  # a new form is a new review
+    store.ensure_shopper("bo", "Bo", "new")
+    assert not _review(store, "bo", submission_key="form-1").replayed  # keys are per shopper
+
+
+def test_concurrent_submits_with_one_key_store_once(store):
+    store.ensure_shopper("ana", "Ana", "new")
+    url = store.engine.url.render_as_string(hide_password=False)
+    start, results, errors = threading.Barrier(4), [], []
+
+    def submit() -> None:
+        own = Store(url)
+        try:
+            start.wait()
+            results.append(_review(own, submission_key="double-click"))
+        except Exception as error:  # noqa: BLE001 - asserted in the main thread
+            errors.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(results) == 4
+    assert len({result.review.id for result in results}) == 1 and sum(not r.replayed for r in results) == 1
+    assert _counts(store)["reviews"] == 1 and _counts(store)["events"] == 1
+
+
+# --- a database that is down or read-only ------------------------------------------------------------
+def test_a_read_only_sqlite_database_raises_store_unavailable_and_keeps_its_data(sqlite_url, tmp_path):
+    with Store(sqlite_url) as writable:
+        writable.ensure_shopper("ana", "Ana", "new")
+        before = _counts(writable)
+    read_only = f"sqlite:///file:{tmp_path / 'guide.db'}?mode=ro&uri=true"
+    try:
+        store = Store(read_only)
+    except StoreUnavailable as error:  # the schema check itself needs the write lock
+        message = str(error)
+    else:
+        with store, pytest.raises(StoreUnavailable) as raised:
+            _review(store)
+        message = str(raised.value)
+    assert "expected a reachable, writable database" in message and "Fix:" in message
+    assert "nothing was saved" in message
+    with Store(sqlite_url) as writable:
+        assert _counts(writable) == before
+
+
+def test_a_stopped_postgres_raises_store_unavailable():
+    with pytest.raises(StoreUnavailable, match=r"expected a reachable, writable database .*Fix: "):
+        Store(f"postgresql+psycopg://guide@127.0.0.1:{_free_port()}/nowhere?connect_timeout=3")
+
+
+def test_a_database_going_down_later_raises_store_unavailable(store, monkeypatch):
+    store.ensure_shopper("ana", "Ana", "new")
+    store.engine.dispose()
+
+    def refuse(*args, **kwargs):
+        raise sa.exc.OperationalError("connect", {}, OSError("connection refused"))
+
+    monkeypatch.setattr(store.engine, "connect", refuse)
+    monkeypatch.setattr(store._writer, "connect", refuse)
+    for call in (lambda: _review(store), lambda: store.events("ana"), lambda: store.reset_shopper("ana")):
+        with pytest.raises(StoreUnavailable, match="connection refused"):
+            call()
+    monkeypatch.undo()
+    assert _counts(store)["reviews"] == 0
+
+
+# --- read-only share links -----------------------------------------------------------------------------
+def test_share_id_is_stable_public_and_maps_back(store):
+    store.ensure_shopper("ana~0123456789ab", "Ana", "persona")
+    share = store.share_id("ana~0123456789ab")
+    assert share == store.share_id("ana~0123456789ab") and "0123456789ab" not in share
+    assert store.shared_shopper(share) == "ana~0123456789ab"
+    assert store.shared_shopper("nope") is None and store.shared_shopper("\0") is None
+    with pytest.raises(ValueError, match="ensure_shopper"):
+        store.share_id("nobody")
