@@ -139,14 +139,25 @@ def _combine_reviews(a_reviews: pd.DataFrame, c_reviews: pd.DataFrame) -> pd.Dat
     return reviews
 
 
+def attribute_train_mask(items: pd.DataFrame) -> np.ndarray:
+    """Rows in the train part of *both* attribute splits (brand and product): what vocabularies and
+    other fitted tables may see, so neither split's valid/test products shape them. Amazon items are
+    train in both (their attribute labels are training-only)."""
+    return ((items["brand_split"] == "train") & (items["product_split"] == "train")).to_numpy()
+
+
 def _vocabularies(items: pd.DataFrame, config: DataConfig) -> tuple[list[str], list[str]]:
+    """Tags and categories counted on training Sephora products only (a tag seen only in held-out
+    products must not enter the vocabulary). The minimum counts are stated for all products, so they
+    scale with the share of products that are training ones."""
     sephora_rows = items[items["source"] == sephora.SOURCE]
-    scale = config.sephora_fraction
-    counts = sephora_rows["known_tags"].explode().value_counts()
+    train_rows = sephora_rows[attribute_train_mask(sephora_rows)]
+    scale = config.sephora_fraction * len(train_rows) / max(1, len(sephora_rows))
+    counts = train_rows["known_tags"].explode().value_counts()
     tags = sorted(counts[counts >= max(3, config.attribute_min_count * scale)].index)
-    cats = sephora_rows["category"].value_counts()
+    cats = train_rows["category"].value_counts()
     categories = sorted(cats[cats >= max(3, config.category_min_count * scale)].index) + ["Other"]
     return tags, categories
 
 
-__all__ = ["Catalog", "SENTIMENT_LABELS", "stars_to_label"]
+__all__ = ["Catalog", "SENTIMENT_LABELS", "attribute_train_mask", "stars_to_label"]

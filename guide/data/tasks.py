@@ -19,7 +19,7 @@ import numpy as np
 
 from guide.config import DataConfig
 from guide.data.amazon import DETAIL_TAGS
-from guide.data.catalog import Catalog
+from guide.data.catalog import Catalog, attribute_train_mask
 from guide.data.text import Encoder, hash_ngrams
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,11 @@ def lexical_texts(catalog: Catalog) -> list[str]:
 
 
 def silver_categories(catalog: Catalog, categories: list[str]) -> np.ndarray:
-    """Category index per catalogue row: Sephora's own; Amazon rows labelled by a TF-IDF classifier."""
+    """Category index per catalogue row: Sephora's own; Amazon rows labelled by a TF-IDF classifier.
+
+    Vectorizer and classifier are fitted on training rows only (`attribute_train_mask`: train in both
+    attribute splits; the unlabelled Amazon rows are among them), so no held-out Sephora product's text
+    or category shapes the silver labels."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -87,10 +91,17 @@ def silver_categories(catalog: Catalog, categories: list[str]) -> np.ndarray:
     items = catalog.items
     own = np.array([index.get(c, index["Other"]) if c else -1 for c in items["category"]])
     known = own >= 0
-    texts = items["title"] + " " + items["brand"] + " " + items["description"]
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    features = vectorizer.fit_transform(texts)
-    classifier = LogisticRegression(max_iter=300, C=5.0).fit(features[known], own[known])
+    train = attribute_train_mask(items)
+    texts = (items["title"] + " " + items["brand"] + " " + items["description"]).to_numpy()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(texts[train])
+    features = vectorizer.transform(texts)
+    fit_rows = known & train
+    if len(np.unique(own[fit_rows])) < 2:
+        raise ValueError(
+            f"silver categories: expected training Sephora products of >= 2 categories; got "
+            f"{int(fit_rows.sum())} products of {len(np.unique(own[fit_rows]))}; fix: use a larger sephora_fraction"
+        )
+    classifier = LogisticRegression(max_iter=300, C=5.0).fit(features[fit_rows], own[fit_rows])
     out = own.copy()
     if (~known).any():
         out[~known] = classifier.predict(features[~known])
@@ -161,8 +172,19 @@ def _purchase_splits(catalog: Catalog, amazon_rows: np.ndarray, config: DataConf
     return out
 
 
+def _train_bags(items, item_ngrams: list[np.ndarray], reviews, review_ngrams: list[np.ndarray]) -> list[np.ndarray]:
+    """The n-gram bags idf may be fitted on: training items (`attribute_train_mask`) and train reviews."""
+    train_items = attribute_train_mask(items)
+    return [b for b, keep in zip(item_ngrams, train_items) if keep] + [
+        b for b, s in zip(review_ngrams, reviews["split"]) if s == "train"
+    ]
+
+
 def ngram_idf(bags: list[np.ndarray], buckets: int) -> np.ndarray:
-    """Smoothed idf per bucket: log((1 + N) / (1 + df)) + 1 (unseen buckets get the rare-word value)."""
+    """Smoothed idf per bucket: log((1 + N) / (1 + df)) + 1 (unseen buckets get the rare-word value).
+
+    Pass training texts only (see `_train_bags`): a bucket seen only in held-out texts must get the
+    unseen value, or the model's input would carry test-set statistics."""
     df = np.zeros(buckets, np.float64)
     for bag in bags:
         df[np.unique(bag)] += 1
@@ -206,9 +228,7 @@ def build(
         attr_split=split,
         item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
         amazon_rows=amazon_rows,
-        idf=ngram_idf(
-            item_ngrams + [b for b, s in zip(review_ngrams, reviews["split"]) if s == "train"], ngram_buckets
-        ),
+        idf=ngram_idf(_train_bags(items, item_ngrams, reviews, review_ngrams), ngram_buckets),
     )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     logger.info(

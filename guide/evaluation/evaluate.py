@@ -1,13 +1,16 @@
 """Evaluation: per-task metrics of a model on a split, and the report that puts the multi-task model,
-its single-task twins and the peers side by side (with 95% bootstrap CIs where test sets are small).
+its single-task twins and the peers side by side, every metric with a 95% bootstrap CI.
 
 report[task][slice][model name] = {metric: value, metric_ci: [low, high]}; report["summary"] holds
-the headline comparison, the average relative gain of MTL over STL (delta_m) and plain verdicts.
+the headline comparison, the average relative gain of MTL over STL (delta_m, with and without failed
+twins) and verdicts — "beats" / "ties" / "behind" — decided by the CIs in one place, `decide`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,9 +24,12 @@ from guide.evaluation.metrics import (
     macro_f1,
     multilabel_f1,
     ndcg_of_label,
+    paired_bootstrap_ci,
     ranking_metrics,
     spearman,
+    tune_thresholds,
 )
+from guide.model.checkpoint import Checkpoint
 from guide.model.outputs import (
     attribute_probs,
     eval_candidates,
@@ -42,19 +48,59 @@ HEADLINES = {
     PURCHASE: (("test",), "hr@10", True),
     PROFILE: (("test",), "ndcg_category", True),
 }
-SMALL = 1000  # test sets below this size get bootstrap CIs
+# Peers compute CIs for sets below this size (every test set here: the largest holds ~2,300 reviews), so
+# the model can be compared with each of them by CI; the model and its twins always get CIs.
+SMALL = 10_000
+# The peer a twin must at least reach; a twin below it failed to train and would flatter MTL in delta_m.
+TRIVIAL = {PURCHASE: "Random", PROFILE: "Global prior", SENTIMENT: "Majority class", ATTRIBUTES: "Tag prior"}
+VERDICTS = ("beats", "ties", "behind")
 
 
-def _with_ci(values: dict[str, np.ndarray], ci: bool) -> dict:
+@dataclass(frozen=True)
+class Statistic:
+    """A metric as a function of row indices: fn(*(a[idx] for a in arrays)); resampling idx bootstraps it,
+    and two systems' Statistics over the same rows can be resampled together (paired)."""
+
+    fn: Callable[..., float]
+    arrays: tuple[np.ndarray, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.arrays[0])
+
+    def __call__(self, idx: np.ndarray | None = None) -> float:
+        return float(self.fn(*(a if idx is None else a[idx] for a in self.arrays)))
+
+
+def _judge(measures: dict[str, Statistic], ci: bool) -> dict:
+    """{metric: value, metric_ci: [low, high], n}: every measure with its 95% bootstrap CI when `ci`."""
     out = {}
-    for name, per_row in values.items():
-        out[name] = float(per_row.mean())
-        if ci and len(per_row) < SMALL:
-            out[f"{name}_ci"] = list(bootstrap_ci(per_row, len(per_row)))
-    return out
+    for name, stat in measures.items():
+        out[name] = stat()
+        if ci:
+            out[f"{name}_ci"] = list(bootstrap_ci(stat, stat.n))
+    return dict(out, n=next(iter(measures.values())).n if measures else 0)
 
 
-def sentiment_metrics(model, data: TaskData, split: str, device, bias, ci=True) -> dict:
+def _means(values: dict[str, np.ndarray]) -> dict[str, Statistic]:
+    return {name: Statistic(np.mean, (per_row,)) for name, per_row in values.items()}
+
+
+def _keep(per_row: dict | None, slice_name: str, stat: Statistic) -> None:
+    if per_row is not None:
+        per_row[slice_name] = stat
+
+
+def _micro_f1(targets: np.ndarray, predicted: np.ndarray) -> float:
+    return multilabel_f1(targets, predicted)[0]
+
+
+def _macro_f1_tags(targets: np.ndarray, predicted: np.ndarray) -> float:
+    return multilabel_f1(targets, predicted)[1]
+
+
+# --- the model's metrics per task --------------------------------------------------------------------
+def sentiment_metrics(model, data: TaskData, split: str, device, bias, ci=True, per_row: dict | None = None) -> dict:
     out = {}
     for source in HEADLINES[SENTIMENT][0]:
         rows = data.review_rows(split, source)
@@ -63,70 +109,82 @@ def sentiment_metrics(model, data: TaskData, split: str, device, bias, ci=True) 
         log_probs = sentiment_log_probs(model, data, rows, device)
         labels, predicted = data.review_labels[rows], (log_probs + np.asarray(bias)).argmax(1)
         probs = np.exp(log_probs)
-        score = probs[:, 2] - probs[:, 0]
-        stars = data.review_stars[rows]
-        result = {
-            "macro_f1": macro_f1(labels, predicted),
-            "accuracy": accuracy(labels, predicted),
-            "spearman": spearman(score, stars),
-            "n": int(len(rows)),
+        measures = {
+            "macro_f1": Statistic(macro_f1, (labels, predicted)),
+            "accuracy": Statistic(accuracy, (labels, predicted)),
+            "spearman": Statistic(spearman, (probs[:, 2] - probs[:, 0], data.review_stars[rows])),
         }
-        if ci and len(rows) < SMALL:
-            result["macro_f1_ci"] = list(bootstrap_ci(lambda i, y=labels, p=predicted: macro_f1(y[i], p[i]), len(rows)))
-            result["spearman_ci"] = list(bootstrap_ci(lambda i, s=score, y=stars: spearman(s[i], y[i]), len(rows)))
-        out[source] = result
+        out[source] = _judge(measures, ci)
+        _keep(per_row, source, measures["macro_f1"])
     return out
 
 
-def attribute_metrics(model, data: TaskData, split: str, device, thresholds, reps=None, name="brand") -> dict:
+def _labelled_rows(data: TaskData, split: str) -> np.ndarray:
     rows = data.split_rows(split)
-    rows = rows[data.tag_mask[rows].min(1) > 0]  # fully labelled (Sephora) products only
-    tags, cats = attribute_probs(model, data, rows, device, reps)
-    micro, macro = multilabel_f1(data.tag_targets[rows], (tags >= np.asarray(thresholds)).astype(float))
+    return rows[data.tag_mask[rows].min(1) > 0]  # fully labelled (Sephora) products only
+
+
+def _attribute_measures(targets: np.ndarray, predicted: np.ndarray, cats: np.ndarray, guessed: np.ndarray) -> dict:
     return {
-        name: {
-            "micro_f1": micro,
-            "macro_f1": macro,
-            "category_accuracy": accuracy(data.cat_targets[rows], cats.argmax(1)),
-            "n": int(len(rows)),
-        }
+        "micro_f1": Statistic(_micro_f1, (targets, predicted)),
+        "macro_f1": Statistic(_macro_f1_tags, (targets, predicted)),
+        "category_accuracy": Statistic(accuracy, (cats, guessed)),
     }
 
 
-def purchase_metrics(model, data: TaskData, split: str, device, reps=None, ci=True) -> dict:
+def attribute_metrics(
+    model, data: TaskData, split: str, device, thresholds, reps=None, name="brand", ci=True, per_row=None
+) -> dict:
+    rows = _labelled_rows(data, split)
+    tags, cats = attribute_probs(model, data, rows, device, reps)
+    predicted = (tags >= np.asarray(thresholds)).astype(float)
+    measures = _attribute_measures(data.tag_targets[rows], predicted, data.cat_targets[rows], cats.argmax(1))
+    _keep(per_row, name, measures["micro_f1"])
+    return {name: _judge(measures, ci)}
+
+
+def purchase_metrics(model, data: TaskData, split: str, device, reps=None, ci=True, per_row=None) -> dict:
     part = data.purchase[split]
-    scores = purchase_scores(model, data, part, device, eval_candidates(part), reps)
-    result = _with_ci(ranking_metrics(scores), ci)
-    result["full_hr@10"] = full_catalogue_hr(
-        purchase_scores(model, data, part, device, np.tile(data.amazon_rows, (len(part.target), 1)), reps), data, part
+    values = ranking_metrics(purchase_scores(model, data, part, device, eval_candidates(part), reps))
+    everything = np.tile(data.amazon_rows, (len(part.target), 1))
+    values["full_hr@10"] = full_catalogue_hit_rows(
+        purchase_scores(model, data, part, device, everything, reps), data, part
     )
-    result["n"] = int(len(part.target))
-    return {"test": result}
+    measures = _means(values)
+    _keep(per_row, "test", measures["hr@10"])
+    return {"test": _judge(measures, ci)}
 
 
-def full_catalogue_hr(scores: np.ndarray, data: TaskData, part, k: int = 10) -> float:
-    """HR@k of the target among all Amazon items, the shopper's history items excluded; ties count
-    against the target (the same rule the peers are judged by)."""
+def full_catalogue_hit_rows(scores: np.ndarray, data: TaskData, part, k: int = 10) -> np.ndarray:
+    """Per-shopper hit@k (0/1) of the target among all Amazon items, the shopper's history items excluded;
+    ties count against the target (the same rule the peers are judged by)."""
     position = {row: j for j, row in enumerate(data.amazon_rows)}
     target = np.array([position[t] for t in part.target])
     excluded = [np.array([position[r] for r in h if r in position], dtype=np.int64) for h in part.history]
-    return float(full_catalogue_hits(scores, target, excluded, k).mean())
+    return full_catalogue_hits(scores, target, excluded, k)
 
 
-def profile_metrics(model, data: TaskData, split: str, device, reps=None, ci=True) -> dict:
+def full_catalogue_hr(scores: np.ndarray, data: TaskData, part, k: int = 10) -> float:
+    return float(full_catalogue_hit_rows(scores, data, part, k).mean())
+
+
+def profile_metrics(model, data: TaskData, split: str, device, reps=None, ci=True, per_row=None) -> dict:
     part = data.purchase[split]
     probs = profile_probs(model, data, part, device, reps)
-    return {"test": profile_scores(probs, data, part, ci)}
+    return {"test": profile_scores(probs, data, part, ci, per_row)}
 
 
-def profile_scores(probs: np.ndarray, data: TaskData, part, ci=True) -> dict:
+def profile_scores(probs: np.ndarray, data: TaskData, part, ci=True, per_row: dict | None = None) -> dict:
     num_cat = len(data.categories)
     target = data.item_interest[part.target]
-    values = {
-        "ndcg_category": ndcg_of_label(probs[:, :num_cat], target[:, :num_cat].argmax(1)),
-        "kl": kl_divergence(target, probs),
-    }
-    return dict(_with_ci(values, ci), n=int(len(part.target)))
+    measures = _means(
+        {
+            "ndcg_category": ndcg_of_label(probs[:, :num_cat], target[:, :num_cat].argmax(1)),
+            "kl": kl_divergence(target, probs),
+        }
+    )
+    _keep(per_row, "test", measures["ndcg_category"])
+    return _judge(measures, ci)
 
 
 def model_metrics(
@@ -137,27 +195,119 @@ def model_metrics(
     split: str = "test",
     ci: bool = True,
     attribute_slice: str = "brand",
+    per_row: dict | None = None,
 ) -> dict:
-    """Metrics of every task `model` has, on `split`."""
+    """Metrics of every task `model` has, on `split`. `per_row` (optional) receives
+    {task: {slice: Statistic}} of each headline metric, for paired comparisons (`summarise`)."""
     tasks = model.config.tasks
     reps = item_representations(model, data, device)
+    rows = {task: {} for task in tasks}
     out = {}
     if SENTIMENT in tasks:
-        out[SENTIMENT] = sentiment_metrics(model, data, split, device, calibration.get("sentiment_bias", [0, 0, 0]), ci)
+        bias = calibration.get("sentiment_bias", [0, 0, 0])
+        out[SENTIMENT] = sentiment_metrics(model, data, split, device, bias, ci, rows[SENTIMENT])
     if ATTRIBUTES in tasks:
         thresholds = calibration.get("tag_thresholds", [0.5] * len(data.tags))
-        out[ATTRIBUTES] = attribute_metrics(model, data, split, device, thresholds, reps, attribute_slice)
+        out[ATTRIBUTES] = attribute_metrics(
+            model, data, split, device, thresholds, reps, attribute_slice, ci, rows[ATTRIBUTES]
+        )
     if PURCHASE in tasks:
-        out[PURCHASE] = purchase_metrics(model, data, split, device, reps, ci)
+        out[PURCHASE] = purchase_metrics(model, data, split, device, reps, ci, rows[PURCHASE])
     if PROFILE in tasks:
-        out[PROFILE] = profile_metrics(model, data, split, device, reps, ci)
+        out[PROFILE] = profile_metrics(model, data, split, device, reps, ci, rows[PROFILE])
+    if per_row is not None:
+        for task, slices in rows.items():
+            per_row.setdefault(task, {}).update(slices)
     return out
+
+
+# --- trivial peers the data alone gives (no model, no fitting beyond counting) -----------------------
+def trivial_metrics(data: TaskData, split: str = "test", attribute_slice: str = "brand", ci: bool = True) -> dict:
+    """ "Majority class" (sentiment: the train majority label for every review) and "Tag prior"
+    (attributes: the same tags for every product, a tag's train rate thresholded on valid): the floor a
+    twin must reach for its delta_m to mean anything."""
+    train_labels = data.review_labels[data.review_rows("train")]
+    majority = int(np.bincount(train_labels, minlength=3).argmax()) if len(train_labels) else 2
+    out: dict = {SENTIMENT: {}}
+    for source in HEADLINES[SENTIMENT][0]:
+        labels = data.review_labels[data.review_rows(split, source)]
+        if len(labels):
+            guess = np.full(len(labels), majority)
+            measures = {
+                "macro_f1": Statistic(macro_f1, (labels, guess)),
+                "accuracy": Statistic(accuracy, (labels, guess)),
+            }
+            out[SENTIMENT][source] = {TRIVIAL[SENTIMENT]: _judge(measures, ci)}
+    train, valid, judged = (_labelled_rows(data, s) for s in ("train", "valid", split))
+    if len(train) and len(valid) and len(judged):
+        rate = data.tag_targets[train].mean(0)
+        thresholds = tune_thresholds(data.tag_targets[valid], np.tile(rate, (len(valid), 1)))
+        predicted = np.tile((rate >= thresholds).astype(float), (len(judged), 1))
+        top_category = int(np.bincount(data.cat_targets[train]).argmax())
+        measures = _attribute_measures(
+            data.tag_targets[judged], predicted, data.cat_targets[judged], np.full(len(judged), top_category)
+        )
+        out[ATTRIBUTES] = {attribute_slice: {TRIVIAL[ATTRIBUTES]: _judge(measures, ci)}}
+    return out
+
+
+# --- what a checkpoint may be scored on ---------------------------------------------------------------
+def check_checkpoint(checkpoint: Checkpoint, attribute_split: str, fingerprint: str, tags: list[str]) -> None:
+    """Refuse to score `checkpoint` on data it was not trained for: another attribute split (its test
+    products were its training products), other data (another fingerprint) or another tag vocabulary.
+    A checkpoint that did not record its split or fingerprint is scored with a warning."""
+    trained = checkpoint.attribute_split
+    if trained and trained != attribute_split:
+        raise ValueError(
+            f"attribute split: expected a model trained on the {attribute_split!r} split (what is being scored); "
+            f"got one trained on the {trained!r} split; fix: score it on tasks.build(..., attribute_split="
+            f"{trained!r}) or retrain with --attribute-split {attribute_split}"
+        )
+    if fingerprint and checkpoint.fingerprint and fingerprint != checkpoint.fingerprint:
+        raise ValueError(
+            f"data fingerprint: expected {checkpoint.fingerprint} (the data the checkpoint was trained on); got "
+            f"{fingerprint}; fix: evaluate with the same GUIDE_DATA_DIR and DataConfig as training, or retrain"
+        )
+    if list(tags) != list(checkpoint.tags):
+        raise ValueError(
+            f"tag vocabulary: expected the checkpoint's {len(checkpoint.tags)} tags; got {len(tags)} "
+            "(another catalogue or vocabulary rule); fix: retrain on this data"
+        )
+    for what, value in (("attribute split", trained), ("data fingerprint", checkpoint.fingerprint)):
+        if not value:
+            logger.warning("checkpoint does not record its %s; scoring it unchecked (retrain to record it)", what)
 
 
 def merge(report: dict, name: str, metrics: dict) -> None:
     for task, slices in metrics.items():
         for slice_name, values in slices.items():
             report.setdefault(task, {}).setdefault(slice_name, {})[name] = values
+
+
+# --- the summary: headlines, verdicts by CI, delta_m --------------------------------------------------
+def decide(
+    a: float | None,
+    b: float | None,
+    higher_is_better: bool = True,
+    diff_ci: list[float] | None = None,
+    a_ci: list[float] | None = None,
+    b_ci: list[float] | None = None,
+) -> str | None:
+    """Whether system a "beats", "ties" or is "behind" system b: by the 95% CI of the paired difference
+    a - b when given (same resampled rows for both), else by non-overlapping CIs of a and b (stricter);
+    None when neither is available. A point estimate alone never decides: 0.4836 vs 0.4828 is a tie."""
+    if a is None or b is None:
+        return None
+    if diff_ci is not None:
+        low, high = diff_ci
+        above, below = low > 0, high < 0
+    elif a_ci is not None and b_ci is not None:
+        above, below = a_ci[0] > b_ci[1], a_ci[1] < b_ci[0]
+    else:
+        return None
+    if not higher_is_better:
+        above, below = below, above
+    return "beats" if above else "behind" if below else "ties"
 
 
 def _headline(report: dict, task: str, name: str) -> float | None:
@@ -167,30 +317,94 @@ def _headline(report: dict, task: str, name: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def summarise(report: dict, mtl: str = "MTL", stl: str = "STL", peers: list[str] | None = None) -> dict:
-    """Headline per task, delta_m of MTL over STL, and whether MTL beats the best peer."""
-    summary = {"tasks": {}, "headline_metrics": {t: HEADLINES[t][1] for t in TASKS}}
-    gains = []
-    for task in TASKS:
-        mtl_value, stl_value = _headline(report, task, mtl), _headline(report, task, stl)
-        names = set()
-        for values in report.get(task, {}).values():
-            names.update(values)
-        peer_values = {n: _headline(report, task, n) for n in sorted(names - {mtl, stl}) if peers is None or n in peers}
-        peer_values = {n: v for n, v in peer_values.items() if v is not None}
-        best_peer = max(peer_values, key=peer_values.get) if peer_values else None
-        row = {
-            "MTL": mtl_value,
-            "STL": stl_value,
-            "best_peer": best_peer,
-            "best_peer_value": peer_values.get(best_peer) if best_peer else None,
-        }
-        if mtl_value is not None and stl_value:
-            sign = 1 if HEADLINES[task][2] else -1
-            row["relative_gain_vs_stl"] = sign * (mtl_value - stl_value) / abs(stl_value)
-            gains.append(row["relative_gain_vs_stl"])
-        if mtl_value is not None and best_peer:
-            row["beats_best_peer"] = bool(mtl_value > row["best_peer_value"])
-        summary["tasks"][task] = row
-    summary["delta_m"] = float(np.mean(gains)) if gains else None
-    return summary
+def _headline_ci(report: dict, task: str, name: str) -> list[float] | None:
+    """CI of the headline (a mean over slices): the mean of the slices' CI ends — at least as wide as
+    the CI of the mean of independent slices, so a decision made with it is conservative."""
+    slices, metric, _ = HEADLINES[task]
+    present = [report[task][s][name] for s in slices if name in report.get(task, {}).get(s, {})]
+    cis = [values.get(f"{metric}_ci") for values in present]
+    if not cis or any(ci is None for ci in cis):
+        return None
+    return [float(np.mean([ci[0] for ci in cis])), float(np.mean([ci[1] for ci in cis]))]
+
+
+def _paired_diff_ci(per_row: dict | None, task: str, a: str, b: str) -> list[float] | None:
+    """95% CI of headline(a) - headline(b) with the same resampled rows for both, where both systems'
+    per-row statistics exist for every headline slice."""
+    if not per_row:
+        return None
+    slices = [s for s in HEADLINES[task][0] if s in per_row.get(a, {}).get(task, {})]
+    pairs = []
+    for s in slices:
+        stat_a, stat_b = per_row[a][task][s], per_row.get(b, {}).get(task, {}).get(s)
+        if stat_b is None or stat_b.n != stat_a.n:
+            return None
+        pairs.append((stat_a, stat_b, stat_a.n))
+    return list(paired_bootstrap_ci(pairs)) if pairs else None
+
+
+def _peer_values(report: dict, task: str, exclude: set[str], peers: list[str] | None) -> dict[str, float]:
+    names = set()
+    for values in report.get(task, {}).values():
+        names.update(values)
+    found = {n: _headline(report, task, n) for n in sorted(names - exclude) if peers is None or n in peers}
+    return {n: v for n, v in found.items() if v is not None}
+
+
+def _task_row(report: dict, task: str, mtl: str, stl: str, peers: list[str] | None, per_row: dict | None) -> dict:
+    higher = HEADLINES[task][2]
+    sign = 1 if higher else -1
+    row = {name: _headline(report, task, key) for name, key in (("MTL", mtl), ("STL", stl))}
+    row.update({"MTL_ci": _headline_ci(report, task, mtl), "STL_ci": _headline_ci(report, task, stl)})
+    row["vs_stl_diff_ci"] = _paired_diff_ci(per_row, task, mtl, stl)
+    row["vs_stl_rule"] = "paired bootstrap" if row["vs_stl_diff_ci"] is not None else "CI overlap"
+    row["vs_stl"] = decide(row["MTL"], row["STL"], higher, row["vs_stl_diff_ci"], row["MTL_ci"], row["STL_ci"])
+    if row["MTL"] is not None and row["STL"]:
+        row["relative_gain_vs_stl"] = sign * (row["MTL"] - row["STL"]) / abs(row["STL"])
+    peer_values = _peer_values(report, task, {mtl, stl}, peers)
+    best = max(peer_values, key=lambda n: sign * peer_values[n]) if peer_values else None
+    row.update(best_peer=best, best_peer_value=peer_values.get(best), best_peer_ci=None, vs_best_peer=None)
+    if best:
+        row["best_peer_ci"] = _headline_ci(report, task, best)
+        row["vs_best_peer"] = decide(
+            row["MTL"], row["best_peer_value"], higher, None, row["MTL_ci"], row["best_peer_ci"]
+        )
+        row["beats_best_peer"] = row["vs_best_peer"] == "beats"
+    trivial = TRIVIAL[task]
+    trivial_value = _headline(report, task, trivial)
+    row.update(trivial_peer=trivial, trivial_value=trivial_value, stl_below_trivial=None)
+    if trivial_value is not None and row["STL"] is not None:
+        # a point estimate, on purpose: this is a sanity floor for a twin, not a claim about MTL
+        row["stl_below_trivial"] = bool(sign * (row["STL"] - trivial_value) < 0)
+    return row
+
+
+def _delta_m(rows: dict[str, dict], keep: Callable[[dict], bool]) -> float | None:
+    gains = [row["relative_gain_vs_stl"] for row in rows.values() if "relative_gain_vs_stl" in row and keep(row)]
+    return float(np.mean(gains)) if gains else None
+
+
+def summarise(
+    report: dict, mtl: str = "MTL", stl: str = "STL", peers: list[str] | None = None, per_row: dict | None = None
+) -> dict:
+    """Headline per task with CIs; verdicts of MTL vs STL and vs the best peer (`decide`); delta_m of MTL
+    over STL with every twin, and again without twins below their task's trivial peer (`TRIVIAL`).
+
+    per_row: {system: {task: {slice: Statistic}}} from `model_metrics`, for paired MTL-vs-STL decisions;
+    without it the decision falls back to CI overlap."""
+    rows = {task: _task_row(report, task, mtl, stl, peers, per_row) for task in TASKS}
+    excluded = {
+        t: f"STL {r['STL']:.4f} < {r['trivial_peer']} {r['trivial_value']:.4f}"
+        for t, r in rows.items()
+        if r["stl_below_trivial"]
+    }
+    unchecked = [t for t, r in rows.items() if "relative_gain_vs_stl" in r and r["stl_below_trivial"] is None]
+    return {
+        "tasks": rows,
+        "headline_metrics": {t: HEADLINES[t][1] for t in TASKS},
+        "decision_rule": "paired bootstrap 95% CI of MTL - STL excludes 0, else non-overlapping 95% CIs",
+        "delta_m": _delta_m(rows, lambda row: True),
+        "delta_m_without_failed_twins": _delta_m(rows, lambda row: not row["stl_below_trivial"]),
+        "twins_excluded": excluded,
+        "twins_unchecked": unchecked,
+    }

@@ -18,8 +18,17 @@ from guide.config import ATTRIBUTES, PROJECT_ROOT, TASKS
 from guide.data import tasks as task_data
 from guide.data.catalog import Catalog
 from guide.data.text import Encoder
-from guide.evaluation.evaluate import HEADLINES, merge, model_metrics, summarise
+from guide.evaluation.evaluate import (
+    HEADLINES,
+    check_checkpoint,
+    decide,
+    merge,
+    model_metrics,
+    summarise,
+    trivial_metrics,
+)
 from guide.model.checkpoint import Checkpoint
+from guide.model.device import resolve_device
 
 logger = logging.getLogger(__name__)
 RUNS = PROJECT_ROOT / "runs"
@@ -31,7 +40,11 @@ def config_key(config) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def _twin(name: str, base: Checkpoint, data, catalog, progress: bool, **changes) -> Checkpoint:
+def _twin(
+    name: str, base: Checkpoint, data, catalog, progress: bool, device, split: str = "brand", **changes
+) -> Checkpoint:
+    """The twin trained like `base` with `changes`, on `device` (a twin trained on CUDA must not be fed
+    CPU tensors, nor the other way round), checked against the data it will be scored on."""
     from guide.training.trainer import train
 
     config = copy.deepcopy(base.config)
@@ -40,10 +53,31 @@ def _twin(name: str, base: Checkpoint, data, catalog, progress: bool, **changes)
     folder = RUNS / f"{name}-{base.fingerprint or 'data'}-{config_key(config)}"
     if (folder / "config.json").exists():
         logger.info("reusing %s from %s", name, folder)
-        return Checkpoint.load(folder)
-    checkpoint = train(data, config, catalog, progress=progress)
-    checkpoint.save(folder)
+        checkpoint = Checkpoint.load(folder, device)
+    else:
+        checkpoint = train(data, config, catalog, progress=progress)
+        checkpoint.attribute_split = split
+        checkpoint.save(folder)
+    check_checkpoint(checkpoint, split, catalog.fingerprint(), data.tags)
+    return _on(checkpoint, device)
+
+
+def _on(checkpoint: Checkpoint, device) -> Checkpoint:
+    checkpoint.model.to(device).eval()
     return checkpoint
+
+
+def _scored(checkpoint: Checkpoint, data, device, per_row: dict, **kwargs) -> dict:
+    """model_metrics with the model moved to `device` first: every tensor of one evaluation on one device."""
+    return model_metrics(_on(checkpoint, device).model, data, device, checkpoint.calibration, per_row=per_row, **kwargs)
+
+
+def _add(report: dict, systems: dict) -> None:
+    """Insert {task: {slice: {system: values}}} (peers, trivial peers) into the report."""
+    for task, slices in systems.items():
+        for slice_name, rows in slices.items():
+            for name, values in rows.items():
+                report.setdefault(task, {}).setdefault(slice_name, {})[name] = values
 
 
 def build_report(
@@ -55,40 +89,48 @@ def build_report(
     encoder: Encoder | None = None,
 ) -> dict:
     started = time.perf_counter()
-    base = Checkpoint.load(checkpoint_dir)
-    device = next(base.model.parameters()).device
+    device = resolve_device(None)  # one device for the model, its twins and every tensor fed to them
+    base = Checkpoint.load(checkpoint_dir, device)
     catalog = catalog or Catalog.load(None, base.config.data)
     encoder = encoder or Encoder()
     buckets = base.model.config.ngram_buckets
     data = task_data.build(catalog, encoder, base.config.data, "brand", buckets)
+    check_checkpoint(base, "brand", catalog.fingerprint(), data.tags)
     report: dict = {}
-    merge(report, "MTL", model_metrics(base.model, data, device, base.calibration))
+    per_row: dict = {"MTL": {}, "STL": {}}  # headline statistics per row, for paired MTL-vs-STL decisions
+    merge(report, "MTL", _scored(base, data, device, per_row["MTL"]))
+    _add(report, trivial_metrics(data))
     data_product = None
     if full or peers:
         data_product = task_data.build(catalog, encoder, base.config.data, "product", buckets)
+        _add(report, {ATTRIBUTES: trivial_metrics(data_product, attribute_slice="product").get(ATTRIBUTES, {})})
     if full:
         for task in TASKS:
-            twin = _twin(f"stl-{task}", base, data, catalog, progress, tasks=(task,))
-            merge(report, "STL", model_metrics(twin.model, data, device, twin.calibration))
-        product = _twin("mtl-product-split", base, data_product, catalog, progress)
-        metrics = model_metrics(product.model, data_product, device, product.calibration, attribute_slice="product")
+            twin = _twin(f"stl-{task}", base, data, catalog, progress, device, tasks=(task,))
+            merge(report, "STL", _scored(twin, data, device, per_row["STL"]))
+        product = _twin("mtl-product-split", base, data_product, catalog, progress, device, "product")
+        metrics = _scored(product, data_product, device, {}, attribute_slice="product")
         merge(report, "MTL", {ATTRIBUTES: metrics[ATTRIBUTES]})
-        stl_product = _twin("stl-attributes-product-split", base, data_product, catalog, progress, tasks=(ATTRIBUTES,))
-        metrics = model_metrics(
-            stl_product.model, data_product, device, stl_product.calibration, attribute_slice="product"
+        stl_product = _twin(
+            "stl-attributes-product-split",
+            base,
+            data_product,
+            catalog,
+            progress,
+            device,
+            "product",
+            tasks=(ATTRIBUTES,),
         )
-        merge(report, "STL", metrics)
+        merge(report, "STL", _scored(stl_product, data_product, device, {}, attribute_slice="product"))
     if peers:
         from guide.evaluation.peers import peer_report
 
-        for task, slices in peer_report(catalog, data, data_product, "test").items():
-            for slice_name, rows in slices.items():
-                for name, values in rows.items():
-                    report.setdefault(task, {}).setdefault(slice_name, {})[name] = values
-    report["summary"] = summarise(report)
+        _add(report, peer_report(catalog, data, data_product, "test"))
+    report["summary"] = summarise(report, per_row=per_row)
     report["meta"] = {
         "checkpoint": str(checkpoint_dir),
         "fingerprint": base.fingerprint,
+        "attribute_split": base.attribute_split or "brand (not recorded)",
         "config": {
             "sharing": base.model.config.sharing,
             "weighting": base.config.weighting,
@@ -99,7 +141,10 @@ def build_report(
         "full": full,
         "notes": [
             "profile targets use silver categories for Amazon items (a TF-IDF classifier "
-            "fitted on Sephora products), see guide/data/tasks.py",
+            "fitted on training Sephora products only), see guide/data/tasks.py",
+            "tag vocabulary, silver-category classifier and n-gram idf are fitted on training rows only",
+            "verdicts: MTL vs STL by a paired bootstrap of the difference (same resampled rows), "
+            "vs peers by non-overlapping 95% CIs; a point estimate alone never decides",
             "purchase: 1 target + 99 sampled negatives per test shopper; full_hr@10 ranks "
             "the target among all Amazon items",
         ],
@@ -146,26 +191,66 @@ def markdown(report: dict) -> str:
             for name in [n for n in order if n in rows]:
                 cells = " | ".join(_fmt(rows[name], m) for m in metrics)
                 lines.append(f"| {slice_name} | {'**' + name + '**' if name == 'MTL' else name} | {cells} |")
-    summary = report.get("summary", {})
-    if summary:
-        lines += ["\n| task | MTL | STL | best peer | MTL beats best peer | MTL vs STL |", "|---|---|---|---|---|---|"]
-        for task, row in summary["tasks"].items():
-            gain = row.get("relative_gain_vs_stl")
-            lines.append(
-                f"| {task} | {_num(row['MTL'])} | {_num(row['STL'])} | {row['best_peer'] or '–'} "
-                f"{_num(row['best_peer_value'])} | {_yes(row.get('beats_best_peer'))} | "
-                f"{'–' if gain is None else f'{gain:+.1%}'} |"
-            )
-        if summary.get("delta_m") is not None:
-            lines.append(
-                f"\nΔm (average relative gain of MTL over STL on the headline metrics): {summary['delta_m']:+.2%}"
-            )
+    lines += summary_lines(report.get("summary", {}))
     return "\n".join(lines)
 
 
-def _num(value) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def summary_lines(summary: dict) -> list[str]:
+    """The summary table (verdicts from `decide`, so the report and this table cannot disagree) and Δm."""
+    if not summary:
+        return []
+    lines = [
+        "\n| task | MTL | STL | MTL vs STL | best peer | MTL vs best peer | gain vs STL |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task, row in summary["tasks"].items():
+        higher = HEADLINES[task][2] if task in HEADLINES else True
+        vs_stl = decide(row["MTL"], row["STL"], higher, row.get("vs_stl_diff_ci"), row.get("MTL_ci"), row.get("STL_ci"))
+        vs_peer = decide(
+            row["MTL"], row.get("best_peer_value"), higher, a_ci=row.get("MTL_ci"), b_ci=row.get("best_peer_ci")
+        )
+        gain = row.get("relative_gain_vs_stl")
+        lines.append(
+            f"| {task} | {_num(row['MTL'], row.get('MTL_ci'))} | {_num(row['STL'], row.get('STL_ci'))} | "
+            f"{_verdict(vs_stl)}{_rule(row)} | {row.get('best_peer') or '–'} "
+            f"{_num(row.get('best_peer_value'), row.get('best_peer_ci'))} | {_verdict(vs_peer)} | "
+            f"{'–' if gain is None else f'{gain:+.1%}'} |"
+        )
+    lines.append(
+        "\nVerdicts: beats / behind when the 95% CI of the paired bootstrap difference excludes 0 (vs STL), "
+        "or when the 95% CIs do not overlap (vs peers); ties otherwise; – without CIs."
+    )
+    return lines + _delta_m_lines(summary)
 
 
-def _yes(value) -> str:
-    return "–" if value is None else ("yes" if value else "**no**")
+def _delta_m_lines(summary: dict) -> list[str]:
+    if summary.get("delta_m") is None:
+        return []
+    lines = [
+        f"\nΔm (average relative gain of MTL over STL on the headline metrics), all twins: {summary['delta_m']:+.2%}"
+    ]
+    excluded, unchecked = summary.get("twins_excluded", {}), summary.get("twins_unchecked", [])
+    if "delta_m_without_failed_twins" in summary:
+        without = summary["delta_m_without_failed_twins"]
+        reasons = "; ".join(f"{task}: {why}" for task, why in excluded.items()) or "none"
+        lines.append(
+            f"\nΔm without twins below their task's trivial peer: {'–' if without is None else f'{without:+.2%}'} "
+            f"(excluded: {reasons}"
+            + (f"; not checked, no trivial peer: {', '.join(unchecked)}" if unchecked else "")
+            + ")"
+        )
+    return lines
+
+
+def _num(value, ci=None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{value:.3f}"
+
+
+def _verdict(value: str | None) -> str:
+    return "–" if value is None else ("**behind**" if value == "behind" else value)
+
+
+def _rule(row: dict) -> str:
+    return " (paired)" if row.get("vs_stl_diff_ci") is not None else ""

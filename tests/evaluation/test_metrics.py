@@ -107,3 +107,20 @@ def test_full_catalogue_hits_excludes_history_and_counts_ties_against():
     # row 1: column 0 left out -> target best; row 2: 0.5 tie and 0.9 above -> rank 2; row 3: top
     np.testing.assert_array_equal(metrics.full_catalogue_hits(scores, target, excluded, k=1), [1, 0, 1])
     np.testing.assert_array_equal(metrics.full_catalogue_hits(scores, target, excluded, k=3), [1, 1, 1])
+
+
+def test_paired_bootstrap_finds_a_consistent_small_difference_that_overlapping_cis_hide():
+    rng = np.random.default_rng(0)
+    base = (rng.random(300) < 0.5).astype(float)
+    better = base.copy()
+    better[np.flatnonzero(base == 0)[:6]] = 1.0  # right on 6 more rows, never worse
+    low, high = metrics.paired_bootstrap_ci([(lambda i: better[i].mean(), lambda i: base[i].mean(), 300)])
+    assert 0 < low <= high
+    a, b = metrics.bootstrap_ci(better, 300), metrics.bootstrap_ci(base, 300)
+    assert a[0] < b[1]  # their own CIs overlap
+
+
+def test_paired_bootstrap_of_a_system_against_itself_is_zero():
+    values = np.arange(50, dtype=float)
+    pair = (lambda i: values[i].mean(), lambda i: values[i].mean(), 50)
+    assert metrics.paired_bootstrap_ci([pair, pair]) == (0.0, 0.0)

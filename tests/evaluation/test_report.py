@@ -19,7 +19,7 @@ def test_twin_key_changes_with_any_training_setting():
     assert len({config_key(base), config_key(single), config_key(longer)}) == 3
 
 
-def test_markdown_marks_a_missed_target_and_shows_the_gain():
+def test_markdown_decides_by_ci_and_shows_the_gain():
     report = {
         "purchase": {
             "test": {"MTL": {"hr@10": 0.2, "hr@10_ci": [0.15, 0.25]}, "STL": {"hr@10": 0.1}, "Random": {"hr@10": 0.3}}
@@ -29,16 +29,28 @@ def test_markdown_marks_a_missed_target_and_shows_the_gain():
                 "purchase": {
                     "MTL": 0.2,
                     "STL": 0.1,
+                    "MTL_ci": [0.15, 0.25],
+                    "STL_ci": [0.05, 0.14],
                     "best_peer": "Random",
                     "best_peer_value": 0.3,
-                    "beats_best_peer": False,
+                    "best_peer_ci": [0.26, 0.34],
                     "relative_gain_vs_stl": 1.0,
                 }
             },
             "delta_m": 1.0,
+            "delta_m_without_failed_twins": None,
+            "twins_excluded": {"purchase": "STL 0.1000 < Random 0.3000"},
         },
     }
     text = markdown(report)
     assert "| test | **MTL** | 0.200 [0.150, 0.250] |" in text
-    assert "| purchase | 0.200 | 0.100 | Random 0.300 | **no** | +100.0% |" in text
-    assert "+100.00%" in text
+    row = (
+        "| purchase | 0.200 [0.150, 0.250] | 0.100 [0.050, 0.140] | beats | Random 0.300 [0.260, 0.340] | **behind** |"
+    )
+    assert row + " +100.0% |" in text
+    assert "all twins: +100.00%" in text and "excluded: purchase: STL 0.1000 < Random 0.3000" in text
+
+
+def test_markdown_leaves_a_comparison_without_cis_undecided():
+    summary = {"tasks": {"profile": {"MTL": 0.4836, "STL": 0.4828, "best_peer": None}}, "delta_m": None}
+    assert "| profile | 0.484 | 0.483 | – |" in markdown({"summary": summary})
