@@ -29,7 +29,7 @@ from guide.serving.personas import (
     top_items,
 )
 from guide.serving.results import Profile, Sentiment
-from guide.serving.store import MAX_REVIEW_CHARS, Store
+from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable
 from guide.serving.views import (
     BrowsePage,
     Change,
@@ -61,13 +61,22 @@ MAX_TITLE_CHARS = 200
 MAX_FILTER_QUERY_CHARS = 200
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 CACHE_ENTRIES = 512  # model results kept per history (a catalogue of scores is ~70 kB)
+ALREADY_SAVED = "This review was already saved (the form was sent more than once); it was not stored again."
+OUTCOME_ENTRIES = 256  # review outcomes kept by submission key, so a repeated submit gets the first result
+__all__ = ["ShopService", "StoreUnavailable", "clean_review"]  # StoreUnavailable: what the UI catches
 
 
 class ShopService:
-    """Read-only model + per-shopper state in the store; one instance serves every session."""
+    """Read-only model + per-shopper state in the store; one instance serves every session.
 
-    def __init__(self, guide, store: Store) -> None:
-        self.guide, self.store = guide, store
+    The model is loaded once; the database is connected on first use (`store`). A database that is
+    down raises StoreUnavailable from the call that needed it, and the next call tries again: the
+    model never reloads because of the database."""
+
+    def __init__(self, guide, store: Store | None = None, database_url: str | None = None) -> None:
+        self.guide = guide
+        self._store, self._database_url, self._store_lock = store, database_url, threading.Lock()
+        self._outcomes: OrderedDict[tuple[str, str], ReviewOutcome] = OrderedDict()
         items = guide.catalog.reset_index(drop=True)  # a copy: the Guide's frame stays untouched
         self.row_of = {item: row for row, item in enumerate(items["item_id"])}
         self.attributes = guide.item_attributes(list(items["item_id"]))
@@ -98,9 +107,18 @@ class ShopService:
         store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`)."""
         from guide import Guide
 
-        service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), Store(database_url))
+        service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), database_url=database_url)
         threading.Thread(target=service._warm_up, name="guide-warm-up", daemon=True).start()
         return service
+
+    @property
+    def store(self) -> Store:
+        """The database, connected on first use; StoreUnavailable when it cannot be (tried again next call)."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = Store(self._database_url)
+        return self._store
 
     def _warm_up(self) -> None:
         """Load the sentence encoder now, so the first search does not wait for it."""
@@ -152,6 +170,24 @@ class ShopService:
             for table, count in self.store.reset_shopper(session.shopper_id).items():
                 totals[table] = totals.get(table, 0) + count
         return totals
+
+    # --- read-only share links -----------------------------------------------------------------
+    def share_link(self, session: Session) -> str:
+        """The public id of a read-only link to this shopper's pages; never the private visitor token."""
+        self.start(session)
+        return self.store.share_id(session.shopper_id)
+
+    def shared_session(self, share_id: str) -> Session:
+        """The shopper behind a share link, to SHOW only: the UI must not act, log or reset as them."""
+        shopper_id = self.store.shared_shopper(share_id)
+        if shopper_id is None:
+            got = share_id[:40] if isinstance(share_id, str) else share_id
+            raise ValueError(
+                f"share link: expected a link made with 'Share this shopper', got {got!r}. "
+                "Fix: ask whoever shared it for a new link."
+            )
+        persona_id, _, visitor = shopper_id.rpartition("~")
+        return Session(persona_id, visitor)
 
     # --- model calls, cached per history -------------------------------------------------------
     def _cached(self, key: tuple, compute):
@@ -353,10 +389,18 @@ class ShopService:
         )
         return self._change(kind, row, before, after, self.profile_of(history, ratings), prediction)
 
-    def submit_review(self, session: Session, item_id: str, stars: int, text: str, title: str = "") -> ReviewOutcome:
-        """Validate; ONE `Guide.predict` (sentiment, tags, P(buy), profile); one store transaction."""
+    def submit_review(
+        self, session: Session, item_id: str, stars: int, text: str, title: str = "", submission_key: str | None = None
+    ) -> ReviewOutcome:
+        """Validate; ONE `Guide.predict` (sentiment, tags, P(buy), profile); one store transaction.
+
+        `submission_key` (one per review form): sending the same form again stores nothing and returns
+        the first result. A database that is down or read-only raises StoreUnavailable; nothing is stored."""
         row = self.check_item(item_id)
         text, title, notice = clean_review(stars, text, title)
+        first = self._first_outcome(session, submission_key)
+        if first is not None:
+            return first
         history, ratings = self.history(session)
         before, profile_before = self.scores(history, ratings), self.profile_of(history, ratings)
         prediction, after = self._predict(
@@ -373,10 +417,11 @@ class ShopService:
             sentiment.label,
             float(sentiment.score),
             interests=prediction.profile.interests,
+            submission_key=submission_key,
         )
         attributes = prediction.attributes[item_id]
         review = saved.review
-        return ReviewOutcome(
+        outcome = ReviewOutcome(
             ReviewView(
                 review.stars,
                 review.title,
@@ -391,8 +436,68 @@ class ShopService:
             {t: attributes.tags[t] for t in attributes.predicted},
             attributes.category,
             self._change("review", row, before, after, profile_before, prediction),
-            notice,
+            ALREADY_SAVED if saved.replayed else notice,
         )
+        return self._remember_outcome(session, submission_key, outcome)
+
+    def _first_outcome(self, session: Session, submission_key: str | None) -> ReviewOutcome | None:
+        """The result of an earlier submit with this key: kept here, else (another replica, a restart)
+        the stored review, scored again without storing anything."""
+        if submission_key is None:
+            return None
+        with self._lock:
+            if (kept := self._outcomes.get((session.shopper_id, submission_key))) is not None:
+                return kept
+        saved = self.store.review_by_key(session.shopper_id, submission_key)
+        if saved is None:
+            return None
+        return self._stored_outcome(session, submission_key, saved)
+
+    def _stored_outcome(self, session: Session, submission_key: str, saved) -> ReviewOutcome:
+        review, row = saved.review, self.check_item(saved.review.item_id)
+        history, ratings = self.history(session)
+        profile = self.profile_of(history, ratings)
+        scores = self.scores(history, ratings)
+        likelihood = None if scores is None else float(scores[row])
+        attributes = self.attributes[row]
+        tags = {t: attributes.tags[t] for t in attributes.predicted}
+        top = top_items(self.items, scores)
+        change = Change(
+            "review",
+            review.item_id,
+            self.items.at[row, "title"],
+            likelihood,
+            likelihood,
+            profile.categories if profile else {},
+            profile.categories if profile else {},
+            profile.tags if profile else {},
+            profile.tags if profile else {},
+            top,
+            top,
+            0.0,
+            "",
+        )
+        sentiment = Sentiment(review.sentiment_label, review.sentiment_score, {})
+        view = ReviewView(
+            review.stars,
+            review.title,
+            review.text,
+            review.sentiment_label,
+            review.sentiment_score,
+            review.created_at,
+            "you",
+        )
+        outcome = ReviewOutcome(view, sentiment, tags, tags, attributes.category, change, ALREADY_SAVED)
+        return self._remember_outcome(session, submission_key, outcome)
+
+    def _remember_outcome(self, session: Session, submission_key: str | None, outcome: ReviewOutcome):
+        if submission_key is not None:
+            with self._lock:
+                self._outcomes.setdefault((session.shopper_id, submission_key), outcome)
+                while len(self._outcomes) > OUTCOME_ENTRIES:
+                    self._outcomes.popitem(last=False)
+                return self._outcomes[(session.shopper_id, submission_key)]
+        return outcome
 
     def _predict(self, history, ratings, review, item_id):
         """The one forward pass of an action; its catalogue scores and profile fill the cache."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import ast
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from guide.serving.personas import NEW_SHOPPER
-from guide.serving.shop import clean_review
-from guide.serving.store import MAX_REVIEW_CHARS
+from guide.serving.shop import ShopService, StoreUnavailable, clean_review
+from guide.serving.store import MAX_REVIEW_CHARS, Store
 from guide.serving.views import Filters, Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,12 @@ def session(shop, persona_id, visitor) -> Session:
     session = Session(persona_id, visitor)
     shop.start(session)
     return session
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def amazon_item(shop, not_in: list[str]) -> str:
@@ -230,3 +237,55 @@ def test_clean_review_drops_nul_and_controls_but_keeps_lines_tabs_and_accents():
     text, title, notice = clean_review(4, "\u200bGood\x00 stuff\x07\r\nreally\tcafe\u0301\u200b", "Ti\x00tle\x1b")
     assert (text, title, notice) == ("Good stuff\nreally\tcafe\u0301", "Title", "")
     assert clean_review(4, "\ud800ok", "")[0] == "ok"  # a lone surrogate cannot be encoded for PostgreSQL
+
+
+# --- one review per form, a database that fails, share links ---------------------------------------
+def test_sending_one_form_twice_stores_one_review_and_returns_the_first_result(shop, session, monkeypatch):
+    calls = []
+    real_predict = shop.guide.predict
+    monkeypatch.setattr(shop.guide, "predict", lambda *a, **k: calls.append(k) or real_predict(*a, **k))
+    item = amazon_item(shop, shop.history(session)[0])
+    first = shop.submit_review(session, item, 5, "Lovely texture.", submission_key="form-1")
+    again = shop.submit_review(session, item, 5, "Lovely texture.", submission_key="form-1")
+    assert again is first and len([c for c in calls if c.get("review")]) == 1  # the review was scored once
+    assert len(shop.store.reviews(shopper_id=session.shopper_id)) == 1
+    assert [e.kind for e in shop.store.events(session.shopper_id)] == ["review"]
+    shop._outcomes.clear()  # as on another replica or after a restart: the store still knows the key
+    replay = shop.submit_review(session, item, 5, "Lovely texture.", submission_key="form-1")
+    assert "already saved" in replay.notice and replay.review.text == "Lovely texture."
+    assert len(shop.store.reviews(shopper_id=session.shopper_id)) == 1
+    shop.submit_review(session, item, 4, "Still lovely.", submission_key="form-2")  # a new form
+    assert len(shop.store.reviews(shopper_id=session.shopper_id)) == 2
+
+
+@pytest.fixture
+def read_only_url(tmp_path, persona_id):
+    """A SQLite file that already knows the shopper, opened read-only."""
+    path = tmp_path / "ro.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.ensure_shopper(f"{persona_id}~{'c' * 12}", "Shopper", "persona")
+    return f"sqlite:///file:{path}?mode=ro&uri=true", f"sqlite:///{path}"
+
+
+def test_a_read_only_or_stopped_database_raises_a_clear_error_and_keeps_the_model(shop, persona_id, read_only_url):
+    session = Session(persona_id, "c" * 12)
+    for url in (read_only_url[0], f"postgresql+psycopg://guide@127.0.0.1:{_free_port()}/down?connect_timeout=3"):
+        service = ShopService(shop.guide, database_url=url)  # what the app caches: the model, no connection yet
+        item = amazon_item(service, list(shop.personas[persona_id].history))
+        with pytest.raises(StoreUnavailable, match=r"expected a reachable, writable database.*nothing was saved"):
+            service.submit_review(session, item, 5, "Lovely texture.")
+        with pytest.raises(StoreUnavailable):
+            service.start(session)
+        assert service.guide is shop.guide  # the model stays; the database is what failed
+        if url.startswith("postgresql"):
+            assert service._store is None  # never connected: the next call simply tries again
+    with Store(read_only_url[1]) as store:
+        assert store.reviews() == [] and store.events(session.shopper_id) == []
+
+
+def test_a_share_link_names_the_shopper_but_not_their_private_token(shop, session):
+    share = shop.share_link(session)
+    assert session.visitor not in share and share == shop.share_link(session)
+    assert shop.shared_session(share) == session
+    with pytest.raises(ValueError, match="share link: expected"):
+        shop.shared_session("made-up")
