@@ -18,8 +18,8 @@ The index is approximate only in which clusters it reads (`nprobe` of `nlist`); 
 are the exact inner products of the items it found. Defaults come from `benchmarks/bench_retrieval.py`
 (recombined MiniLM items, 64-d): nlist = sqrt(N) lists, nprobe = 8 sqrt(nlist) of them read per query.
 Measured there (2 busy CPU cores): at 21k items 145 lists / 97 probes, recall@10 0.99; at 1M items 1,000
-lists / 253 probes, recall@10 0.96, ~27 ms per shopper (k=200), 23 s to build. More probes buy recall
-linearly in time (350 probes: 0.98, ~35 ms).
+lists / 253 probes, recall@10 0.96-0.98 (two bias draws), 21-27 ms per shopper (k=200), 18-23 s to build.
+More probes buy recall linearly in time (350 probes: 0.98, ~35 ms).
 """
 
 from __future__ import annotations
