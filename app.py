@@ -12,7 +12,9 @@ import logging
 
 import streamlit as st
 
+from guide.serving.shop import StoreUnavailable
 from guide.ui import components, state, theme
+from guide.ui.visuals import md_text
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -36,4 +38,7 @@ components.sidebar(service)
 if page is pages["shop"] and st.query_params.get("product"):  # /?product=… opens the product page
     state.open_product(st.query_params["product"])
 
-page.run()
+try:
+    page.run()
+except StoreUnavailable as error:  # the database is down or read-only: say so; the model stays loaded
+    st.error(f"Your shop cannot be loaded right now: {md_text(error)}", icon=":material/database:")

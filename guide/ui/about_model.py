@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from guide.ui import state
+from guide.ui.visuals import md_text
 
 TASK_TITLES = {
     "purchase": "Purchase likelihood",
@@ -123,7 +124,7 @@ def main() -> None:
                     st.caption(TASK_BLURBS[task])
                     st.dataframe(_task_table(report[task]), hide_index=True, width="stretch")
         for note in report.get("meta", {}).get("notes", []):
-            st.caption(f"Note: {note}")
+            st.caption(f"Note: {md_text(note)}")
     st.markdown("#### How is it built?")
     keys = (
         "sharing",

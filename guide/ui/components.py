@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from guide.serving.personas import NEW_SHOPPER
-from guide.serving.shop import ShopService
+from guide.serving.shop import ShopService, StoreUnavailable
 from guide.serving.views import ProductCard, ReviewView
 from guide.ui import state
 from guide.ui.visuals import card_html, md_text, percent, points
@@ -27,15 +27,55 @@ def _picked() -> None:
 
 
 def _reset(svc: ShopService) -> None:
-    deleted = state.reset_demo(svc)
+    try:
+        deleted = state.reset_demo(svc)
+    except (StoreUnavailable, PermissionError) as error:
+        st.session_state.reset_error = str(error)
+        return
     st.session_state.reset_note = (
         f"Demo reset: removed {deleted.get('events', 0)} actions and "
         f"{deleted.get('reviews', 0)} reviews; back to the first shopper."
     )
 
 
+def _shared_sidebar(svc: ShopService) -> None:
+    """A share link's sidebar: whom it shows, that it is read-only, and the way back to one's own shop."""
+    st.markdown("### A shared shopper")
+    st.caption(
+        f"You are looking at **{md_text(svc.persona(state.current().persona_id).label)}** through a read-only "
+        "link: you can browse their shop and profile, but not buy, review or reset for them."
+    )
+    st.button("Shop as yourself", icon=":material/person:", key="leave_shared", on_click=state.leave_shared)
+
+
+def _make_share_link(svc: ShopService) -> None:
+    try:
+        st.session_state.share_link = state.share_params(svc)["share"]
+    except StoreUnavailable as error:
+        st.session_state.reset_error = str(error)
+
+
+def _share_button(svc: ShopService) -> None:
+    """A read-only link to this shopper: the public share id, never the private visitor token (made on
+    request, not every rerun: it is a database write)."""
+    st.button(
+        "Share this shopper (read-only)",
+        icon=":material/share:",
+        key="make_share",
+        on_click=_make_share_link,
+        args=(svc,),
+    )
+    if link := st.session_state.get("share_link"):
+        st.caption("Anyone with this link sees this shopper's pages, read-only; they cannot act as them:")
+        st.code(f"?share={link}", language=None)
+        st.page_link(state.SHOP, label="Open the read-only page", query_params={"share": link})
+
+
 def sidebar(svc: ShopService) -> None:
     with st.sidebar:
+        if state.read_only():
+            _shared_sidebar(svc)
+            return
         st.markdown("### Who is shopping?")
         choices = {p.persona_id: p for p in svc.persona_choices()}
         st.session_state.setdefault("persona_pick", st.session_state.persona)
@@ -65,6 +105,9 @@ def sidebar(svc: ShopService) -> None:
         )
         if note := st.session_state.pop("reset_note", None):
             st.success(note)
+        if error := st.session_state.pop("reset_error", None):
+            st.error(md_text(error), icon=":material/database:")
+        _share_button(svc)
         st.divider()
         st.caption(
             "Data: Amazon Reviews 2023 All_Beauty (Hou et al. 2024) · Sephora products "
@@ -75,6 +118,9 @@ def sidebar(svc: ShopService) -> None:
 def shopper_line(svc: ShopService, session) -> None:
     """Who the page is for; on a phone the sidebar with the picker is behind the menu button."""
     label = svc.persona(session.persona_id).label
+    if state.read_only():
+        st.caption(f"Viewing **{md_text(label)}** through a shared link · read-only")
+        return
     st.caption(f"Shopping as **{md_text(label)}** · change shopper in the sidebar (☰ on a phone)")
 
 

@@ -17,7 +17,7 @@ def _top_picks(title: str, picks: list[tuple[str, str, float]]) -> None:
     for item_id, name, likelihood in picks:
         st.page_link(
             state.PRODUCT,
-            label=f"{percent(likelihood)} · {short(name, 44)}",
+            label=f"{percent(likelihood)} · {md_text(short(name, 44))}",
             query_params=state.params(product=item_id),
         )
 
@@ -29,7 +29,7 @@ def _profile_move(change: Change) -> None:
         return
     top = next(iter(change.categories_after))
     st.metric(
-        f"Top interest: {top}",
+        f"Top interest: {md_text(top)}",
         percent(change.categories_after[top]),
         points(change.categories_before.get(top), change.categories_after[top]),
         help="Share of the shopper's interest in their top category, from the profile head.",
@@ -58,6 +58,12 @@ def _tags(outcome: ReviewOutcome) -> None:
         st.caption(f"Unchanged; category {md_text(outcome.category_after)}. Tags read the product's own text.")
 
 
+def _waited(wait_ms: float | None) -> None:
+    """The wait for the model (other sessions' passes hold its lock), apart from the pass itself."""
+    if wait_ms is not None and wait_ms >= 1:
+        st.caption(f"Before it, {wait_ms:.0f} ms waiting for the model while other shoppers' passes ran.")
+
+
 def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> None:
     review = outcome if isinstance(outcome, ReviewOutcome) else None
     change = review.change if review else outcome
@@ -65,9 +71,10 @@ def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> Non
         what = "Review saved" if review else labels.get(change.kind, change.kind)
         st.success(
             f"{what}. One forward pass of the shared model ({change.elapsed_ms:.0f} ms on "
-            f"{change.device or 'cpu'}) answered all at once:",
+            f"{md_text(change.device or 'cpu')}) answered all at once:",
             icon=":material/check_circle:",
         )
+        _waited(st.session_state.get("outcome_wait_ms"))
         if review and review.notice:
             st.warning(review.notice, icon=":material/content_cut:")
         columns = st.columns(4 if review else 2)

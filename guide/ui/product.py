@@ -3,25 +3,57 @@ reviews with the model's sentiment, similar products; and the actions: cart, buy
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 import streamlit as st
 
-from guide.serving.shop import MAX_REVIEW_CHARS, ShopService
+from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
 from guide.serving.views import ProductDetail, Session
 from guide.ui import components, state
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, stars, swatch_img
 
 ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
+READ_ONLY = "This is a shared, read-only page: open your own shop to buy or review."
+
+
+def _wait_ms(svc: ShopService) -> float | None:
+    """How long the last pass waited for the model lock (other sessions' passes), when the Guide says."""
+    return getattr(svc.guide, "last_wait_ms", None)
 
 
 def _act(svc: ShopService, session: Session, item_id: str, kind: str) -> None:
+    if state.read_only():  # a share link never acts as the shopper it shows
+        st.session_state.action_error = READ_ONLY
+        return
     try:
-        state.remember_action(item_id, svc.record_action(session, item_id, kind))
-    except ValueError as error:
+        state.remember_action(item_id, svc.record_action(session, item_id, kind), _wait_ms(svc))
+    except (ValueError, StoreUnavailable) as error:
         st.session_state.action_error = str(error)
 
 
+def _submission_key(item_id: str) -> str:
+    """The form's idempotency key: a nonce made when the form is first drawn, bound to what the form
+    holds. Pressing "Send review" again (a double click, a retry) sends the same key, so the review is
+    stored once; a different review (other text, stars or product) gets a key of its own."""
+    nonce = st.session_state.setdefault("review_nonce", secrets.token_hex(8))  # normally made by _review_form
+    content = "\x1f".join(
+        str(part)
+        for part in (
+            item_id,
+            st.session_state.get("review_stars"),
+            st.session_state.get("review_title", ""),
+            st.session_state.get("review_text", ""),
+        )
+    )
+    return f"{nonce}-{hashlib.sha256(content.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
 def _submit_review(svc: ShopService, session: Session, item_id: str) -> None:
+    if state.read_only():
+        st.session_state.action_error = READ_ONLY
+        return
     picked = st.session_state.get("review_stars")  # 0..4 from the star widget, None when unset
     if picked is None:
         st.session_state.action_error = "Pick 1 to 5 stars before sending your review."
@@ -33,11 +65,12 @@ def _submit_review(svc: ShopService, session: Session, item_id: str) -> None:
             int(picked) + 1,
             st.session_state.get("review_text", ""),
             st.session_state.get("review_title", ""),
+            submission_key=_submission_key(item_id),
         )
-    except ValueError as error:
+    except (ValueError, StoreUnavailable) as error:  # nothing was stored; the form keeps the text
         st.session_state.action_error = str(error)
         return
-    state.remember_action(item_id, outcome)
+    state.remember_action(item_id, outcome, _wait_ms(svc))
     st.session_state.review_text, st.session_state.review_title = "", ""
     st.session_state.review_stars = None
 
@@ -54,6 +87,9 @@ def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
         if card.likelihood is not None:
             components.likelihood_metric("Purchase likelihood for this shopper", None, card.likelihood)
         st.markdown(f"**Why:** {md_text(detail.reason.text)}")
+        if state.read_only():
+            st.caption(READ_ONLY)
+            return
         with st.container(horizontal=True):
             st.button(
                 "Add to cart",
@@ -107,6 +143,7 @@ def _details(detail: ProductDetail) -> None:
 
 
 def _review_form(svc: ShopService, session: Session, item_id: str) -> None:
+    st.session_state.setdefault("review_nonce", secrets.token_hex(8))  # this form's idempotency nonce
     with st.form("review_form", border=True):
         st.markdown("**Write a review**")
         st.feedback("stars", key="review_stars")
@@ -134,20 +171,23 @@ def main() -> None:
     if not item_id:
         st.info("Pick a product in the shop to see it here.", icon=":material/storefront:")
         st.stop()
-    try:
-        detail = svc.product(session, item_id)
-        if st.session_state.last_view != item_id:  # one view event per opening, not per rerun
-            svc.record_action(session, item_id, "view")
-            st.session_state.last_view = item_id
-    except ValueError:
+    if item_id not in svc.row_of:  # only an unknown id is "no product"; other errors say what they are
         st.error(
             f"There is no product with the id “{md_text(item_id[:60])}” in this catalogue. "
             "The link may be old or mistyped.",
             icon=":material/search_off:",
         )
         st.stop()
+    try:
+        detail = svc.product(session, item_id)
+        if st.session_state.last_view != item_id and not state.read_only():  # one view per opening; none shared
+            svc.record_action(session, item_id, "view")
+            st.session_state.last_view = item_id
+    except (ValueError, StoreUnavailable) as error:
+        st.error(f"This product cannot be shown: {md_text(error)}", icon=":material/error:")
+        st.stop()
     if error := st.session_state.pop("action_error", None):
-        st.error(error, icon=":material/error:")
+        st.error(md_text(error), icon=":material/error:")
     _hero(detail, svc, session)
     outcome = st.session_state.outcome
     if outcome and outcome[0] == item_id:
@@ -158,7 +198,8 @@ def main() -> None:
         _details(detail)
     reviews, write = st.columns([3, 2], gap="large")
     with write:
-        _review_form(svc, session, item_id)
+        if not state.read_only():
+            _review_form(svc, session, item_id)
     with reviews:
         st.markdown(f"#### Reviews ({len(detail.reviews)})")
         st.caption("Badges show the model's sentiment of each text, not the stars.")

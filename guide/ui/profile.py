@@ -35,7 +35,7 @@ def main() -> None:
         st.metric("Actions here", view.actions_here)
         st.metric("Reviews", len(view.sentiment))
         st.metric(
-            f"Top interest: {top or '—'}",
+            f"Top interest: {md_text(top) or '—'}",
             percent(view.categories[top]) if top else "—",
             help="The category with the largest share of this shopper's predicted interest.",
         )

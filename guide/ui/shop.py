@@ -89,7 +89,7 @@ def main() -> None:
     try:
         result = svc.browse(session, query, filters, order, st.session_state.get("shop_page", 1), PAGE_SIZE)
     except ValueError as error:
-        st.error(str(error))
+        st.error(md_text(error))
         st.stop()
     found = f"{result.total:,} products" + (f" matching “{md_text(result.query)}”" if result.query else "")
     st.caption(f"{found} · sorted {result.sort} · page {result.page} of {result.pages}")

@@ -2,7 +2,8 @@
 
 No product images ship with the data, so each product gets a generated swatch: a gradient whose hue
 comes from its category and whose shape and angle come from a hash of its id, with the brand's
-initials. Catalogue text that goes into HTML is escaped here; user text never comes here at all.
+initials. Catalogue text that goes into HTML is escaped here, and `md_text` is the one way any text we did
+not write goes into Markdown.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ CATEGORY_HUES = {
     "makeup": 350,
 }
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:<])")
+# Every ASCII punctuation mark: CommonMark lets any of them be backslash-escaped, and between them they
+# cover links and images ([]()!), HTML (<>&), code (`), emphasis (*_~), headings (#), tables (|), KaTeX ($),
+# Streamlit's directives and icons (:red[…], :material/…:), lists (+-.) and autolinks (: . @).
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
 
 
 def _hue(category: str | None, digest: bytes) -> int:
@@ -126,9 +131,11 @@ def points(before: float | None, after: float | None) -> str | None:
     return f"{delta:+.1f} pts" if abs(delta) >= 0.95 else f"{delta:+.2f} pts"
 
 
-def md_text(text: str) -> str:
-    """Catalogue text made safe to put inside Markdown (no links, HTML, maths or emphasis)."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "").replace("\n", " ")
+def md_text(text: object) -> str:
+    """Any text we did not write (a URL parameter, a shopper's words, the catalogue, an error quoting them)
+    made literal inside Markdown: every Markdown/HTML-significant mark is escaped and line breaks become
+    spaces, so it can only ever show as the characters it is (no links, images, HTML, maths or emphasis)."""
+    return _LINE_BREAKS.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(text or "")))
 
 
 def card_html(card: ProductCard) -> str:

@@ -6,6 +6,7 @@ throwaway SQLite database given by GUIDE_DATABASE_URL.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -56,6 +57,11 @@ def cards(at: AppTest) -> list[str]:
 
 def likelihoods(at: AppTest) -> list[float]:
     return [float(m) / 100 for body in cards(at) for m in re.findall(r"<b>(\d+)%</b> likely for you", body)]
+
+
+def literal(markdown: str) -> str:
+    """What a person reads from Markdown whose punctuation md_text escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def captions(at: AppTest) -> str:
@@ -171,6 +177,36 @@ def test_unknown_product_and_unknown_persona_get_clear_messages(database):
     open_page(at, "product", product="<img src=x onerror=alert(1)>")
     no_problems(at)
     assert "There is no product" in at.error[0].value and "<img" not in at.error[0].value.replace("\\<img", "")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["[x](https://evil.example)", "[Click here to log in](https://evil.example/login)", "![](http://h/t.png)"],
+)
+def test_a_markdown_persona_in_the_url_is_shown_as_literal_text(database, payload):
+    from markdown_it import MarkdownIt
+
+    at = run_app(persona=payload)
+    no_problems(at)
+    message = at.warning[0].value
+    shown = MarkdownIt("commonmark").render(message)  # what the browser would get from this Markdown
+    assert "<a " not in shown and "<img" not in shown, shown
+    assert f"got '{payload}'" in html.unescape(re.sub(r"</?p>", "", shown))  # the literal characters
+
+
+def test_other_product_errors_show_their_own_message(database, monkeypatch):
+    from guide.serving.shop import ShopService
+
+    at = run_app()
+    item = amazon_item(at)
+
+    def broken(self, session, item_id):
+        raise ValueError("history: expected known items, got a damaged one. Fix: reset the demo.")
+
+    monkeypatch.setattr(ShopService, "product", broken)
+    open_page(at, "product", product=item)
+    no_problems(at)
+    assert "There is no product" not in at.error[0].value and "damaged one" in at.error[0].value
 
 
 def test_review_shows_the_four_answers_and_moves_the_profile(database):
@@ -308,3 +344,94 @@ def test_missing_data_directory_explains_itself(database, monkeypatch, tmp_path)
         assert "The shop cannot start" in at.error[0].value and "nowhere" in at.error[0].value
     finally:
         state.load_service.clear()
+
+
+def test_sending_the_same_review_form_again_stores_it_once(database):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "product", product=item)
+    send_review(at, 4, "Smells lovely and lasts.", "Nice")
+    no_problems(at)
+    assert at.success[0].value.startswith("Review saved")
+    send_review(at, 4, "Smells lovely and lasts.", "Nice")  # the same form sent again (a retry, a double click)
+    no_problems(at)
+    assert at.success[0].value.startswith("Review saved")  # the first result, shown again
+    assert len(database.reviews(shopper_id=shopper(at))) == 1
+    assert [e.kind for e in database.events(shopper(at))].count("review") == 1
+    send_review(at, 2, "Actually it faded by noon.")  # a different review is a new submission
+    assert len(database.reviews(shopper_id=shopper(at))) == 2
+
+
+def test_a_database_that_is_down_shows_a_message_and_keeps_the_model(database, monkeypatch):
+    import socket
+
+    from guide.ui import state
+
+    service = state.load_service()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(service, "_store", None)  # as if the database went away: the next call reconnects
+    monkeypatch.setattr(service, "_database_url", f"postgresql+psycopg://guide@127.0.0.1:{port}/down?connect_timeout=3")
+    at = run_app()
+    no_problems(at)
+    message = literal(at.error[0].value)
+    assert "cannot be stored" in message and "expected a reachable, writable database" in message
+    at.run()
+    assert state.load_service() is service and service.guide is not None  # the model was not reloaded
+    monkeypatch.undo()
+    at = run_app()
+    no_problems(at)
+    assert not at.error
+
+
+def test_a_share_link_shows_the_shopper_read_only_and_cannot_act_or_reset(database):
+    owner = run_app()
+    item = amazon_item(owner)
+    open_page(owner, "product", product=item)
+    owner.button(key="act_cart").click().run()
+    owner.sidebar.button(key="make_share").click().run()
+    no_problems(owner)
+    share = owner.session_state["share_link"]
+    assert owner.session_state["visitor"] not in share and f"?share={share}" in [c.value for c in owner.sidebar.code]
+
+    viewer = run_app(share=share)
+    no_problems(viewer)
+    assert "visitor" not in viewer.query_params and viewer.query_params["share"] in (share, [share])
+    assert viewer.session_state["visitor"] != owner.session_state["visitor"]
+    assert "read-only" in captions(viewer) and not [b for b in viewer.sidebar.button if b.label == "Reset demo"]
+    open_page(viewer, "profile")
+    no_problems(viewer)
+    assert viewer.metric[1].value == "1"  # the owner's cart action, shown
+    open_page(viewer, "product", product=amazon_item(owner))
+    no_problems(viewer)
+    labels = [b.label for b in viewer.button]
+    assert "Add to cart" not in labels and "Buy now" not in labels and "Send review" not in labels
+    assert [e.kind for e in database.events(shopper(owner))] == ["view", "cart"]  # the viewer logged nothing
+    viewer.sidebar.button(key="leave_shared").click().run()  # back to the viewer's own shop
+    no_problems(viewer)
+    assert "share" not in viewer.query_params and shopper(viewer) != shopper(owner)
+    [b for b in viewer.sidebar.button if b.label == "Reset demo"][0].click().run()
+    no_problems(viewer)
+    assert [e.kind for e in database.events(shopper(owner))] == ["view", "cart"]  # reset only ever hits one's own
+
+
+def test_the_wait_for_the_model_is_shown_apart_from_the_pass(database, monkeypatch):
+    at = run_app()
+    open_page(at, "product", product=amazon_item(at))
+    from guide.serving.shop import ShopService
+    from guide.ui import state
+
+    real = ShopService.record_action
+
+    def after_a_wait(self, *args, **kwargs):  # as if other shoppers' passes held the model lock for 42 ms
+        outcome = real(self, *args, **kwargs)
+        self.guide.last_wait_ms = 42.0
+        return outcome
+
+    monkeypatch.setattr(state.load_service().guide, "last_wait_ms", 0.0, raising=False)  # restored afterwards
+    monkeypatch.setattr(ShopService, "record_action", after_a_wait)
+    at.button(key="act_cart").click().run()
+    no_problems(at)
+    assert re.search(r"One forward pass of the shared model \(\d+ ms on ", at.success[0].value)
+    assert "42 ms waiting for the model" in captions(at) and "42 ms" not in at.success[0].value

@@ -1,0 +1,56 @@
+"""md_text: the one helper that makes text we did not write literal inside Markdown.
+
+Checked by rendering with markdown-it (CommonMark + GFM tables/strikethrough): the escaped text must come
+out as the very characters that went in, with no link, image, HTML, emphasis, code, heading or table.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from markdown_it import MarkdownIt
+
+from guide.ui.visuals import md_text
+
+PAYLOADS = [
+    "[Click here to log in](https://evil.example/login)",
+    "![](http://host/track.png)",
+    "<img src=x onerror=alert(1)><script>alert(1)</script>",
+    "`code` **bold** __under__ *em* _em_ ~~gone~~",
+    "# heading",
+    "| a | b |\n|---|---|\n| 1 | 2 |",
+    "$x^2$ and $$\\int$$",
+    ":red[coloured] :material/home: :smile:",
+    "<https://evil.example> www.evil.example mail@evil.example",
+    "1. list\n- item\n> quote",
+    "&lt;b&gt; &amp; \\*not escaped\\*",
+    "[ref]: https://evil.example\n[ref]",
+]
+RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+MARKUP = re.compile(r"<(?!/?p>)[a-z/]")  # any tag but the paragraph the renderer wraps text in
+
+
+def rendered(text: str) -> str:
+    return RENDERER.render(f"Shown: {md_text(text)}").strip()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_md_text_shows_the_payload_literally(payload):
+    out = rendered(payload)
+    assert not MARKUP.search(out), out
+    assert out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1
+    literal = html.unescape(out[len("<p>") : -len("</p>")])
+    assert literal == "Shown: " + re.sub(r"[\r\n]+", " ", payload)
+
+
+@pytest.mark.parametrize("mark", list("[]()!<>`*_#|~$:&\\"))
+def test_every_significant_mark_is_escaped(mark):
+    assert md_text(f"a{mark}b") == f"a\\{mark}b"
+
+
+def test_line_breaks_become_spaces_and_none_is_empty():
+    assert md_text("one\ntwo\r\nthree\u2028four") == "one two three four"
+    assert md_text(None) == "" and md_text("") == ""
+    assert md_text(ValueError("got '[x](y)'")) == "got \\'\\[x\\]\\(y\\)\\'"
