@@ -33,6 +33,10 @@ def _train(args) -> int:
     from guide.data.text import Encoder
     from guide.training.trainer import train
 
+    if args.threads:  # on a shared machine one thread per process beats oversubscribed, spinning pools
+        import torch
+
+        torch.set_num_threads(args.threads)
     data_config = DataConfig(
         clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed
     )
@@ -134,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", default=None)
     t.add_argument("--out", default=str(DEFAULT_CHECKPOINT))
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.set_defaults(run=_train)
     e = sub.add_parser("evaluate", help="evaluate the checkpoint against STL twins and peers")
     e.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))

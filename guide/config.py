@@ -66,8 +66,9 @@ def encoder_id() -> str:
 class DataConfig:
     attribute_min_count: int = 50  # tags with fewer products are too rare to learn or judge
     category_min_count: int = 20  # secondary categories below this are folded into "Other"
-    max_history: int = 20  # most recent items a shopper tower attends over
-    purchase_negatives: int = 4  # sampled negatives per positive in purchase training
+    max_history: int = 50  # most recent items a shopper tower attends over (the benchmark's usual 50)
+    purchase_negatives: int = 1024  # products sampled per step as the softmax's negatives (uniform, whole catalogue)
+    purchase_users: int = 128  # shoppers per purchase draw; every position of each sequence is a target
     eval_negatives: int = 99  # the standard 1 + 99 sampled-candidate protocol
     clothing_fraction: float = 1.0  # share of clothing reviews used (tests use a slice)
     sephora_fraction: float = 1.0  # share of Sephora products used (tests use a slice)
@@ -78,8 +79,8 @@ class DataConfig:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1]; got {value}; fix: pass e.g. 0.1")
-        if self.max_history < 1 or self.purchase_negatives < 1 or self.eval_negatives < 1:
-            raise ValueError("max_history, purchase_negatives and eval_negatives must be >= 1")
+        if min(self.max_history, self.purchase_negatives, self.eval_negatives, self.purchase_users) < 1:
+            raise ValueError("max_history, purchase_negatives, purchase_users and eval_negatives must be >= 1")
 
 
 SHARING_SCHEMES = ("hard", "mmoe", "ple", "cross_stitch")
@@ -99,6 +100,12 @@ class ModelConfig:
     num_categories: int = 0
     num_interests: int = 0
     item_features: int = 3  # log price, rating, log popularity
+    num_items: int = 0  # catalogue rows: the purchase head learns one collaborative vector and bias per row
+    sequence_dim: int = 64  # the purchase head's item and shopper space (SASRec's 64)
+    sequence_blocks: int = 2  # causal self-attention blocks over the history
+    sequence_heads: int = 1
+    sequence_dropout: float = 0.5  # SASRec's setting for Beauty: its sequences are short and sparse
+    max_length: int = 50  # longest history the purchase head reads (positions beyond share the last embedding)
     tasks: tuple[str, ...] = TASKS  # which heads exist (single-task baselines use one)
 
     def __post_init__(self):
@@ -110,8 +117,10 @@ class ModelConfig:
         self.tasks = tuple(self.tasks)
         if self.hidden < 8 or self.ngram_dim < 1 or self.num_experts < 1:
             raise ValueError("hidden >= 8, ngram_dim >= 1 and num_experts >= 1 are required")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: expected [0, 1); got {self.dropout}")
+        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.sequence_dropout < 1.0:
+            raise ValueError(f"dropout: expected [0, 1); got {self.dropout}, {self.sequence_dropout}")
+        if self.sequence_dim % self.sequence_heads or self.sequence_blocks < 1 or self.max_length < 1:
+            raise ValueError("sequence_dim must divide by sequence_heads; sequence_blocks, max_length >= 1")
 
     def to_dict(self) -> dict:
         return asdict(self)

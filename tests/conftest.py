@@ -31,7 +31,7 @@ REAL_DATA_FIXTURES = {
     "app",
     "bad_rows_root",
 }
-DATA_FOLDERS = ("amazon_all_beauty_5core", "sephora_products", "womens_clothing_reviews")
+DATA_FOLDERS = ("amazon_all_beauty_5core", "amazon_beauty_2014_5core", "sephora_products", "womens_clothing_reviews")
 
 
 def real_data_missing() -> str | None:

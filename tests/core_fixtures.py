@@ -136,6 +136,8 @@ def synthetic_model(sharing: str = "mmoe", **overrides):
         num_tags=TAGS,
         num_categories=CATEGORIES,
         num_interests=TAGS + CATEGORIES,
+        sequence_dropout=0.0,
+        num_items=10,  # the purchase head's per-product vectors for the synthetic batch's catalogue rows
     )
     return GuideModel(ModelConfig(**{**values, **overrides}))
 
@@ -162,8 +164,10 @@ def synthetic_batch(
 
     mask = torch.ones(shoppers, length, dtype=torch.bool)
     mask[0, 1:] = False  # a short history, padded
+    products = block(items, feats=True)
+    products["rows"] = torch.arange(items) % 10  # catalogue rows of the synthetic model's 10 products
     return {
-        "items": block(items, feats=True),
+        "items": products,
         "attr_index": torch.randint(0, items, (shoppers,), generator=g),
         "reviews": block(reviews, feats=False),
         "history": torch.randint(0, items, (shoppers, length), generator=g),

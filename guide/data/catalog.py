@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from guide.config import SENTIMENT_LABELS, DataConfig, data_dir
-from guide.data import amazon, clothing, sephora
+from guide.data import amazon, beauty, clothing, sephora
 from guide.data.load_report import LoadReport, stable_split
 
 logger = logging.getLogger(__name__)
@@ -20,10 +20,17 @@ LAYOUT = """expected layout:
   {root}/amazon_all_beauty_5core/   All_Beauty.{{train,valid,test}}.csv, filtered_user_reviews.json,
                                     filterd_meta_items.csv
                                     (or an Amazon Reviews 2023 <Cat>.jsonl[.gz] + meta_<Cat>.jsonl[.gz])
+  {root}/amazon_beauty_2014_5core/  derived/items.csv, derived/interactions.csv.gz
+                                    (`python -m guide data fetch` builds them)
   {root}/sephora_products/          product_info.csv[.zip]
   {root}/womens_clothing_reviews/   Womens Clothing E-Commerce Reviews.csv[.zip]"""
 
-FOLDERS = {"amazon": "amazon_all_beauty_5core", "sephora": "sephora_products", "clothing": "womens_clothing_reviews"}
+FOLDERS = {
+    "amazon": "amazon_all_beauty_5core",
+    "beauty": beauty.FOLDER,
+    "sephora": "sephora_products",
+    "clothing": "womens_clothing_reviews",
+}
 
 
 def stars_to_label(stars: float) -> int:
@@ -52,13 +59,15 @@ class Catalog:
             raise FileNotFoundError(
                 f"data directory {root} lacks {', '.join(missing)}.\n"
                 + LAYOUT.format(root=root)
-                + "\nfix: put the three public data sets there (see README 'Data') or set GUIDE_DATA_DIR"
+                + "\nfix: run `python -m guide data fetch` (see README 'Data') or set GUIDE_DATA_DIR"
             )
         report = LoadReport()
-        a_items, interactions, a_reviews = amazon.load(root / FOLDERS["amazon"], report)
+        a_items, a_inter, a_reviews = amazon.load(root / FOLDERS["amazon"], report)
+        b_items, b_inter = beauty.load(root / FOLDERS["beauty"], report)
         s_items = sephora.load(root / FOLDERS["sephora"], report, config.sephora_fraction, config.seed)
         c_reviews = clothing.load(root / FOLDERS["clothing"], report, config.clothing_fraction, config.seed)
-        items = _combine_items(a_items, s_items, interactions, a_reviews, report)
+        items = _combine_items(a_items, b_items, s_items, a_inter, a_reviews, report)
+        interactions = pd.concat([a_inter.assign(source=amazon.SOURCE), b_inter], ignore_index=True)
         reviews = _combine_reviews(a_reviews, c_reviews)
         tags, categories = _vocabularies(items, config)
         for source, frame in (("items", items), ("interactions", interactions), ("reviews", reviews)):
@@ -95,7 +104,7 @@ class Catalog:
         return sorted(self.interactions["user_id"].unique())
 
 
-def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.DataFrame:
+def _combine_items(a_items, b_items, s_items, interactions, a_reviews, report) -> pd.DataFrame:
     train = interactions[interactions["split"] == "train"]
     popularity = train.groupby("item_id").size()
     rating = a_reviews[a_reviews["split"] == "train"].groupby("item_id")["rating"].mean()
@@ -111,10 +120,13 @@ def _combine_items(a_items, s_items, interactions, a_reviews, report) -> pd.Data
     s_items["product_split"] = s_items["item_id"].map(lambda p: stable_split(p, "product"))
     a_items["brand_split"] = "train"
     a_items["product_split"] = "train"
-    items = pd.concat([a_items, s_items], ignore_index=True)
+    # Beauty 2014 products: no tags, no Sephora category; their category path is theirs (and the profile's).
+    b_items = b_items.assign(rating=np.nan, popularity=0.0, brand_split="train", product_split="train")
+    items = pd.concat([a_items, b_items, s_items], ignore_index=True)
     dup = items["item_id"].duplicated()
     report.note("items", "duplicate item id (first kept)", int(dup.sum()))
     items = items[~dup].reset_index(drop=True)
+    items["category_path"] = [p if isinstance(p, list) else [] for p in items["category_path"]]
     # Amazon items' rating and popularity come from the purchase task's own training interactions:
     # as model inputs they would leak its labels (every training target has popularity >= 1, while
     # 27% of test targets have none), so the model sees them as unknown (0) for Amazon items.

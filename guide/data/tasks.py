@@ -1,13 +1,14 @@
 """Task data sets as arrays: one shared item table and review table, plus per-task targets and splits.
 
-- purchase: the official chronological split; history -> next item; negatives sampled from the
-  Amazon items the shopper never touched (train: fresh each batch; valid/test: fixed 1 + 99).
+- purchase: the Amazon Beauty 2014 5-core benchmark (22,363 shoppers), leave-one-out; history -> next
+  item; train: every position of each train sequence against a sampled softmax; valid/test: the full
+  ranking over the benchmark's 12,101 products and a fixed 1 + 99 uniformly sampled unseen products.
 - attributes: Sephora highlight tags (>= min count) + secondary category, split by brand (headline)
   or by product; Amazon items add partial tag labels from `details` (only mappable tags supervised).
 - sentiment: Amazon + clothing reviews, stars -> 3 classes.
 - profile: history -> the next item's category and tags as a distribution over the interest vocabulary.
-  Amazon items have no category of their own: a TF-IDF classifier fitted on Sephora products labels
-  them once ("silver" categories); this is stated wherever profile numbers are reported.
+  Amazon items have no Sephora category: a TF-IDF classifier fitted on Sephora products labels them
+  once ("silver" categories); this is stated wherever profile numbers are reported.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from guide.data.text import Encoder, hash_ngrams
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+BENCHMARK_SOURCE = "beauty2014"  # the purchase and profile tasks learn from the Amazon Beauty 5-core benchmark
 CATEGORY_MASS = 0.5  # share of an item's interest distribution on its category (the rest on tags)
 
 
@@ -35,6 +37,8 @@ class PurchaseSplit:
     ratings: list[np.ndarray]  # the shopper's stars for them (0 = unknown)
     target: np.ndarray  # catalogue row of the next item
     negatives: np.ndarray | None = None  # (n, eval_negatives) fixed for valid/test
+    sequences: list[np.ndarray] | None = None  # train: each shopper's whole train sequence (every position a target)
+    seen: list[np.ndarray] | None = None  # everything bought before the target (masked in full ranking)
 
 
 @dataclass
@@ -55,7 +59,7 @@ class TaskData:
     cat_targets: np.ndarray  # (N,) category index, -1 unknown
     attr_split: np.ndarray  # (N,) str: train/valid/test/none
     item_interest: np.ndarray  # (N, C + T) the next-item target distribution of the profile task
-    amazon_rows: np.ndarray  # candidate pool of the purchase task
+    amazon_rows: np.ndarray  # candidate pool of the purchase task: the benchmark's products
     idf: np.ndarray  # (buckets,) inverse document frequency of each n-gram bucket (train texts)
     purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
 
@@ -145,31 +149,46 @@ def _interest_targets(tag_targets: np.ndarray, silver: np.ndarray, num_categorie
     return out
 
 
-def _purchase_splits(catalog: Catalog, amazon_rows: np.ndarray, config: DataConfig) -> dict[str, PurchaseSplit]:
+def _sequences(catalog: Catalog) -> tuple[list[str], list[np.ndarray]]:
+    """Each benchmark shopper's purchases as catalogue rows, oldest first (their order in the source)."""
+    inter = catalog.interactions
+    inter = inter[inter["source"] == BENCHMARK_SOURCE]
+    rows = catalog.rows(inter["item_id"].tolist())
+    users = inter["user_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    return list(users[starts]), np.split(rows, starts[1:])
+
+
+def _purchase_splits(catalog: Catalog, pool: np.ndarray, config: DataConfig) -> dict[str, PurchaseSplit]:
+    """Leave-one-out on the benchmark: per shopper the last item is test, the one before it validation,
+    the rest train. Validation shoppers see their train items as history, test shoppers also the
+    validation item (never as a target to learn from). Train keeps whole sequences: every position
+    predicts the next item."""
     rng = np.random.default_rng(config.seed)
-    inter = catalog.interactions.sort_values(["user_id", "timestamp"])
-    rating_of = {(u, i): r for u, i, r in zip(inter["user_id"], inter["item_id"], inter["rating"])}
-    touched = inter.groupby("user_id")["item_id"].agg(set).to_dict()
-    out = {}
-    for split in SPLITS:
-        part = inter[inter["split"] == split]
-        history = [catalog.rows(h[-config.max_history :]) if h else np.zeros(0, np.int64) for h in part["history"]]
-        ratings = [
-            np.array([rating_of.get((u, i), 0.0) for i in h[-config.max_history :]], np.float32)
-            for u, h in zip(part["user_id"], part["history"])
-        ]
-        result = PurchaseSplit(list(part["user_id"]), history, ratings, catalog.rows(list(part["item_id"])))
-        if split != "train":
-            pool_ids = catalog.items["item_id"].to_numpy()[amazon_rows]
-            negatives = []
-            for user in part["user_id"]:
-                allowed = amazon_rows[~np.isin(pool_ids, list(touched[user]))]
-                negatives.append(
-                    rng.choice(allowed, size=config.eval_negatives, replace=len(allowed) < config.eval_negatives)
-                )
-            result.negatives = np.stack(negatives)
-        out[split] = result
-    return out
+    users, sequences = _sequences(catalog)
+    limit = config.max_history
+
+    def split(cut: int, name: str) -> PurchaseSplit:
+        history = [seq[: len(seq) - cut][-limit:] for seq in sequences]
+        target = np.array([seq[len(seq) - cut] for seq in sequences], np.int64)
+        zeros = [np.zeros(len(h), np.float32) for h in history]
+        result = PurchaseSplit(users, history, zeros, target)
+        result.seen = [seq[: len(seq) - cut] for seq in sequences]
+        if name != "train":  # 1 + 99 protocol: uniformly sampled benchmark products the shopper never bought
+            result.negatives = np.stack([_unseen(rng, pool, seq, config.eval_negatives) for seq in sequences])
+        return result
+
+    train = split(3, "train")  # the last train item as target of the profile task's draws
+    train.sequences = [seq[:-2] for seq in sequences]
+    return {"train": train, "valid": split(2, "valid"), "test": split(1, "test")}
+
+
+def _unseen(rng: np.random.Generator, pool: np.ndarray, seen: np.ndarray, count: int) -> np.ndarray:
+    out: list[int] = []
+    seen_set = set(seen.tolist())
+    while len(out) < count:
+        out.extend(int(r) for r in rng.choice(pool, count) if int(r) not in seen_set and int(r) not in out)
+    return np.array(out[:count], np.int64)
 
 
 def _train_bags(items, item_ngrams: list[np.ndarray], reviews, review_ngrams: list[np.ndarray]) -> list[np.ndarray]:
@@ -209,7 +228,7 @@ def build(
     review_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in reviews["full_text"]]
     tag_targets, tag_mask, cats, split = _attribute_targets(catalog, f"{attribute_split}_split")
     silver = silver_categories(catalog, catalog.categories)
-    amazon_rows = np.flatnonzero(items["source"].to_numpy() == "amazon")
+    amazon_rows = np.flatnonzero(items["source"].to_numpy() == BENCHMARK_SOURCE)  # the benchmark's 12,101
     data = TaskData(
         item_emb=item_emb,
         item_ngrams=item_ngrams,

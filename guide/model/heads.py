@@ -30,40 +30,84 @@ class HistoryEncoder(nn.Module):
         return torch.cat([null, h], dim=1), keep  # (B, 1 + L, H), (B, 1 + L)
 
 
-class PurchaseHead(nn.Module):
-    """Target-aware attention over the history, then an MLP over (user, item, user * item)."""
+class CausalBlock(nn.Module):
+    """Pre-norm self-attention block that only looks back in time, then a position-wise MLP."""
 
-    def __init__(self, hidden: int, dropout: float):
+    def __init__(self, dim: int, heads: int, dropout: float):
         super().__init__()
-        self.history = HistoryEncoder(hidden)
-        self.query = nn.Linear(hidden, hidden)
-        self.key = nn.Linear(hidden, hidden)
-        self.score = nn.Sequential(
-            nn.Linear(3 * hidden + 2, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
-        )
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, history, stars, mask, candidates, history_content, candidate_content) -> torch.Tensor:
-        h, keep = self.history(history, stars, mask)  # (B, 1 + L, H)
-        q = self.query(candidates)  # (B, C, H)
-        k = self.key(h)  # (B, 1 + L, H)
-        logits = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, C, 1 + L)
-        logits = logits.masked_fill(~keep.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(logits, dim=-1)  # (B, C, 1 + L)
-        user = weights @ h  # (B, C, H)
-        closest = self._closest(history, mask, candidates)  # (B, C, 1) in the trunk's space
-        content = self._closest(history_content, mask, candidate_content)  # (B, C, 1) raw MiniLM cosine
-        features = torch.cat([user, candidates, user * candidates, closest, content], dim=-1)  # (B, C, 3H + 2)
-        return self.score(features).squeeze(-1)  # (B, C)
+    def forward(self, x: torch.Tensor, causal: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        attended, _ = self.attention(h, h, h, attn_mask=causal, key_padding_mask=padding, need_weights=False)
+        x = x + self.dropout(attended)  # (B, L, D)
+        return x + self.dropout(self.mlp(self.norm2(x)))
+
+
+class PurchaseHead(nn.Module):
+    """Next purchase: a causal self-attention encoder over the shopper's history (SASRec, Kang & McAuley
+    2018) in an item space of its own; score(shopper, product) = user . item + bias(product).
+
+    A product's vector is the trunk's purchase representation (text through the shared encoder and trunk)
+    projected to `dim`, plus a learned vector per catalogue row (collaborative signal of products bought
+    in training; zero for products never bought). One dot product per product makes the whole catalogue
+    one matrix product, and retrieval over millions an inner-product search.
+    """
+
+    def __init__(self, hidden: int, dim: int, blocks: int, heads: int, max_length: int, num_items: int,
+                 dropout: float):  # fmt: skip
+        super().__init__()
+        self.project = nn.Linear(hidden, dim)
+        self.ids = nn.Embedding(max(num_items, 1), dim)
+        nn.init.zeros_(self.ids.weight)
+        self.bias = nn.Embedding(max(num_items, 1), 1)
+        nn.init.zeros_(self.bias.weight)
+        self.positions = nn.Embedding(max_length, dim)  # 0 = the most recent item
+        nn.init.normal_(self.positions.weight, std=0.02)
+        self.blocks = nn.ModuleList(CausalBlock(dim, heads, dropout) for _ in range(blocks))
+        self.norm = nn.LayerNorm(dim)
+        self.null = nn.Parameter(torch.zeros(dim))  # the shopper with no history
+        self.dropout = nn.Dropout(dropout)
+        self.max_length = max_length
+
+    def item_vectors(self, trunk: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        """(N, H) trunk representations (+ their catalogue rows) -> (N, D + 1): the vector, then the bias."""
+        vectors = self.project(trunk)  # (N, D)
+        if rows is None:  # free text: no collaborative part
+            return torch.cat([vectors, vectors.new_zeros(len(vectors), 1)], dim=-1)
+        return torch.cat([vectors + self.ids(rows), self.bias(rows)], dim=-1)
+
+    def sequence(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, L, D + 1) item vectors of the history (left-aligned, `mask` marks real items) ->
+        (B, L, D): at each position, the shopper as of that purchase."""
+        length = mask.sum(1, keepdim=True)  # (B, 1)
+        steps = torch.arange(history.shape[1], device=history.device)  # (L,)
+        back = (length - 1 - steps).clamp(0, self.max_length - 1)  # (B, L) distance from the latest item
+        x = self.dropout(history[..., :-1] + self.positions(back))  # (B, L, D)
+        causal = torch.ones(history.shape[1], history.shape[1], dtype=torch.bool, device=history.device).triu(1)
+        padding = ~mask
+        padding[:, 0] = False  # an empty history still attends to something; its output is replaced below
+        for block in self.blocks:
+            x = block(x, causal, padding)
+        return self.norm(x)
+
+    def users(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, D) the shopper after their latest item (the null shopper with no history)."""
+        states = self.sequence(history, mask)  # (B, L, D)
+        last = (mask.sum(1) - 1).clamp_min(0)  # (B,)
+        user = states[torch.arange(len(states), device=states.device), last]  # (B, D)
+        empty = ~mask.any(1, keepdim=True)
+        return torch.where(empty, self.null.expand_as(user), user)
 
     @staticmethod
-    def _closest(history, mask, candidates) -> torch.Tensor:
-        """Cosine of each candidate to its nearest history item (-1 with no history)."""
-        if history.shape[1] == 0:
-            return candidates.new_full((*candidates.shape[:2], 1), -1.0)
-        c = torch.nn.functional.normalize(candidates, dim=-1)
-        h = torch.nn.functional.normalize(history, dim=-1)
-        sim = c @ h.transpose(1, 2)  # (B, C, L)
-        return sim.masked_fill(~mask.unsqueeze(1), -1.0).amax(-1, keepdim=True)
+    def score(users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """users (..., D) against items (C, D + 1) -> (..., C); or per-shopper items (B, C, D + 1) -> (B, C)."""
+        if items.dim() == 2:
+            return users @ items[:, :-1].T + items[:, -1]
+        return (items[..., :-1] @ users.unsqueeze(-1)).squeeze(-1) + items[..., -1]  # (B, C)
 
 
 class ProfileHead(nn.Module):

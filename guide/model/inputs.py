@@ -42,6 +42,7 @@ def item_block(data: TaskData, rows: np.ndarray, device, drop: float = 0.0, rng=
     """The unique catalogue rows among `rows` and where each of `rows` sits among them."""
     unique, inverse = np.unique(rows, return_inverse=True)
     block = text_block(data.item_emb, data.item_ngrams, unique, device, data.item_feats, drop, rng)
+    block["rows"] = torch.from_numpy(unique).to(device)
     return block, inverse.reshape(rows.shape)
 
 

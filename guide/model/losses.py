@@ -9,7 +9,11 @@ from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 
 
 def purchase_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, targets["labels"])  # (B, 1 + K)
+    """Sampled softmax: at every real history position (P, C), the next product among the shared candidates
+    (`next`: (P,) index into them). `labels` (B, C) 0/1 instead: binary cross-entropy."""
+    if "next" in targets:
+        return F.cross_entropy(logits, targets["next"])
+    return F.binary_cross_entropy_with_logits(logits, targets["labels"])
 
 
 def attributes_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:

@@ -1,11 +1,14 @@
 """GuideModel: one shared input encoder and trunk, four heads, one forward pass.
 
 Batch layout (every key optional; a task runs when its inputs are present):
-    items:      {emb (U, 384), ngrams (sum of bag sizes,), offsets (U,), feats (U, F)}  products
+    items:      {emb (U, 384), ngrams (sum of bag sizes,), offsets (U,), feats (U, F), rows (U,)}  products
+                (rows: their catalogue rows, for the purchase head's per-product vectors)
     attr_index: (B,)    rows of `items` to tag                              -> attributes (B, T + C)
     reviews:    {emb (R, 384), ngrams, offsets}                             -> sentiment  (R, 3)
     history:    (B, L)  rows of `items`, with history_mask (B, L) bool and history_stars (B, L) long
     candidates: (B, C)  rows of `items` to score for each shopper           -> purchase   (B, C)
+                (C,)    one shared candidate set                            -> purchase   (B, C)
+                        with all_positions=True: every real history position -> purchase  (P, C)
     profile:    True    with a history                                      -> profile    (B, K)
 Products are encoded once per batch however many tasks read them.
 """
@@ -20,6 +23,7 @@ from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, Sentime
 from guide.model.trunk import InputEncoder, build_trunk, soft_sharing_penalty
 
 CONTENT = "content"  # key of the raw-embedding view in encode_items' output (not a task)
+ITEM_VECTORS = "item_vectors"  # key of the purchase head's product vectors (D + 1: vector, bias) in encode_items
 WIDE = "wide"  # key of the wide (linear n-gram) logits in encode_items / encode_reviews output
 
 
@@ -32,7 +36,15 @@ class GuideModel(nn.Module):
         self.encoder = InputEncoder(config)
         self.trunk = build_trunk(config)
         heads = {
-            PURCHASE: lambda: PurchaseHead(config.hidden, config.dropout),
+            PURCHASE: lambda: PurchaseHead(
+                config.hidden,
+                config.sequence_dim,
+                config.sequence_blocks,
+                config.sequence_heads,
+                config.max_length,
+                config.num_items,
+                config.sequence_dropout,
+            ),  # fmt: skip
             ATTRIBUTES: lambda: AttributesHead(config.hidden, config.num_tags, config.num_categories, config.dropout),
             SENTIMENT: lambda: SentimentHead(config.hidden, config.dropout),
             PROFILE: lambda: ProfileHead(config.hidden, config.num_interests, config.dropout),
@@ -58,6 +70,8 @@ class GuideModel(nn.Module):
         x = self.encoder(items["emb"], items["ngrams"], items["offsets"], items.get("feats"), kind=0)
         out = self.trunk(x)
         out[CONTENT] = torch.nn.functional.normalize(items["emb"], dim=-1)
+        if PURCHASE in self.heads:
+            out[ITEM_VECTORS] = self.heads[PURCHASE].item_vectors(out[PURCHASE], items.get("rows"))  # (U, D + 1)
         if ATTRIBUTES in self.wide:
             out[WIDE] = self.encoder.wide(self.wide[ATTRIBUTES], items["ngrams"], items["offsets"])  # (U, T + C)
         return out
@@ -83,13 +97,21 @@ class GuideModel(nn.Module):
         if "history" in batch:
             history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
             if PURCHASE in self.heads and "candidates" in batch:
-                items, content, candidates = item_repr[PURCHASE], item_repr[CONTENT], batch["candidates"]
-                out[PURCHASE] = self.heads[PURCHASE](
-                    items[history], stars, mask, items[candidates], content[history], content[candidates]
-                )
+                out[PURCHASE] = self.purchase_logits(item_repr[ITEM_VECTORS], batch)
             if PROFILE in self.heads and batch.get("profile"):
                 out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
         return out
+
+    def purchase_logits(self, vectors: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Training (`all_positions`): every real history position (row-major) against one shared candidate
+        set -> (P, C).
+        Otherwise the shopper after their latest item against shared candidates (C,) -> (B, C), or against
+        their own candidates (B, C) -> (B, C)."""
+        head, mask, candidates = self.heads[PURCHASE], batch["history_mask"], batch["candidates"]
+        history = vectors[batch["history"]]  # (B, L, D + 1)
+        if batch.get("all_positions"):  # only real positions: most of a padded batch is padding
+            return head.score(head.sequence(history, mask)[mask], vectors[candidates])  # (P, C)
+        return head.score(head.users(history, mask), vectors[candidates])  # (B, C)
 
     def attribute_logits(self, item_repr: dict[str, torch.Tensor], index: torch.Tensor | None = None) -> torch.Tensor:
         """(N, T + C) tag and category logits of encoded products (all, or those at `index`)."""

@@ -22,7 +22,9 @@ def encode_catalog(
     parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(emb), CHUNK):
         rows = np.arange(start, min(start + CHUNK, len(emb)))
-        for task, rep in model.encode_items(text_block(emb, ngrams, rows, device, feats)).items():
+        block = text_block(emb, ngrams, rows, device, feats)
+        block["rows"] = torch.from_numpy(rows).to(device)
+        for task, rep in model.encode_items(block).items():
             parts.setdefault(task, []).append(rep)
     return {task: torch.cat(chunks) for task, chunks in parts.items()}
 
@@ -60,11 +62,12 @@ def _shopper_chunks(split: PurchaseSplit, device):
 def purchase_scores(
     model, data: TaskData, split: PurchaseSplit, device, candidates: np.ndarray, reps=None
 ) -> np.ndarray:
-    """Logits (n, C) for each shopper's candidate rows."""
+    """Logits (n, C) for each shopper's candidate rows (n, C), or for one shared candidate set (C,)."""
     reps = reps or item_representations(model, data, device)
+    shared = torch.from_numpy(candidates).to(device) if candidates.ndim == 1 else None
     out = []
     for start, stop, batch in _shopper_chunks(split, device):
-        batch["candidates"] = torch.from_numpy(candidates[start:stop]).to(device)
+        batch["candidates"] = shared if shared is not None else torch.from_numpy(candidates[start:stop]).to(device)
         out.append(model(batch, item_repr=reps)[PURCHASE].cpu().numpy())
     return np.concatenate(out)
 

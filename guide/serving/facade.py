@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
@@ -61,15 +62,22 @@ class Guide:
         self.sentiment_bias = np.array(calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
         self._lock = threading.Lock()
         self.last_inference_ms = 0.0
+        self.last_wait_ms = 0.0
+        self.purchase_temperature = float(calibration.get("purchase_temperature", 1.0))
         buckets = self.model.config.ngram_buckets
         self._item_emb = encoder.embed(catalog.items["text"].tolist(), shard_name="items")
         self._item_ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
         self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
         self._item_repr = encode_catalog(self.model, self._item_emb, self._item_ngrams, self._item_feats, device)
+        self._all_rows = torch.arange(len(catalog.items), device=device)
         self._item_tags, self._item_cats = self._catalog_attributes()
         items = catalog.items
         items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
-        items["display_category"] = items["category"].where(items["category"].notna(), items["model_category"])
+        # Shown: the catalogue's own category (Sephora's, or the first two levels of an Amazon category
+        # path), else the model's.
+        path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
+        own = items["category"].where(items["category"].notna(), path)
+        items["display_category"] = own.where(own.notna(), items["model_category"])
         self.search_index = SearchIndex(items, self._item_emb, encoder)
 
     @classmethod
@@ -193,7 +201,8 @@ class Guide:
         return [float(p) for p in out[PURCHASE]]
 
     def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
-        """P(buys next) for every catalogue row, in catalogue order."""
+        """P(next purchase = product) for every catalogue row, in catalogue order (`history`: item ids,
+        oldest first; owned products are not masked here — the caller decides)."""
         return self._forward(self._history(history, ratings), np.arange(len(self.catalog)), None)[0][PURCHASE]
 
     def profile(self, history: list[str], ratings=None) -> Profile:
@@ -232,27 +241,35 @@ class Guide:
 
     @torch.inference_mode()
     def _forward(self, batch: dict, rows: np.ndarray, review_texts, attr_rows=None) -> tuple[dict, float]:
-        started = time.perf_counter()
+        """One pass of the model. Purchase: the whole catalogue is scored (one matrix product) and turned
+        into P(next purchase = product) by a softmax with the temperature fitted on validation; `rows`
+        picks the products asked for. `last_inference_ms` is the pass itself, `last_wait_ms` the wait
+        for the lock before it (other sessions' passes)."""
+        asked = time.perf_counter()
         with self._lock:
+            started = time.perf_counter()
             if review_texts:
                 batch["reviews"] = self._reviews_block(review_texts)
             if len(rows):
-                batch["candidates"] = torch.from_numpy(rows[None, :]).to(self.device)
+                batch["candidates"] = self._all_rows
             if attr_rows is not None and len(attr_rows):
                 batch["attr_index"] = torch.from_numpy(attr_rows).to(self.device)
             batch["profile"] = True
             raw = self.model(batch, item_repr=self._item_repr)
-        out = {PROFILE: raw[PROFILE][0]}
-        if PURCHASE in raw:
-            out[PURCHASE] = torch.sigmoid(raw[PURCHASE][0]).cpu().numpy()
-        if SENTIMENT in raw:
-            out[SENTIMENT] = raw[SENTIMENT]
-        if ATTRIBUTES in raw:
-            n = len(self.tags)
-            logits = raw[ATTRIBUTES]
-            tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
-            out[ATTRIBUTES] = list(zip(tags, cats))
-        self.last_inference_ms = (time.perf_counter() - started) * 1000
+            out = {PROFILE: raw[PROFILE][0]}
+            if PURCHASE in raw:
+                probs = torch.softmax(raw[PURCHASE][0] / self.purchase_temperature, -1).cpu().numpy()
+                out[PURCHASE] = probs[rows]
+            if SENTIMENT in raw:
+                out[SENTIMENT] = raw[SENTIMENT]
+            if ATTRIBUTES in raw:
+                n = len(self.tags)
+                logits = raw[ATTRIBUTES]
+                tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+                out[ATTRIBUTES] = list(zip(tags, cats))
+            finished = time.perf_counter()
+        self.last_wait_ms = (started - asked) * 1000
+        self.last_inference_ms = (finished - started) * 1000
         return out, self.last_inference_ms
 
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:

@@ -92,6 +92,34 @@ def build_personas(
     return personas
 
 
+def demo_shoppers(
+    interactions: pd.DataFrame, main_category: dict[str, str], per_category: int = 3, others: int = 8
+) -> list[str]:
+    """The range of shoppers a demo needs, picked deterministically from the benchmark's shoppers: for
+    each main category (the first level of the products' category path), the shopper with the longest
+    history, one with a typical history and one with a short one; plus the `others` most active shoppers
+    of the other sources (the Amazon 2023 shoppers, whose reviews the product pages show)."""
+    benchmark = interactions[interactions["source"] == "beauty2014"]
+    sizes = benchmark.groupby("user_id").size()
+    main = (
+        benchmark.assign(main=benchmark["item_id"].map(main_category))
+        .groupby("user_id")["main"]
+        .agg(lambda m: m.value_counts().index[0] if m.notna().any() else None)
+    )
+    picked: list[str] = []
+    for category in main.value_counts().index:
+        members = sizes[main[main == category].index].sort_values(kind="stable")
+        members = members[~members.index.duplicated()]
+        if len(members) < per_category:
+            continue
+        positions = np.linspace(len(members) - 1, 0, per_category).round().astype(int)  # longest .. shortest
+        positions[len(positions) // 2] = len(members) * 3 // 4  # a typical (upper-middle) history
+        picked += [str(members.index[p]) for p in positions]
+    rest = interactions[interactions["source"] != "beauty2014"].groupby("user_id").size()
+    picked += [str(u) for u in rest.sort_values(ascending=False, kind="stable").index[:others]]
+    return list(dict.fromkeys(picked))
+
+
 def top_items(items: pd.DataFrame, scores, n: int = 5) -> list[tuple[str, str, float]]:
     if scores is None:
         return []

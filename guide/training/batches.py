@@ -7,7 +7,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.tasks import TaskData
-from guide.model.inputs import item_block, shopper_batch, text_block
+from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
 
 AMAZON_SHARE = 0.2
 PROFILE_SMOOTHING = 0.3
@@ -17,8 +17,9 @@ class TaskSampler:
     """Draws training batches per task with their targets."""
 
     def __init__(
-        self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0
-    ):
+        self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0,
+        purchase_users: int = 128, max_length: int = 50,
+    ):  # fmt: skip
         self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
         self.drop = drop
         self.attr_rows = data.split_rows("train")
@@ -26,6 +27,7 @@ class TaskSampler:
         self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
         self.review_rows = {s: r for s, r in self.review_rows.items() if len(r)}
         self.purchase = data.purchase["train"]
+        self.purchase_users, self.max_length = purchase_users, max_length
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -71,14 +73,27 @@ class TaskSampler:
         return picks, [self.purchase.history[i] for i in picks], [self.purchase.ratings[i] for i in picks]
 
     def _purchase(self):
-        picks, histories, stars = self._shoppers()
-        negatives = self.rng.choice(self.data.amazon_rows, (len(picks), self.negatives))
-        candidates = np.concatenate([self.purchase.target[picks, None], negatives], axis=1)
-        labels = (candidates == candidates[:, :1]).astype(
-            np.float32
-        )  # a sampled negative equal to the target is a positive
-        batch = shopper_batch(self.data, histories, stars, candidates, self.device, False, self.drop, self.rng)
-        return batch, {"labels": torch.from_numpy(labels).to(self.device)}
+        """Every position of a shopper's train sequence predicts the next product, among that batch's
+        targets plus products drawn uniformly from the whole catalogue (a sampled softmax: Sephora and
+        unbought products learn to rank low as well)."""
+        picks = self.rng.choice(len(self.purchase.sequences), self.purchase_users)
+        windows = [self.purchase.sequences[i][-(self.max_length + 1) :] for i in picks]
+        inputs, nexts = [w[:-1] for w in windows], [w[1:] for w in windows]
+        negatives = self.rng.choice(len(self.data.item_emb), self.negatives)
+        candidates = np.unique(np.concatenate([*nexts, negatives]))
+        rows, mask, _ = history_tensors(inputs, [np.zeros(len(x)) for x in inputs])
+        wanted = np.concatenate([rows.ravel(), candidates])
+        block, where = item_block(self.data, wanted, self.device, self.drop, self.rng)
+        targets = np.searchsorted(candidates, np.concatenate(nexts))  # (P,), row-major like the mask
+        batch = {
+            "items": block,
+            "history": torch.from_numpy(where[: rows.size].reshape(rows.shape)).to(self.device),
+            "history_mask": torch.from_numpy(mask).to(self.device),
+            "history_stars": torch.zeros(rows.shape, dtype=torch.long, device=self.device),
+            "candidates": torch.from_numpy(where[rows.size :]).to(self.device),
+            "all_positions": True,
+        }
+        return batch, {"next": torch.from_numpy(targets).to(self.device)}
 
     def _profile(self):
         picks, histories, stars = self._shoppers()

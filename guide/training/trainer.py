@@ -69,6 +69,7 @@ def build_model(data: TaskData, config: TrainConfig) -> GuideModel:
     model_config.num_tags = len(data.tags)
     model_config.num_categories = len(data.categories)
     model_config.num_interests = len(data.interests)
+    model_config.num_items = len(data.item_emb)
     model = GuideModel(model_config)
     if len(data.idf) != model_config.ngram_buckets:
         raise ValueError(
@@ -114,6 +115,8 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         np.random.default_rng(config.seed + rank),
         device,
         config.gram_dropout,
+        config.data.purchase_users,
+        config.model.max_length,
     )
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
     rng = np.random.default_rng(config.seed + 1000 + rank)
