@@ -6,8 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from guide.config import SENTIMENT, TASKS, TrainConfig
+from guide.config import PURCHASE, SENTIMENT, TASKS, TrainConfig
+from guide.model.losses import purchase_loss
+from guide.training.batches import TaskSampler
 from guide.training.trainer import build_model, task_probabilities, train
 from guide.training.validation import validation_score
 
@@ -79,6 +82,7 @@ def test_training_writes_calibration_for_every_tag(tiny_checkpoint, task_data):
     assert len(thresholds) == len(task_data.tags) == len(tiny_checkpoint.tags)
     assert all(0.0 < t < 1.0 for t in thresholds)
     assert len(calibration["sentiment_bias"]) == 3
+    assert 0.2 <= calibration["purchase_temperature"] <= 5.0  # the grid's range
     assert tiny_checkpoint.categories == task_data.categories
     assert tiny_checkpoint.fingerprint  # ties the weights to the data they saw
 
@@ -94,3 +98,62 @@ def test_single_task_training_lowers_the_loss_and_calibrates_only_its_task(task_
     assert list(checkpoint.model.heads) == [SENTIMENT]
     assert set(checkpoint.calibration) == {"sentiment_bias"}
     assert checkpoint.fingerprint == ""  # no catalogue given
+
+
+# --- the purchase draw: every position of a train window against a shared candidate set ---------------
+def _purchase_draw(task_data, seed: int = 0, users: int = 24, negatives: int = 64, length: int = 50):
+    sampler = TaskSampler(task_data, 16, negatives, np.random.default_rng(seed), "cpu", purchase_users=users,
+                          max_length=length)  # fmt: skip
+    replay = np.random.default_rng()
+    replay.bit_generator.state = sampler.rng.bit_generator.state
+    picks = replay.choice(len(task_data.purchase["train"].sequences), users)  # the draw's first random call
+    batch, targets = sampler.draw(PURCHASE)
+    return picks, batch, targets
+
+
+def test_purchase_draw_targets_index_the_true_next_products(task_data):
+    sequences = task_data.purchase["train"].sequences
+    length = 50
+    picks, batch, targets = _purchase_draw(task_data, length=length)
+    rows = batch["items"]["rows"].numpy()  # catalogue row of each product in the batch's block
+    mask = batch["history_mask"].numpy()
+    history = rows[batch["history"].numpy()]
+    candidates = rows[batch["candidates"].numpy()]
+    nxt = targets["next"].numpy()
+    assert batch["all_positions"] and len(nxt) == mask.sum()  # one target per real position, row-major
+    expected_inputs, expected_next = [], []
+    for i in picks:
+        window = sequences[i][-(length + 1) :]
+        expected_inputs.append(window[:-1])
+        expected_next.append(window[1:])
+    for j, inputs in enumerate(expected_inputs):
+        np.testing.assert_array_equal(history[j][mask[j]], inputs)
+        assert mask[j].sum() == len(inputs) and not mask[j][len(inputs) :].any()  # left-aligned, then padding
+    np.testing.assert_array_equal(candidates[nxt], np.concatenate(expected_next))
+    assert set(np.concatenate(expected_next).tolist()) <= set(candidates.tolist())  # every target is a candidate
+    assert len(np.unique(candidates)) == len(candidates)  # one column per product: no duplicate positive
+
+
+def test_purchase_draw_caps_windows_at_the_model_length(task_data):
+    sequences = task_data.purchase["train"].sequences
+    picks, batch, targets = _purchase_draw(task_data, seed=3, users=64, length=4)
+    mask = batch["history_mask"].numpy()
+    assert mask.shape[1] <= 4
+    np.testing.assert_array_equal(mask.sum(1), [min(len(sequences[i]), 5) - 1 for i in picks])
+
+
+def test_purchase_draw_feeds_the_model_and_its_loss_learns(task_data):
+    torch.manual_seed(0)
+    model = build_model(task_data, tiny_train_config(model=tiny_model_config(tasks=(PURCHASE,))))
+    _, batch, targets = _purchase_draw(task_data, users=8, negatives=32)
+    logits = model(batch)[PURCHASE]
+    assert logits.shape == (len(targets["next"]), len(batch["candidates"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(15):
+        loss = purchase_loss(model(batch)[PURCHASE], targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.isfinite(losses).all() and losses[-1] < 0.7 * losses[0]

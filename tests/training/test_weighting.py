@@ -45,6 +45,29 @@ def test_every_strategy_leaves_finite_gradients_on_shared_parameters(name):
         assert any(g is not None and g.abs().sum() > 0 for g in head_grads), (name, task)
 
 
+def _sampled_softmax(batch: dict, targets: dict) -> tuple[dict, dict]:
+    """The purchase draw as training makes it: every real history position against one shared candidate set,
+    `next` indexing each position's next product among them."""
+    positions = int(batch["history_mask"].sum())
+    candidates = torch.arange(len(batch["items"]["emb"]))
+    nxt = torch.randint(0, len(candidates), (positions,), generator=torch.Generator().manual_seed(2))
+    return {**batch, "candidates": candidates, "all_positions": True}, {**targets, "purchase": {"next": nxt}}
+
+
+@pytest.mark.parametrize("name", WEIGHTINGS)
+def test_every_strategy_trains_on_the_sampled_softmax_purchase_draw(name):
+    model = synthetic_model("mmoe")
+    batch, targets = _sampled_softmax(synthetic_batch(), synthetic_targets(synthetic_batch()))
+    losses = task_losses(model, batch, targets)
+    assert losses["purchase"].ndim == 0 and torch.isfinite(losses["purchase"])
+    weights = build_weighting(name, TASKS).backward(losses, model)
+    assert set(weights) == set(TASKS) and all(w > 0 for w in weights.values())
+    assert torch.isfinite(_shared_grad(model)).all() and _shared_grad(model).abs().sum() > 0
+    purchase = [p.grad for n, p in model.heads.named_parameters() if n.startswith("purchase.") and n != "purchase.null"]
+    assert purchase and all(g is not None and torch.isfinite(g).all() for g in purchase)
+    assert any(g.abs().sum() > 0 for g in purchase)
+
+
 @pytest.mark.parametrize("name", WEIGHTINGS)
 def test_strategies_cope_with_a_step_that_drew_only_some_tasks(name):
     model, batch = synthetic_model("ple"), synthetic_batch()
