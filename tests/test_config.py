@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from guide import config
-from guide.config import SAMPLINGS, SHARING_SCHEMES, TASKS, WEIGHTINGS, DataConfig, ModelConfig, TrainConfig
+from guide.config import (
+    ATTRIBUTES,
+    PURCHASE,
+    SAMPLINGS,
+    SHARING_SCHEMES,
+    TASKS,
+    WEIGHTINGS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 
 
 @pytest.mark.parametrize("fraction", [0.0, -0.1, 1.5])
@@ -18,7 +28,7 @@ def test_data_config_rejects_fractions_outside_unit_interval(fraction):
         DataConfig(clothing_fraction=fraction)
 
 
-@pytest.mark.parametrize("field", ["max_history", "purchase_negatives", "eval_negatives"])
+@pytest.mark.parametrize("field", ["max_history", "purchase_negatives", "purchase_users", "eval_negatives"])
 def test_data_config_rejects_non_positive_counts(field):
     with pytest.raises(ValueError, match=field):
         DataConfig(**{field: 0})
@@ -56,6 +66,8 @@ def test_model_config_normalises_tasks_to_a_tuple_and_round_trips_through_dict()
         ({"steps": 0}, "steps"),
         ({"batch_size": 1}, "batch_size"),
         ({"lr": 0.0}, "lr"),
+        ({"gram_dropout": 1.0}, "gram_dropout"),
+        ({"gram_dropout": -0.1}, "gram_dropout"),
     ],
 )
 def test_train_config_rejects_bad_values(overrides, field):
@@ -71,14 +83,31 @@ def test_default_configs_are_valid_and_independent():
 
 def test_config_names_match_the_registries_they_select_from():
     from guide.model import SCHEMES
+    from guide.training import weighting
     from guide.training.trainer import task_probabilities
-    from guide.training.weighting import build_weighting
 
     assert set(SHARING_SCHEMES) == set(SCHEMES)
-    for name in WEIGHTINGS:
-        assert build_weighting(name, TASKS) is not None
+    expected = {
+        "equal": weighting.Equal,
+        "uncertainty": weighting.Uncertainty,
+        "gradnorm": weighting.GradNorm,
+        "dwa": weighting.DWA,
+        "pcgrad": weighting.PCGrad,
+    }
+    assert set(WEIGHTINGS) == set(expected)
+    for name in WEIGHTINGS:  # each config name builds its own strategy, not a shared fallback
+        assert type(weighting.build_weighting(name, TASKS)) is expected[name], name
+    with pytest.raises(ValueError, match="weighting: expected one of"):
+        weighting.build_weighting("softmax", TASKS)
+    sizes = {PURCHASE: 10, ATTRIBUTES: 40}
+    expected_chances = {
+        "uniform": {PURCHASE: 1.0, ATTRIBUTES: 1.0},
+        "proportional": {PURCHASE: 0.25, ATTRIBUTES: 1.0},
+        "annealed": {PURCHASE: 0.5, ATTRIBUTES: 1.0},  # halfway: size ** 0.5, the largest task drawn always
+    }
+    assert set(SAMPLINGS) == set(expected_chances)
     for name in SAMPLINGS:
-        assert set(task_probabilities({t: 10 for t in TASKS}, name, 0.5)) == set(TASKS)
+        assert task_probabilities(sizes, name, 0.5) == pytest.approx(expected_chances[name]), name
 
 
 def test_data_dir_defaults_beside_the_checkout_and_env_overrides(monkeypatch, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from guide.config import PURCHASE, SENTIMENT, TASKS, TrainConfig
+from guide.config import PURCHASE, SENTIMENT, TASKS
 from guide.model.losses import purchase_loss
 from guide.training.batches import TaskSampler
 from guide.training.trainer import build_model, task_probabilities, train
@@ -50,11 +50,6 @@ def test_sampling_survives_an_empty_task_and_rejects_unknown_names():
     assert 0 < chance["a"] < chance["b"] == 1.0
     with pytest.raises(ValueError, match="sampling"):
         task_probabilities(SIZES, "greedy", 0.0)
-
-
-def test_bad_train_config_is_refused():
-    with pytest.raises(ValueError, match="weighting"):
-        TrainConfig(weighting="x")
 
 
 def test_build_model_takes_vocabularies_from_the_data_without_touching_the_config(task_data):
