@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, TrainConfig
 from guide.model.checkpoint import Checkpoint
 from guide.model.inputs import shopper_batch, text_block
 from guide.model.outputs import eval_candidates
@@ -104,20 +103,7 @@ def test_weights_that_do_not_match_the_config_raise_value_error(tmp_path, tiny_c
         Checkpoint.load(folder)
 
 
-def test_save_creates_the_folder_and_overwrites_in_place(tmp_path, tiny_checkpoint):
-    folder = tiny_checkpoint.save(tmp_path / "a" / "b")
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
-    tiny_checkpoint.save(folder)
-    first = Checkpoint.load(folder)
-    assert np.allclose(
-        first.model.heads[ATTRIBUTES].tags.weight.detach().numpy(),
-        tiny_checkpoint.model.heads[ATTRIBUTES].tags.weight.detach().numpy(),
-        atol=1e-3,
-    )
-
-
 def _synthetic_checkpoint(**changes) -> Checkpoint:
-    from guide.config import TrainConfig
     from tests.core_fixtures import synthetic_model
 
     model = synthetic_model()
@@ -153,3 +139,44 @@ def test_an_unknown_attribute_split_is_refused(tmp_path):
     folder = _synthetic_checkpoint(attribute_split="colour").save(tmp_path / "ckpt")
     with pytest.raises(ValueError, match="expected meta.attribute_split 'brand' or 'product'; got 'colour'; fix:"):
         Checkpoint.load(folder)
+
+
+def test_save_creates_the_folder_and_a_second_save_replaces_the_first(tmp_path):
+    """Checkpoint A, then a different B (other width, sharing, tasks, vocabularies) into the same folder:
+    loading gives B alone, and nothing of A is left to mismatch B's config."""
+    from tests.core_fixtures import synthetic_model
+
+    torch.manual_seed(0)
+    a = _synthetic_checkpoint(fingerprint="aaa", calibration={"tag_thresholds": [0.5] * 5}, meta={"best_step": 1})
+    folder = a.save(tmp_path / "a" / "b")  # parents are created
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    torch.manual_seed(1)
+    b_model = synthetic_model(
+        sharing="hard", hidden=24, num_tags=3, num_categories=2, num_interests=5, tasks=(SENTIMENT, ATTRIBUTES)
+    )
+    b = _synthetic_checkpoint(
+        model=b_model,
+        config=TrainConfig(model=b_model.config, weighting="equal"),
+        tags=["t0", "t1", "t2"],
+        categories=["c0", "c1"],
+        fingerprint="bbb",
+        calibration={"sentiment_bias": [0.1, 0.0, -0.1]},
+        meta={"best_step": 2},
+        attribute_split="brand",
+    )
+    assert set(b.model.state_dict()) != set(a.model.state_dict())
+    assert b.save(folder) == folder
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    stored = load_file(folder / "model.safetensors")
+    b_state = {k: v for k, v in b.model.state_dict().items() if v.is_floating_point()}
+    assert set(stored) == set(b_state)  # none of A's tensors (its other heads, its widths) survive
+    assert all(stored[k].shape == b_state[k].shape for k in stored)
+    loaded = Checkpoint.load(folder)
+    assert loaded.model.config == b.model.config and loaded.model.config != a.model.config
+    assert list(loaded.model.heads) == [SENTIMENT, ATTRIBUTES]
+    assert (loaded.config.weighting, loaded.tags, loaded.categories) == ("equal", b.tags, b.categories)
+    assert (loaded.fingerprint, loaded.calibration, loaded.attribute_split) == ("bbb", b.calibration, "brand")
+    assert loaded.meta["best_step"] == 2
+    for name, tensor in loaded.model.state_dict().items():
+        if name in b_state:  # B's weights, to float16 precision
+            torch.testing.assert_close(tensor, b_state[name].half().float(), atol=0, rtol=0, msg=name)
