@@ -326,6 +326,36 @@ def test_save_review_is_all_or_nothing(store, monkeypatch, stage):
     assert _counts(store)["reviews"] == before["reviews"] + 1
 
 
+def test_a_database_failure_after_the_review_row_stores_none_of_review_event_or_snapshot(store, monkeypatch):
+    """The review row is written, then the database fails on the transaction's second statement (the
+    'review' event): the review is rolled back with it, the caller gets StoreUnavailable, and the same
+    form can be sent again and is stored once (not replayed from a half-written first try)."""
+    store.ensure_shopper("ana", "Ana", "persona")
+    before = _counts(store)
+    real_insert, written_before_failure = store_module._insert, []
+
+    def failing_insert(conn, table, **values):
+        if table is store_module.events_table:
+            query = sa.select(sa.func.count()).select_from(store_module.reviews_table)
+            written_before_failure.append(conn.execute(query).scalar_one())  # the review row exists in there
+            raise sa.exc.OperationalError("INSERT INTO events", {}, OSError("disk I/O error"))
+        return real_insert(conn, table, **values)
+
+    monkeypatch.setattr(store_module, "_insert", failing_insert)
+    with pytest.raises(StoreUnavailable, match="disk I/O error.*nothing was saved"):
+        _review(store, submission_key="form-1")
+    assert written_before_failure == [before["reviews"] + 1]  # it failed midway, not before the first write
+    assert _counts(store) == before
+    assert (store.reviews("ana"), store.events("ana"), store.profile_history("ana")) == ([], [], [])
+    assert store.review_by_key("ana", "form-1") is None
+    monkeypatch.undo()
+    saved = _review(store, submission_key="form-1")  # the retry is a first submission, not a replay
+    assert not saved.replayed
+    assert [r.id for r in store.reviews("ana")] == [saved.review.id]
+    assert [(e.id, e.payload["review_id"]) for e in store.events("ana")] == [(saved.event_id, saved.review.id)]
+    assert [(p.id, p.event_id) for p in store.profile_history("ana")] == [(saved.snapshot_id, saved.event_id)]
+
+
 def test_record_action_is_all_or_nothing(store, monkeypatch):
     store.ensure_shopper("ana", "Ana", "persona")
     before = _counts(store)
