@@ -79,7 +79,13 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from guide.evaluation.report import build_report, markdown, save_report
 
-    report = build_report(Path(args.checkpoint), full=args.full, peers=not args.no_peers, progress=not args.quiet)
+    report = build_report(
+        Path(args.checkpoint),
+        full=args.full,
+        peers=not args.no_peers,
+        progress=not args.quiet,
+        product_twin=args.product_twin,
+    )
     if args.save:
         save_report(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
@@ -145,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     e.add_argument("--full", action="store_true", help="also train/evaluate STL twins and the product-split twin")
     e.add_argument("--no-peers", action="store_true")
+    e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
     e.add_argument("--save", action="store_true", help="write report.json beside the checkpoint")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(run=_evaluate)

@@ -21,6 +21,7 @@ import numpy as np
 from guide.config import DataConfig
 from guide.data.amazon import DETAIL_TAGS
 from guide.data.catalog import Catalog, attribute_train_mask
+from guide.data.purchase_signals import TransitionGraph
 from guide.data.text import Encoder, hash_ngrams
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class TaskData:
     amazon_rows: np.ndarray  # candidate pool of the purchase task: the benchmark's products
     idf: np.ndarray  # (buckets,) inverse document frequency of each n-gram bucket (train texts)
     purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
+    transitions: TransitionGraph | None = None  # purchase transitions of the TRAIN sequences only
 
     @property
     def interests(self) -> list[str]:
@@ -159,6 +161,11 @@ def _sequences(catalog: Catalog) -> tuple[list[str], list[np.ndarray]]:
     return list(users[starts]), np.split(rows, starts[1:])
 
 
+def train_sequences(catalog: Catalog) -> list[np.ndarray]:
+    """Each benchmark shopper's train part (all but the validation and test products), as catalogue rows."""
+    return [seq[:-2] for seq in _sequences(catalog)[1]]
+
+
 def _purchase_splits(catalog: Catalog, pool: np.ndarray, config: DataConfig) -> dict[str, PurchaseSplit]:
     """Leave-one-out on the benchmark: per shopper the last item is test, the one before it validation,
     the rest train. Validation shoppers see their train items as history, test shoppers also the
@@ -250,6 +257,7 @@ def build(
         idf=ngram_idf(_train_bags(items, item_ngrams, reviews, review_ngrams), ngram_buckets),
     )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
+    data.transitions = TransitionGraph.build(data.purchase["train"].sequences, len(items))
     logger.info(
         "task data: %d items, %d reviews, %d tags, %d categories",
         len(items),

@@ -29,7 +29,7 @@ from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.catalog import Catalog
 from guide.data.tasks import PurchaseSplit, TaskData, lexical_texts
 from guide.data.text import MAX_CHARS
-from guide.evaluation import metrics
+from guide.evaluation import metrics, sequential
 from guide.evaluation.evaluate import SMALL, profile_scores
 
 logger = logging.getLogger(__name__)
@@ -222,117 +222,7 @@ def attributes_report(catalog: Catalog, slices: dict[str, TaskData], split: str 
 
 
 # --- purchase: fit(data) -> Scorer --------------------------------------------------------------------
-def _train_counts(data: TaskData) -> np.ndarray:
-    return np.bincount(data.purchase["train"].target, minlength=len(data.item_emb)).astype(float)
-
-
-def _fit_random(data: TaskData) -> Scorer:
-    rng = np.random.default_rng(SEED)
-    return lambda part, candidates: rng.random(candidates.shape)
-
-
-def _fit_popularity(data: TaskData) -> Scorer:
-    counts = _train_counts(data)
-    return lambda part, candidates: counts[candidates]
-
-
-def _fit_cooccurrence(data: TaskData) -> Scorer:
-    """Train shoppers who bought both, summed over the history items; popularity breaks ties."""
-    from scipy import sparse
-
-    train = data.purchase["train"]
-    users = {u: k for k, u in enumerate(dict.fromkeys(train.users))}
-    bought = sparse.csr_matrix(
-        (np.ones(len(train.target)), ([users[u] for u in train.users], train.target)),
-        shape=(len(users), len(data.item_emb)),
-    )
-    bought.data[:] = 1.0  # a repeat purchase counts once
-    together = (bought.T @ bought).tolil()  # (N, N) shoppers in common
-    together.setdiag(0)
-    together = together.tocsr()
-    counts = _train_counts(data)
-    tiebreak = counts / (counts.max() + 1.0)
-
-    def score(part: PurchaseSplit, candidates: np.ndarray) -> np.ndarray:
-        rows = [np.asarray(together[h].sum(0)).ravel()[c] for h, c in zip(part.history, candidates, strict=True)]
-        return np.stack(rows) + tiebreak[candidates]
-
-    return score
-
-
-def _fit_content(data: TaskData) -> Scorer:
-    emb = data.item_emb / np.maximum(np.linalg.norm(data.item_emb, axis=1, keepdims=True), 1e-9)
-
-    def score(part: PurchaseSplit, candidates: np.ndarray) -> np.ndarray:
-        out = np.zeros(candidates.shape)
-        for i, history in enumerate(part.history):
-            if len(history):
-                out[i] = (emb[candidates[i]] @ emb[history].T).max(1)  # (m, h) -> (m,)
-        return out
-
-    return score
-
-
-def _fit_bpr(
-    data: TaskData, dim: int = 32, epochs: int = 50, lr: float = 0.05, reg: float = 0.01, batch: int = 64
-) -> Scorer:
-    """BPR-MF (Rendle et al. 2009) by mini-batch SGD; an item's last column is its bias (a shopper's is 1).
-    Items never bought in train keep zero vectors; shoppers unseen in train score by item bias only."""
-    train = data.purchase["train"]
-    users = {u: k for k, u in enumerate(dict.fromkeys(train.users))}
-    pool = {row: k for k, row in enumerate(data.amazon_rows)}
-    user_ids, item_ids = np.array([users[u] for u in train.users]), np.array([pool[r] for r in train.target])
-    rng = np.random.default_rng(SEED)
-    shoppers = np.hstack([0.1 * rng.standard_normal((len(users), dim)), np.ones((len(users), 1))])  # (U, dim + 1)
-    items = np.hstack([0.1 * rng.standard_normal((len(pool), dim)), np.zeros((len(pool), 1))])  # (I, dim + 1)
-    for _ in range(epochs):
-        for step in np.array_split(rng.permutation(len(user_ids)), max(1, len(user_ids) // batch)):
-            u, i, j = user_ids[step], item_ids[step], rng.integers(len(pool), size=len(step))  # j: sampled negative
-            shopper, gap = shoppers[u], items[i] - items[j]  # (B, dim + 1)
-            pull = 1.0 / (1.0 + np.exp((shopper * gap).sum(1, keepdims=True)))  # d log sigmoid(x) / dx, (B, 1)
-            np.add.at(shoppers[:, :dim], u, lr * (pull * gap - reg * shopper)[:, :dim])
-            np.add.at(items, i, lr * (pull * shopper - reg * items[i]))
-            np.add.at(items, j, lr * (-pull * shopper - reg * items[j]))
-    items[np.setdiff1d(np.arange(len(pool)), item_ids)] = 0.0
-    table = np.zeros((len(data.item_emb), dim + 1))  # catalogue row -> [vector, bias]
-    table[data.amazon_rows] = items
-    unknown = np.append(np.zeros(dim), 1.0)
-
-    def score(part: PurchaseSplit, candidates: np.ndarray) -> np.ndarray:
-        vectors = np.stack([shoppers[users[u]] if u in users else unknown for u in part.users])  # (n, dim + 1)
-        return np.einsum("nd,nmd->nm", vectors, table[candidates])
-
-    return score
-
-
-PURCHASE_PEERS = {
-    "Random": _fit_random,
-    "Popularity": _fit_popularity,
-    "Item co-occurrence": _fit_cooccurrence,
-    "MiniLM content similarity": _fit_content,
-    "BPR-MF": _fit_bpr,
-}
-
-
-def _break_ties(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per-row ranks (0..m-1, higher is better) of scores, equal scores ordered at random."""
-    order = np.lexsort((rng.random(scores.shape), scores), axis=-1)  # ascending by score, then by coin
-    return np.argsort(order, axis=1).astype(float)  # the inverse permutation: each column's rank
-
-
-def purchase_peer_metrics(scorer: Scorer, data: TaskData, part: PurchaseSplit, ci: bool = True) -> dict:
-    """1 + negatives ranking metrics, and full_hr@10 over every Amazon item but the shopper's history."""
-    rng = np.random.default_rng(SEED)
-    candidates = np.concatenate([part.target[:, None], part.negatives], axis=1)  # (n, 1 + negatives)
-    values = metrics.ranking_metrics(_break_ties(scorer(part, candidates), rng))
-    pool = {row: j for j, row in enumerate(data.amazon_rows)}
-    everything = np.tile(data.amazon_rows, (len(part.target), 1))  # (n, amazon items)
-    values["full_hr@10"] = metrics.full_catalogue_hits(
-        _break_ties(scorer(part, everything), rng),
-        np.array([pool[t] for t in part.target]),
-        [np.array([pool[h] for h in history if h in pool], np.int64) for history in part.history],
-    )
-    return _means(values, ci)
+# --- purchase: the benchmark protocol's peers live in guide.evaluation.sequential ----------------------
 
 
 # --- profile: fit(data) -> predict(shoppers) -> (n, categories + tags) distributions ------------------
@@ -352,9 +242,34 @@ def _fit_history_frequency(data: TaskData):
     return lambda part: _history_frequency(data, part, smoothing)
 
 
+def _recent_frequency(data: TaskData, part: PurchaseSplit, decay: float, smoothing: float) -> np.ndarray:
+    """The history's interests with the latest products weighted most (weight decay ** age)."""
+    prior = data.item_interest[data.purchase["train"].target].mean(0)
+    rows = []
+    for history in part.history:
+        if not len(history):
+            rows.append(prior)
+            continue
+        weights = decay ** np.arange(len(history))[::-1]
+        rows.append(weights @ data.item_interest[history] / weights.sum())
+    return (1 - smoothing) * np.stack(rows) + smoothing * prior
+
+
+def _fit_recent_frequency(data: TaskData):
+    valid = data.purchase["valid"]
+    target = data.item_interest[valid.target]
+    grid = [(d, a) for d in (0.3, 0.5, 0.7, 0.9) for a in SMOOTHING_GRID]
+    decay, smoothing = min(
+        grid, key=lambda da: metrics.kl_divergence(target, _recent_frequency(data, valid, *da)).mean()
+    )
+    logger.info("recency-weighted history: decay %.1f, smoothing %.2f (tuned on valid KL)", decay, smoothing)
+    return lambda part: _recent_frequency(data, part, decay, smoothing)
+
+
 PROFILE_PEERS = {
     "Global prior": lambda data: partial(_history_frequency, data, smoothing=1.0),
     "History frequency": _fit_history_frequency,
+    "Recency-weighted history": _fit_recent_frequency,
 }
 
 
@@ -375,7 +290,12 @@ def _check(catalog: Catalog, data: TaskData, attribute_split: str, argument: str
 
 
 def peer_report(
-    catalog: Catalog, data: TaskData, data_product: TaskData | None = None, split: str = "test", ci: bool = True
+    catalog: Catalog,
+    data: TaskData,
+    data_product: TaskData | None = None,
+    split: str = "test",
+    ci: bool = True,
+    sasrec: bool = False,
 ) -> dict:
     """Every peer of every task on `split`: report[task][slice][peer] = {metric: value, ...}.
 
@@ -391,11 +311,12 @@ def peer_report(
         _check(catalog, data_product, "product", "data_product")
         slices["product"] = data_product
     part = data.purchase[split]
+    names = tuple(n for n in sequential.PEERS if sasrec or not n.startswith("SASRec"))  # SASRec trains ~10 min
     jobs = {
         SENTIMENT: lambda: sentiment_report(catalog, data, split, ci),
         ATTRIBUTES: lambda: attributes_report(catalog, slices, split, ci),
         PURCHASE: lambda: {
-            "test": {name: purchase_peer_metrics(fit(data), data, part, ci) for name, fit in PURCHASE_PEERS.items()}
+            "test": {name: _means(values, ci) for name, values in sequential.peer_values(data, split, names).items()}
         },
         PROFILE: lambda: {
             "test": {name: profile_scores(fit(data)(part), data, part, ci) for name, fit in PROFILE_PEERS.items()}
@@ -410,4 +331,4 @@ def peer_report(
     return report
 
 
-__all__ = ["ATTRIBUTE_PEERS", "PROFILE_PEERS", "PURCHASE_PEERS", "SENTIMENT_PEERS", "peer_report"]
+__all__ = ["ATTRIBUTE_PEERS", "PROFILE_PEERS", "SENTIMENT_PEERS", "peer_report"]

@@ -23,8 +23,10 @@ from scipy import sparse
 
 from guide.data.tasks import PurchaseSplit, TaskData
 from guide.evaluation.ranking import positions, ranking_table, target_ranks
+from guide.model.fusion import Fusion
 from guide.model.heads import CausalBlock
-from guide.training.validation import purchase_ranks
+from guide.model.outputs import item_representations
+from guide.training.validation import fused_scores, purchase_ranks
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +55,9 @@ def per_shopper(ranks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def model_values(model, data: TaskData, split: str, device, reps=None) -> dict[str, np.ndarray]:
-    return per_shopper(purchase_ranks(model, data, data.purchase[split], device, reps))
+def model_values(model, data: TaskData, split: str, device, reps=None, fusion: Fusion | None = None) -> dict:
+    """Per-shopper metrics of the model's purchase scores (fused as calibrated on validation)."""
+    return per_shopper(purchase_ranks(model, data, data.purchase[split], device, reps, fusion=fusion))
 
 
 def peer_ranks(score: Scorer, data: TaskData, split: PurchaseSplit, chunk: int = 1024) -> dict[str, np.ndarray]:
@@ -72,6 +75,53 @@ def peer_ranks(score: Scorer, data: TaskData, split: PurchaseSplit, chunk: int =
         columns = positions(candidates.ravel(), pool).reshape(candidates.shape)
         sampled.append(target_ranks(np.take_along_axis(scores, columns, 1), np.zeros(stop - start, np.int64)))
     return {"full": np.concatenate(full), "sampled": np.concatenate(sampled)}
+
+
+def calibration(model, data: TaskData, device, fusion: Fusion | None, temperature: float, split: str = "test",
+                shoppers: int = 5000, top: int = 20, bins: int = 10) -> dict:  # fmt: skip
+    """How well the served number, P(next purchase = product) over the whole catalogue (softmax of the fused
+    score / temperature, the shopper's own products excluded), matches what happens: over each sampled
+    test shopper's `top` most likely products, a reliability table (equal-count bins), ECE and the Brier
+    score; and the probability mass of the top 10 against the observed HR@10 of the same shoppers."""
+    part_all = data.purchase[split]
+    picked = np.sort(np.random.default_rng(3).permutation(len(part_all.target))[:shoppers])
+    part = PurchaseSplit([part_all.users[i] for i in picked], [part_all.history[i] for i in picked],
+                         [part_all.ratings[i] for i in picked], part_all.target[picked])  # fmt: skip
+    reps = item_representations(model, data, device)
+    probs, hits = [], []
+    for start in range(0, len(picked), 1024):
+        chunk = PurchaseSplit(part.users[start : start + 1024], part.history[start : start + 1024],
+                              part.ratings[start : start + 1024], part.target[start : start + 1024])  # fmt: skip
+        logits = fused_scores(model, data, chunk, device, reps, np.arange(len(data.item_emb)), fusion) / temperature
+        for i, k in enumerate(picked[start : start + 1024]):
+            logits[i, part_all.seen[k] if part_all.seen is not None else part_all.history[k]] = -np.inf
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(1, keepdims=True)
+        best = np.argsort(-p, axis=1)[:, :top]
+        probs.append(np.take_along_axis(p, best, 1))
+        hits.append(best == chunk.target[:, None])
+    probs, hits = np.concatenate(probs), np.concatenate(hits).astype(float)
+    flat_p, flat_y = probs.ravel(), hits.ravel()
+    edges = np.quantile(flat_p, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, flat_p, side="right") - 1, 0, bins - 1)
+    table = [
+        {"predicted": float(flat_p[which == b].mean()), "observed": float(flat_y[which == b].mean()),
+         "count": int((which == b).sum())}
+        for b in range(bins) if (which == b).any()
+    ]  # fmt: skip
+    ece = sum(row["count"] * abs(row["predicted"] - row["observed"]) for row in table) / len(flat_p)
+    return {
+        "shoppers": int(len(picked)),
+        "pairs": int(len(flat_p)),
+        "temperature": float(temperature),
+        "ece": float(ece),
+        "brier": float(np.mean((flat_p - flat_y) ** 2)),
+        "top10_mass": float(probs[:, :10].sum(1).mean()),
+        "top10_hit_rate": float(hits[:, :10].sum(1).mean()),
+        "reliability": table,
+        "meaning": "P(this product is the shopper's next purchase), over all catalogue products they do not own",
+    }
 
 
 # --- peers ---------------------------------------------------------------------------------------------

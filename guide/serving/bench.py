@@ -28,7 +28,17 @@ def _time(fn, repeats: int) -> dict:
     }
 
 
-def run(checkpoint: Path, repeats: int = 30) -> dict:
+def _rss_mb() -> float:
+    """Resident memory of this process (Linux /proc), in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(checkpoint: Path, repeats: int = 30, memory_reviews: int = 200) -> dict:
+    """Every figure beside its goal; ratios measured in the same run on the same texts."""
     from guide.serving.facade import Guide
 
     started = time.perf_counter()
@@ -37,15 +47,31 @@ def run(checkpoint: Path, repeats: int = 30) -> dict:
     shopper = guide.interactions.groupby("user_id")["item_id"].agg(list).iloc[0]
     guide.search("warm up the encoder", 5)
     texts = [REVIEW + f" ({i})" for i in range(repeats)]  # distinct texts: no cache hits
+    encoder_texts = [REVIEW + f" [{i}]" for i in range(repeats)]
     counter = iter(range(10**9))
+    encoder = _time(lambda: guide.encoder.embed([encoder_texts[next(counter) % repeats]], persist=False), repeats)
+    predict = _time(
+        lambda: guide.predict(shopper, review=texts[next(counter) % repeats], review_item=shopper[0]), repeats
+    )
+    catalogue = _time(lambda: guide.score_catalog(shopper), repeats)
+    rss_before = _rss_mb()
+    for i in range(memory_reviews):
+        guide.predict(shopper, review=f"{REVIEW} memory check {i}", review_item=shopper[0])
+    rss_after = _rss_mb()
+    ratio = predict["median_ms"] / max(encoder["median_ms"], 1e-9)
     return {
-        "device": str(guide.model.device),
+        "device": str(guide.device),
         "catalogue_items": int(len(guide.catalog)),
         "load_seconds": round(load_s, 2),
-        "predict_review_all_four": _time(
-            lambda: guide.predict(shopper, review=texts[next(counter) % repeats], review_item=shopper[0]), repeats
-        ),
-        "score_catalogue": _time(lambda: guide.score_catalog(shopper), repeats),
+        "encoder_alone_one_review": encoder,
+        "predict_review_all_four": predict,
+        "predict_vs_encoder_ratio": {"value": round(ratio, 2), "goal": "<= 2.0", "met": bool(ratio <= 2.0)},
+        "score_catalogue": {**catalogue, "goal_ms": 15.0, "met": bool(catalogue["median_ms"] <= 15.0)},
         "sentiment_one_review": _time(lambda: guide.sentiment([texts[next(counter) % repeats] + " again"]), repeats),
         "search": _time(lambda: guide.search("gentle cleanser for dry skin", 50), repeats),
+        "memory_mb": {
+            "after_load_and_timing": round(rss_before, 1),
+            f"after_{memory_reviews}_more_reviews": round(rss_after, 1),
+            "growth_per_review_kb": round((rss_after - rss_before) * 1024 / memory_reviews, 1),
+        },
     }

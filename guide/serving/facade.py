@@ -20,10 +20,12 @@ import torch
 
 from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
 from guide.data.catalog import Catalog
-from guide.data.tasks import lexical_texts
+from guide.data.purchase_signals import TransitionGraph, content_scores
+from guide.data.tasks import lexical_texts, train_sequences
 from guide.data.text import MAX_CHARS, Encoder, hash_ngrams
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
+from guide.model.fusion import Fusion
 from guide.model.inputs import history_batch, text_block
 from guide.model.outputs import encode_catalog
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
@@ -70,6 +72,10 @@ class Guide:
         self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
         self._item_repr = encode_catalog(self.model, self._item_emb, self._item_ngrams, self._item_feats, device)
         self._all_rows = torch.arange(len(catalog.items), device=device)
+        self._all_rows_np = np.arange(len(catalog.items))
+        self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
+        self._transitions = TransitionGraph.build(train_sequences(catalog), len(catalog.items))
+        self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
         self._item_tags, self._item_cats = self._catalog_attributes()
         items = catalog.items
         items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
@@ -126,7 +132,9 @@ class Guide:
         limit = self.checkpoint.config.data.max_history
         rows = self._catalog.rows(list(history))[-limit:]
         stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
-        return history_batch([rows], [stars], self.device)
+        batch = history_batch([rows], [stars], self.device)
+        batch["history_rows"] = rows  # numpy, for the content and transition signals (the model ignores it)
+        return batch
 
     def _reviews_block(self, texts: list[str]) -> dict:
         emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
@@ -202,7 +210,8 @@ class Guide:
 
     def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
         """P(next purchase = product) for every catalogue row, in catalogue order (`history`: item ids,
-        oldest first; owned products are not masked here — the caller decides)."""
+        oldest first). Products in the history get 0: the benchmark the model learns from has no repeat
+        purchases, so it cannot say how likely one is."""
         return self._forward(self._history(history, ratings), np.arange(len(self.catalog)), None)[0][PURCHASE]
 
     def profile(self, history: list[str], ratings=None) -> Profile:
@@ -258,8 +267,10 @@ class Guide:
             raw = self.model(batch, item_repr=self._item_repr)
             out = {PROFILE: raw[PROFILE][0]}
             if PURCHASE in raw:
-                probs = torch.softmax(raw[PURCHASE][0] / self.purchase_temperature, -1).cpu().numpy()
-                out[PURCHASE] = probs[rows]
+                logits = self._fused(raw[PURCHASE][0].cpu().numpy(), batch["history_rows"]) / self.purchase_temperature
+                logits[batch["history_rows"]] = -np.inf  # what the shopper has is not their next purchase
+                probs = np.exp(logits - logits.max())
+                out[PURCHASE] = (probs / probs.sum())[rows]
             if SENTIMENT in raw:
                 out[SENTIMENT] = raw[SENTIMENT]
             if ATTRIBUTES in raw:
@@ -271,6 +282,16 @@ class Guide:
         self.last_wait_ms = (started - asked) * 1000
         self.last_inference_ms = (finished - started) * 1000
         return out, self.last_inference_ms
+
+    def _fused(self, neural: np.ndarray, history: np.ndarray) -> np.ndarray:
+        """The head's logits over the catalogue plus the content and transition signals, weighted as fitted
+        on validation (`guide/model/fusion.py`)."""
+        fusion = self.fusion
+        if not len(history) or (not fusion.content and not fusion.transitions):
+            return fusion.neural * neural
+        content = content_scores(self._unit_emb, [history], self._all_rows_np) if fusion.content else None
+        graph = self._transitions.scores([history], self._all_rows_np) if fusion.transitions else None
+        return fusion.combine(neural[None, :], content, graph)[0]
 
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
         return self.search_index.search(query, k)

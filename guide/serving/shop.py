@@ -55,7 +55,6 @@ CATALOGUE_SORTS = {
     "Most loved": ("popularity", False),
 }  # name -> (column, ascending)
 SORTS = ("For you", "Best match", *CATALOGUE_SORTS)
-BUY_AGAIN_TOP = 100  # an owned product is a "buy again" suggestion when it ranks this high among all products
 SEARCH_HITS = 96  # semantic hits kept for a query, before filters and sorting
 MAX_TITLE_CHARS = 200
 MAX_FILTER_QUERY_CHARS = 200
@@ -259,7 +258,7 @@ class ShopService:
                 dtype=int,
             )
         rows = rows[(filters or Filters()).mask(self.items)[rows]]
-        if sort == "For you" and history:  # what the shopper already has is shown apart (buy_again)
+        if sort == "For you" and history:  # what the shopper already has is not a next purchase
             rows = rows[~np.isin(rows, [self.row_of[i] for i in history if i in self.row_of])]
         notice = ""
         if likelihood is None and sort == "For you":
@@ -272,18 +271,6 @@ class ShopService:
         page = min(max(1, int(page)), pages)
         shown = rows[(page - 1) * page_size : page * page_size]
         return BrowsePage([self.card(r, likelihood) for r in shown], len(rows), page, pages, query, sort, notice)
-
-    def buy_again(self, session: Session, k: int = 4, top: int = BUY_AGAIN_TOP) -> list[ProductCard]:
-        """Products the shopper already has that the model still ranks among the catalogue's `top` most
-        likely next purchases (re-purchases it finds likely), most likely first."""
-        history, ratings = self.history(session)
-        likelihood = self.scores(history, ratings)
-        if likelihood is None:
-            return []
-        owned = np.array(sorted({self.row_of[i] for i in history if i in self.row_of}), dtype=int)
-        cutoff = np.partition(likelihood, -top)[-top] if len(likelihood) > top else -np.inf
-        likely = owned[likelihood[owned] >= cutoff]
-        return [self.card(r, likelihood) for r in likely[np.argsort(-likelihood[likely])][:k]]
 
     def _sorted(self, rows: np.ndarray, likelihood, sort: str, searched: bool) -> np.ndarray:
         if sort == "Best match" and searched:
