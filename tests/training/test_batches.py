@@ -1,0 +1,101 @@
+"""guide.training.batches: TaskSampler draws on a tiny synthetic TaskData (targets line up with the rows
+drawn, Amazon keeps its share of the sentiment batch, gram dropout thins bags but never empties one)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from guide.config import ATTRIBUTES, SENTIMENT
+from guide.training.batches import AMAZON_SHARE, TaskSampler
+from tests.synthetic_tasks import bags_of, synthetic_task_data
+
+
+def _sampler(data, batch_size: int = 32, seed: int = 0, drop: float = 0.0) -> TaskSampler:
+    return TaskSampler(data, batch_size, 8, np.random.default_rng(seed), "cpu", drop)
+
+
+def _review_ids(batch: dict) -> np.ndarray:
+    return batch["reviews"]["emb"][:, 0].numpy().round().astype(np.int64)  # synthetic rows carry their id there
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_attribute_draw_targets_belong_to_the_products_drawn(seed):
+    data = synthetic_task_data(seed=seed)
+    batch, targets = _sampler(data, seed=seed).draw(ATTRIBUTES)
+    block = batch["items"]
+    rows = block["rows"].numpy()[batch["attr_index"].numpy()]  # catalogue row of each target row
+    assert len(rows) == 32 and set(rows) <= set(data.split_rows("train"))
+    assert len(np.unique(block["rows"].numpy())) == len(block["rows"])  # each product encoded once
+    np.testing.assert_array_equal(targets["tags"].numpy(), data.tag_targets[rows])
+    np.testing.assert_array_equal(targets["tag_mask"].numpy(), data.tag_mask[rows])
+    np.testing.assert_array_equal(targets["category"].numpy(), data.cat_targets[rows])
+    np.testing.assert_array_equal(block["emb"].numpy(), data.item_emb[block["rows"].numpy()])
+    np.testing.assert_array_equal(block["feats"].numpy(), data.item_feats[block["rows"].numpy()])
+    for row, bag in zip(block["rows"].numpy(), bags_of(block)):
+        np.testing.assert_array_equal(bag, data.item_ngrams[row])  # no dropout asked: whole bags
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sentiment_draw_labels_belong_to_the_reviews_drawn(seed):
+    data = synthetic_task_data(seed=seed)
+    batch, targets = _sampler(data, seed=seed).draw(SENTIMENT)
+    ids = _review_ids(batch)
+    assert set(ids) <= set(data.review_rows("train"))  # never a validation or test review
+    np.testing.assert_array_equal(targets["labels"].numpy(), data.review_labels[ids])
+    assert targets["labels"].dtype == torch.int64
+    for row, bag in zip(ids, bags_of(batch["reviews"])):
+        np.testing.assert_array_equal(bag, data.review_ngrams[row])
+
+
+AMAZON_SMALL = pytest.param(
+    10,
+    190,
+    marks=pytest.mark.xfail(
+        strict=True,
+        reason="guide bug: _sentiment raises Amazon's share to AMAZON_SHARE, then renormalises all shares, "
+        "which dilutes it below AMAZON_SHARE (here 11 of 64 = 0.17 < 0.2)",
+    ),
+    id="amazon-5%",
+)
+
+
+@pytest.mark.parametrize("amazon, other", [AMAZON_SMALL, pytest.param(100, 100, id="amazon-50%")])
+def test_sentiment_draw_keeps_at_least_the_amazon_share(amazon, other):
+    data = synthetic_task_data(amazon_reviews=amazon, other_reviews=other)
+    sampler = _sampler(data, batch_size=64)
+    for _ in range(5):
+        batch, _ = sampler.draw(SENTIMENT)
+        sources = data.review_source[_review_ids(batch)]
+        assert set(sources) == {"amazon", "clothing"}
+        assert np.mean(sources == "amazon") >= AMAZON_SHARE
+
+
+@pytest.mark.parametrize("amazon, other, only", [(0, 50, "clothing"), (50, 0, "amazon")])
+def test_sentiment_draw_with_one_source_draws_only_it(amazon, other, only):
+    data = synthetic_task_data(amazon_reviews=amazon, other_reviews=other)
+    batch, targets = _sampler(data).draw(SENTIMENT)
+    ids = _review_ids(batch)
+    assert len(ids) == 32 and set(data.review_source[ids]) == {only}
+    np.testing.assert_array_equal(targets["labels"].numpy(), data.review_labels[ids])
+
+
+@pytest.mark.parametrize("task", [ATTRIBUTES, SENTIMENT])
+def test_gram_dropout_removes_grams_but_never_empties_a_bag(task):
+    data = synthetic_task_data(amazon_reviews=40, other_reviews=160)
+    sampler = _sampler(data, batch_size=64, drop=0.9)
+    kept = total = 0
+    for _ in range(5):
+        batch, _ = sampler.draw(task)
+        if task == ATTRIBUTES:
+            block, originals = batch["items"], [data.item_ngrams[r] for r in batch["items"]["rows"].numpy()]
+        else:
+            block, originals = batch["reviews"], [data.review_ngrams[r] for r in _review_ids(batch)]
+        for bag, original in zip(bags_of(block), originals, strict=True):
+            assert len(bag) >= 1  # an empty bag would make the text's lexical vector zero
+            assert set(bag) <= set(original)  # only removes, never adds
+            if len(original) == 1:
+                np.testing.assert_array_equal(bag, original)  # a one-gram text keeps its gram
+            kept, total = kept + len(bag), total + len(original)
+    assert kept < 0.5 * total  # 90% asked: most grams are gone
