@@ -28,35 +28,67 @@ def full_catalog() -> Catalog:
 
 
 # --- the shipped data, loaded in full ------------------------------------------------------------
+BENCHMARK_SHOPPERS = 22363
+BENCHMARK_PURCHASES = 198502
+
+
 def test_full_catalog_counts_match_the_published_data(full_catalog):
     items, inter = full_catalog.items, full_catalog.interactions
-    assert items["source"].value_counts().to_dict() == {"sephora": 8494, "amazon": 356}
-    assert len(inter) == 2535
-    assert inter["split"].value_counts().to_dict() == {"train": 2029, "valid": 253, "test": 253}
-    assert len(full_catalog.shoppers()) == 253
-    assert items["item_id"].is_unique
+    assert items["source"].value_counts().to_dict() == {"beauty2014": 12101, "sephora": 8494, "amazon": 356}
+    assert len(items) == 20951 and items["item_id"].is_unique
+    assert inter["source"].value_counts().to_dict() == {"amazon": 2535, "beauty2014": BENCHMARK_PURCHASES}
+    by_split = inter.groupby(["source", "split"]).size().to_dict()
+    assert by_split == {
+        ("amazon", "train"): 2029,
+        ("amazon", "valid"): 253,
+        ("amazon", "test"): 253,
+        ("beauty2014", "train"): BENCHMARK_PURCHASES - 2 * BENCHMARK_SHOPPERS,
+        ("beauty2014", "valid"): BENCHMARK_SHOPPERS,
+        ("beauty2014", "test"): BENCHMARK_SHOPPERS,
+    }
+    shoppers = inter.groupby("source")["user_id"].nunique().to_dict()
+    assert shoppers == {"amazon": 253, "beauty2014": BENCHMARK_SHOPPERS}
+    assert len(full_catalog.shoppers()) == 253 + BENCHMARK_SHOPPERS  # no reviewer id is in both sets
 
 
 def test_full_catalog_reviews_and_report(full_catalog):
     reviews, report = full_catalog.reviews, full_catalog.report
     assert reviews["source"].value_counts().to_dict() == {"clothing": 23486 - 845, "amazon": 2544}
     assert report.read["sephora"] == 8494 and report.read["clothing"] == 23486
+    assert report.read["beauty2014.items"] == 12101 and report.read["beauty2014.interactions"] == BENCHMARK_PURCHASES
     assert report.issues[("clothing", "empty review text")] == 845
     assert set(reviews["label"]) == {0, 1, 2}
     assert (reviews["label"] == reviews["rating"].map(stars_to_label)).all()
 
 
 def test_every_interaction_and_history_item_is_in_the_catalogue(full_catalog):
-    inter = full_catalog.interactions
-    known = set(full_catalog.items["item_id"])
+    inter, items = full_catalog.interactions, full_catalog.items
+    known = set(items["item_id"])
     assert set(inter["item_id"]) <= known
-    assert set(i for history in inter["history"] for i in history) <= known
+    amazon_rows = inter[inter["source"] == "amazon"]
+    assert set(i for history in amazon_rows["history"] for i in history) <= known
+    # every benchmark purchase is of a benchmark product, and every benchmark product was bought
+    source_of = items.set_index("item_id")["source"]
+    benchmark = inter[inter["source"] == "beauty2014"]
+    assert (source_of.loc[benchmark["item_id"]] == "beauty2014").all()
+    assert set(benchmark["item_id"]) == set(items.loc[items["source"] == "beauty2014", "item_id"])
+    assert benchmark["history"].isna().all()  # the benchmark has no history column of its own
 
 
 def test_official_split_puts_each_shoppers_last_interaction_in_test(full_catalog):
-    inter = full_catalog.interactions.sort_values(["user_id", "timestamp"])
-    last = inter.groupby("user_id").tail(1)
-    assert (last["split"] == "test").all()
+    inter = full_catalog.interactions
+    amazon_rows = inter[inter["source"] == "amazon"].sort_values(["user_id", "timestamp"])
+    assert (amazon_rows.groupby("user_id").tail(1)["split"] == "test").all()
+
+
+def test_benchmark_is_leave_one_out_in_time_order(full_catalog):
+    inter = full_catalog.interactions
+    benchmark = inter[inter["source"] == "beauty2014"]
+    splits = benchmark.groupby("user_id", sort=False)["split"].agg(list)
+    assert (splits.map(len) >= 3).all()
+    assert splits.map(lambda s: s[-2:] == ["valid", "test"] and set(s[:-2]) == {"train"}).all()
+    assert benchmark.groupby("user_id", sort=False)["timestamp"].apply(lambda t: t.is_monotonic_increasing).all()
+    assert not benchmark.duplicated(["user_id", "item_id"]).any()
 
 
 def test_report_lines_do_not_claim_sources_kept_nothing(full_catalog):
@@ -95,8 +127,9 @@ def _clothing_rows(count: int) -> pd.DataFrame:
 
 @pytest.fixture
 def bad_rows_root(tmp_path):
-    """The real Amazon files, 20 real Sephora rows + two bad ones, 20 real clothing rows + one empty."""
+    """The real Amazon and benchmark files, 20 real Sephora rows + two bad ones, 20 real clothing rows + one empty."""
     shutil.copytree(AMAZON, tmp_path / FOLDERS["amazon"])
+    shutil.copytree(data_dir() / FOLDERS["beauty"], tmp_path / FOLDERS["beauty"])
     products = _sephora_rows(20)
     broken = products.iloc[[0]].assign(product_id="P_BROKEN", highlights="['Vegan', 'Matte")
     nameless = products.iloc[[1]].assign(product_id="P_NAMELESS", product_name="")
@@ -320,9 +353,19 @@ def test_task_data_shapes_agree_with_the_catalogue(small_catalog, task_data):
     assert task_data.cat_targets.shape == (n,) and task_data.cat_targets.max() < c
     assert task_data.item_interest.shape == (n, c + t) and task_data.interests == task_data.categories + task_data.tags
     np.testing.assert_allclose(task_data.item_interest.sum(1), 1.0, atol=1e-5)
-    assert {k: len(v.target) for k, v in task_data.purchase.items()} == {"train": 2029, "valid": 253, "test": 253}
-    assert task_data.purchase["test"].negatives.shape == (253, 99)
-    assert (small_catalog.items["source"].to_numpy()[task_data.amazon_rows] == "amazon").all()
+    shoppers = BENCHMARK_SHOPPERS
+    assert {k: len(v.target) for k, v in task_data.purchase.items()} == {"train": shoppers, "valid": shoppers,
+                                                                          "test": shoppers}  # fmt: skip
+    assert all(len(v.users) == len(v.history) == len(v.seen) == shoppers for v in task_data.purchase.values())
+    assert task_data.purchase["train"].users == task_data.purchase["valid"].users == task_data.purchase["test"].users
+    assert len(task_data.purchase["train"].sequences) == shoppers
+    assert task_data.purchase["train"].negatives is None
+    for split in ("valid", "test"):
+        assert task_data.purchase[split].negatives.shape == (shoppers, DataConfig().eval_negatives)
+        assert task_data.purchase[split].sequences is None
+    sources = small_catalog.items["source"].to_numpy()
+    assert len(task_data.amazon_rows) == 12101 and (sources[task_data.amazon_rows] == "beauty2014").all()
+    assert set(task_data.amazon_rows) == set(np.flatnonzero(sources == "beauty2014"))
 
 
 def test_attribute_targets_supervise_only_known_tags(small_catalog, task_data):
@@ -334,29 +377,93 @@ def test_attribute_targets_supervise_only_known_tags(small_catalog, task_data):
     assert (task_data.attr_split[(sources == "amazon") & (task_data.tag_mask.sum(1) == 0)] == "none").all()
 
 
-def test_purchase_eval_negatives_never_include_the_shoppers_own_items(small_catalog, task_data):
-    ids = small_catalog.items["item_id"].to_numpy()
+# --- the purchase task on the benchmark ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def benchmark_sequences(small_catalog) -> dict[str, np.ndarray]:
+    """Each benchmark shopper's purchases as catalogue rows, oldest first, read straight from the catalogue."""
     inter = small_catalog.interactions
-    own = inter.groupby("user_id")["item_id"].agg(set).to_dict()
-    amazon_rows = set(task_data.amazon_rows)
+    inter = inter[inter["source"] == "beauty2014"].sort_values(["user_id", "timestamp"], kind="stable")
+    return {user: small_catalog.rows(list(items)) for user, items in inter.groupby("user_id")["item_id"]}
+
+
+def test_purchase_splits_are_leave_one_out_per_shopper(task_data, benchmark_sequences):
+    train, valid, test = (task_data.purchase[s] for s in ("train", "valid", "test"))
+    assert set(train.users) == set(benchmark_sequences)
+    for i, user in enumerate(train.users):
+        sequence = benchmark_sequences[user]
+        np.testing.assert_array_equal(train.sequences[i], sequence[:-2])
+        assert (train.target[i], valid.target[i], test.target[i]) == tuple(sequence[-3:])
+        np.testing.assert_array_equal(train.seen[i], sequence[:-3])
+        np.testing.assert_array_equal(valid.seen[i], sequence[:-2])
+        np.testing.assert_array_equal(test.seen[i], sequence[:-1])
+
+
+def test_nothing_in_validation_or_test_is_ever_trained_on(task_data):
+    """Per shopper: the validation and test targets never appear in what training reads (the train sequences,
+    the train history and target) and never in the validation history; the test history holds the
+    validation product (as the protocol allows: it is no training target) but never the test target."""
+    train, valid, test = (task_data.purchase[s] for s in ("train", "valid", "test"))
+    for i in range(len(train.users)):
+        held_out = {int(valid.target[i]), int(test.target[i])}
+        trained = set(train.sequences[i].tolist())
+        assert not held_out & trained, train.users[i]
+        assert set(train.history[i].tolist()) | {int(train.target[i])} <= trained
+        assert not held_out & set(valid.history[i].tolist()) and not held_out & set(valid.seen[i].tolist())
+        assert valid.target[i] in test.history[i] and test.target[i] not in test.history[i]
+        assert test.target[i] not in test.seen[i]
+
+
+def test_purchase_draws_read_only_the_train_sequences(task_data):
+    """What TaskSampler._purchase can draw (inputs and next products) comes from the picked shoppers' train
+    sequences only, so it never holds their validation or test product."""
+    from guide.training.batches import TaskSampler
+
+    train, valid, test = (task_data.purchase[s] for s in ("train", "valid", "test"))
+    seed, users, length = 5, 64, 50
+    sampler = TaskSampler(task_data, 16, 256, np.random.default_rng(seed), "cpu", purchase_users=users,
+                          max_length=length)  # fmt: skip
+    for _ in range(3):
+        replay = np.random.default_rng()
+        replay.bit_generator.state = sampler.rng.bit_generator.state
+        picks = replay.choice(len(train.sequences), users)  # the draw's first use of the sampler's generator
+        batch, targets = sampler.draw("purchase")
+        rows = batch["items"]["rows"].numpy()
+        history, mask = rows[batch["history"].numpy()], batch["history_mask"].numpy()
+        nexts = np.split(rows[batch["candidates"].numpy()][targets["next"].numpy()], np.cumsum(mask.sum(1))[:-1])
+        for j, i in enumerate(picks):
+            window = train.sequences[i][-(length + 1) :]
+            np.testing.assert_array_equal(history[j][mask[j]], window[:-1])
+            np.testing.assert_array_equal(nexts[j], window[1:])
+            drawn = set(history[j][mask[j]].tolist()) | set(nexts[j].tolist())
+            assert valid.target[i] not in drawn and test.target[i] not in drawn
+
+
+def test_purchase_eval_negatives_are_unseen_unique_benchmark_products(task_data, benchmark_sequences):
+    pool = set(task_data.amazon_rows.tolist())
     for split in ("valid", "test"):
         part = task_data.purchase[split]
-        for user, target, history, negatives in zip(part.users, part.target, part.history, part.negatives, strict=True):
-            assert target not in negatives
-            assert not set(ids[negatives]) & (own[user] | set(ids[history]))
-            assert set(negatives) <= amazon_rows
+        for user, target, negatives in zip(part.users, part.target, part.negatives, strict=True):
+            own = set(benchmark_sequences[user].tolist())  # everything the shopper ever bought, test item included
+            assert target in own
+            assert len(set(negatives.tolist())) == len(negatives), (split, user)
+            assert not own & set(negatives.tolist()), (split, user)
+            assert set(negatives.tolist()) <= pool
+    # drawn apart for the two splits
+    assert not np.array_equal(task_data.purchase["valid"].negatives, task_data.purchase["test"].negatives)
 
 
-def test_purchase_history_is_the_most_recent_items_in_order(small_catalog, task_data):
-    longest = small_catalog.interactions["history"].map(len).max()
-    config = DataConfig()
-    part = task_data.purchase["test"]
-    ids = small_catalog.items["item_id"].to_numpy()
-    inter = small_catalog.interactions.set_index(["user_id", "split"])
-    for user, history in list(zip(part.users, part.history, strict=True))[:20]:
-        expected = inter.loc[(user, "test"), "history"][-config.max_history :]
-        assert list(ids[history]) == expected
-    assert longest > config.max_history  # the real data exercise the cap
+def test_purchase_history_is_the_most_recent_items_in_order(task_data, benchmark_sequences):
+    limit = DataConfig().max_history
+    cut = {"train": 3, "valid": 2, "test": 1}
+    capped = 0
+    for split, part in task_data.purchase.items():
+        for user, history, ratings in zip(part.users, part.history, part.ratings, strict=True):
+            before = benchmark_sequences[user][: -cut[split]]
+            np.testing.assert_array_equal(history, before[-limit:])
+            assert len(ratings) == len(history) and not ratings.any()  # the benchmark has no stars
+            capped += len(before) > limit
+    assert capped > 0  # the real data exercise the cap
+    assert max(len(h) for h in task_data.purchase["test"].history) == limit
 
 
 def test_shipped_cache_covers_every_catalogue_and_review_text(small_catalog, encoder, monkeypatch):
