@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
+from guide import __main__ as cli
 from guide.__main__ import main, parser
-from guide.config import PROJECT_ROOT, TrainConfig
+from guide.config import DEFAULT_CHECKPOINT, PROJECT_ROOT, TrainConfig
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -54,3 +55,76 @@ def test_train_defaults_build_valid_configs():
     args = parser().parse_args(["train"])
     assert args.tasks.split(",") == ["purchase", "attributes", "sentiment", "profile"]
     assert (args.steps, args.sharing, args.weighting) == (TrainConfig.steps, "mmoe", "uncertainty")
+
+
+def test_data_fetch_help_names_its_options(capsys):
+    with pytest.raises(SystemExit) as caught:
+        parser().parse_args(["data", "fetch", "--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m guide data fetch") and "--dest" in out and "--base-url" in out
+    args = parser().parse_args(["data", "fetch", "--dest", "/tmp/d", "--base-url", "https://mirror/{path}"])
+    assert (args.command, args.data_command, args.dest, args.base_url) == (
+        "data",
+        "fetch",
+        "/tmp/d",
+        "https://mirror/{path}",
+    )
+    assert args.run is cli._data_fetch
+    with pytest.raises(SystemExit):  # `data` alone names no action
+        parser().parse_args(["data"])
+
+
+def test_evaluate_parses_its_documented_flags():
+    args = parser().parse_args(["evaluate", "--full", "--product-twin", "--json", "--no-peers", "--save", "--quiet"])
+    assert (args.full, args.product_twin, args.json, args.no_peers, args.save, args.quiet) == (True,) * 6
+    assert args.checkpoint == str(DEFAULT_CHECKPOINT) and args.run is cli._evaluate
+    plain = parser().parse_args(["evaluate", "--checkpoint", "runs/x"])
+    assert (plain.full, plain.product_twin, plain.json, plain.no_peers, plain.save) == (False,) * 5
+    assert plain.checkpoint == "runs/x"
+
+
+def test_embed_and_bench_parse_their_flags():
+    embed = parser().parse_args(["embed", "--data-dir", "/data"])
+    assert (embed.data_dir, embed.run) == ("/data", cli._embed)
+    assert parser().parse_args(["embed"]).data_dir is None
+    bench = parser().parse_args(["bench", "--checkpoint", "runs/x", "--repeats", "5"])
+    assert (bench.checkpoint, bench.repeats, bench.run) == ("runs/x", 5, cli._bench)
+    assert parser().parse_args(["bench"]).repeats == 30
+
+
+def test_train_parses_threads_and_the_model_flags():
+    args = parser().parse_args(
+        ["train", "--threads", "1", "--tasks", "sentiment", "--sharing", "ple", "--steps", "5", "--batch-size", "8"]
+    )
+    assert (args.threads, args.tasks, args.sharing, args.steps, args.batch_size) == (1, "sentiment", "ple", 5, 8)
+    assert parser().parse_args(["train"]).threads == 0  # 0: torch's default
+    with pytest.raises(SystemExit):
+        parser().parse_args(["train", "--threads", "one"])
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("steps: expected >= 1; fix: pass --steps 10"), FileNotFoundError("no data in /x")]
+)
+def test_main_turns_user_errors_into_exit_code_2_with_the_message_on_stderr(monkeypatch, capsys, error):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(cli, "_evaluate", fail)  # parser() picks the handler up when main builds it
+    assert main(["evaluate"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {error}\n" and captured.out == ""
+
+
+def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(cli, "_bench", lambda args: seen.append(args.repeats) or 0)
+    assert main(["bench", "--repeats", "3"]) == 0 and seen == [3]
+
+    def bug(args):
+        raise KeyError("a bug, not a user mistake")
+
+    monkeypatch.setattr(cli, "_bench", bug)
+    with pytest.raises(KeyError):  # only ValueError / FileNotFoundError become exit code 2
+        main(["bench"])
+    assert capsys.readouterr().err == ""
