@@ -111,6 +111,32 @@ def _bench(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    """Re-fit what is tuned on validation (tag thresholds, sentiment offsets, purchase fusion weights and
+    temperature) for a trained checkpoint, and save it in place."""
+    import torch
+
+    from guide.data import tasks as task_data
+    from guide.data.catalog import Catalog
+    from guide.data.text import Encoder
+    from guide.model.checkpoint import Checkpoint
+    from guide.model.device import resolve_device
+    from guide.training.validation import calibrate
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(None)
+    checkpoint = Checkpoint.load(args.checkpoint, device)
+    catalog = Catalog.load(None, checkpoint.config.data)
+    split = checkpoint.attribute_split or "brand"
+    data = task_data.build(catalog, Encoder(), checkpoint.config.data, split, checkpoint.model.config.ngram_buckets)
+    checkpoint.calibration = calibrate(checkpoint.model.to(device).eval(), data, device)
+    checkpoint.save(args.checkpoint)
+    shown = {k: v for k, v in checkpoint.calibration.items() if not isinstance(v, list) or len(v) <= 3}
+    print(f"calibrated {args.checkpoint}: {json.dumps(shown)}")
+    return 0
+
+
 def _data_fetch(args) -> int:
     from guide.data.fetch import run_cli
 
@@ -162,6 +188,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     b.add_argument("--repeats", type=int, default=30)
     b.set_defaults(run=_bench)
+    c = sub.add_parser("calibrate", help="re-fit the validation-tuned calibration of a checkpoint, in place")
+    c.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    c.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    c.set_defaults(run=_calibrate)
     d = sub.add_parser("data", help="manage the public data sets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="download the data sets in guide/data/manifest.json, verify, build derived files")

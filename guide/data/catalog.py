@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from dataclasses import dataclass, field
+import os
+import pickle
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +65,18 @@ class Catalog:
                 + LAYOUT.format(root=root)
                 + "\nfix: run `python -m guide data fetch` (see README 'Data') or set GUIDE_DATA_DIR"
             )
+        key = _cache_key(root, config)
+        cached = _read_cache(key)
+        if cached is not None:
+            cached.root = root
+            return cached
+        catalog = cls._load(root, config)
+        catalog.fingerprint()  # computed once, kept with the cached catalogue
+        _write_cache(key, catalog)
+        return catalog
+
+    @classmethod
+    def _load(cls, root: Path, config: DataConfig) -> Catalog:
         report = LoadReport()
         a_items, a_inter, a_reviews = amazon.load(root / FOLDERS["amazon"], report)
         b_items, b_inter = beauty.load(root / FOLDERS["beauty"], report)
@@ -91,6 +107,9 @@ class Catalog:
         return np.array([index[i] for i in item_ids], dtype=np.int64)
 
     def fingerprint(self) -> str:
+        """A hash of what the model learns from (item texts, reviews, interactions and their splits)."""
+        if getattr(self, "_fingerprint", None):
+            return self._fingerprint
         digest = hashlib.sha256()
         for frame, cols in (
             (self.items, ["item_id", "text"]),
@@ -98,10 +117,66 @@ class Catalog:
             (self.interactions, ["user_id", "item_id", "split"]),
         ):
             digest.update(pd.util.hash_pandas_object(frame[cols].astype(str), index=False).values.tobytes())
-        return digest.hexdigest()[:16]
+        self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
     def shoppers(self) -> list[str]:
         return sorted(self.interactions["user_id"].unique())
+
+
+# --- an on-disk cache of the validated catalogue ---------------------------------------------------------
+# Reading and validating the four sources takes ~15 s on 2 cores; the result only changes when a data file,
+# the loading code or the config does, and all three are in the key. GUIDE_CACHE_DIR=off turns it off.
+def _cache_dir() -> Path | None:
+    env = os.environ.get("GUIDE_CACHE_DIR", "")
+    if env.lower() in ("off", "0", "none"):
+        return None
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopping-guide"
+
+
+def _cache_key(root: Path, config: DataConfig) -> str:
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    for folder in sorted(FOLDERS.values()):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):  # the loaders themselves
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _read_cache(key: str) -> Catalog | None:
+    folder = _cache_dir()
+    path = folder / f"catalog-{key}.pkl" if folder else None
+    if path is None or not path.exists():
+        return None
+    try:
+        with open(path, "rb") as handle:
+            catalog = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
+        logger.warning("catalogue cache %s unreadable (%s); reading the data again", path, error)
+        return None
+    if not isinstance(catalog, Catalog):
+        return None
+    logger.info("catalogue from cache %s", path)
+    catalog.report.log()
+    return catalog
+
+
+def _write_cache(key: str, catalog: Catalog) -> None:
+    folder = _cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("catalog-*.pkl"):  # one catalogue per data state is enough
+            stale.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as handle:
+            pickle.dump(catalog, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, folder / f"catalog-{key}.pkl")
+    except OSError as error:  # a read-only home is fine: the catalogue is simply read each time
+        logger.warning("could not cache the catalogue in %s (%s)", folder, error)
 
 
 def _combine_items(a_items, b_items, s_items, interactions, a_reviews, report) -> pd.DataFrame:

@@ -193,6 +193,8 @@ def _purchase_splits(catalog: Catalog, pool: np.ndarray, config: DataConfig) -> 
 def _unseen(rng: np.random.Generator, pool: np.ndarray, seen: np.ndarray, count: int) -> np.ndarray:
     out: list[int] = []
     seen_set = set(seen.tolist())
+    if len(pool) - len(seen_set) < count:  # (a bound: what they bought may lie partly outside the pool)
+        raise ValueError(f"expected at least {count} products the shopper never bought; got fewer in the pool")
     while len(out) < count:
         out.extend(int(r) for r in rng.choice(pool, count) if int(r) not in seen_set and int(r) not in out)
     return np.array(out[:count], np.int64)

@@ -13,7 +13,7 @@ import numpy as np
 def target_ranks(scores: np.ndarray, target: np.ndarray, excluded: list[np.ndarray] | None = None) -> np.ndarray:
     """0-based rank of each row's target column among its scores (n, C); `excluded[i]` holds columns
     removed from row i's ranking (its history; the target itself is never removed)."""
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores = np.array(scores, dtype=np.float32, copy=True)  # float32: the full catalogue is 20k columns
     n = len(scores)
     rows = np.arange(n)
     target_scores = scores[rows, target]

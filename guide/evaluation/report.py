@@ -184,7 +184,7 @@ def _fmt(values: dict | None, metric: str) -> str:
 METRICS_SHOWN = {
     "sentiment": ("macro_f1", "accuracy", "spearman"),
     "attributes": ("micro_f1", "macro_f1", "category_accuracy"),
-    "purchase": ("full_hr@10", "full_ndcg@10", "full_hr@20", "hr@10", "ndcg@10"),
+    "purchase": ("full_hr@10", "full_ndcg@10", "full_hr@20", "hr@10", "ndcg@10", "catalogue_hr@10"),
     "profile": ("ndcg_category", "kl"),
 }
 

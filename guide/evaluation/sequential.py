@@ -49,6 +49,8 @@ def per_shopper(ranks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-shopper values of the reported metrics from the 0-based ranks."""
     full = ranking_table(ranks["full"], (10, 20))
     out = {"full_hr@10": full["hr@10"], "full_ndcg@10": full["ndcg@10"], "full_hr@20": full["hr@20"]}
+    if "catalogue" in ranks:  # the model only: ranked among every catalogue product, as the shop does
+        out["catalogue_hr@10"] = ranking_table(ranks["catalogue"], (10,))["hr@10"]
     if "sampled" in ranks:
         sampled = ranking_table(ranks["sampled"], (10,))
         out |= {"hr@10": sampled["hr@10"], "ndcg@10": sampled["ndcg@10"]}
@@ -57,7 +59,7 @@ def per_shopper(ranks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def model_values(model, data: TaskData, split: str, device, reps=None, fusion: Fusion | None = None) -> dict:
     """Per-shopper metrics of the model's purchase scores (fused as calibrated on validation)."""
-    return per_shopper(purchase_ranks(model, data, data.purchase[split], device, reps, fusion=fusion))
+    return per_shopper(purchase_ranks(model, data, data.purchase[split], device, reps, fusion=fusion, catalogue=True))
 
 
 def peer_ranks(score: Scorer, data: TaskData, split: PurchaseSplit, chunk: int = 1024) -> dict[str, np.ndarray]:
@@ -71,10 +73,15 @@ def peer_ranks(score: Scorer, data: TaskData, split: PurchaseSplit, chunk: int =
         target = positions(split.target[start:stop], pool)
         excluded = [positions(h, pool) for h in seen_all[start:stop]]
         full.append(target_ranks(scores, target, [e[e >= 0] for e in excluded]))
+        if split.negatives is None:
+            continue
         candidates = np.concatenate([split.target[start:stop, None], split.negatives[start:stop]], axis=1)
         columns = positions(candidates.ravel(), pool).reshape(candidates.shape)
         sampled.append(target_ranks(np.take_along_axis(scores, columns, 1), np.zeros(stop - start, np.int64)))
-    return {"full": np.concatenate(full), "sampled": np.concatenate(sampled)}
+    out = {"full": np.concatenate(full)}
+    if sampled:
+        out["sampled"] = np.concatenate(sampled)
+    return out
 
 
 def calibration(model, data: TaskData, device, fusion: Fusion | None, temperature: float, split: str = "test",
@@ -249,7 +256,7 @@ def fit_sasrec(data: TaskData, minutes: float = 12.0, epochs: int = 200, patienc
             loss.backward()
             optimizer.step()
         score = float(per_shopper(peer_ranks(_sasrec_scorer(model, pool), data, part))["full_ndcg@10"].mean())
-        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f", epoch + 1, float(loss), score)
+        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f", epoch + 1, loss.item(), score)
         if score > best:
             best, waited = score, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -257,6 +264,8 @@ def fit_sasrec(data: TaskData, minutes: float = 12.0, epochs: int = 200, patienc
             waited += 1
         if waited >= patience or time.perf_counter() - started > minutes * 60:
             break
+    if best_state is None:
+        raise ValueError("SASRec: expected a finite validation score after an epoch; got none; fix: check the data")
     model.load_state_dict(best_state)
     return _sasrec_scorer(model, pool)
 

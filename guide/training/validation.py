@@ -28,7 +28,8 @@ from guide.model.outputs import (
 )
 
 logger = logging.getLogger(__name__)
-VALIDATION_SHOPPERS = 4000  # full ranking of 4,000 validation shoppers: a stable choice of step in seconds
+VALIDATION_SHOPPERS = 4000  # validation shoppers ranked at each check: a stable choice of step in seconds
+CALIBRATION_SHOPPERS = 2500  # validation shoppers the fusion weights and the temperature are fitted on
 
 
 def fused_scores(model: GuideModel, data: TaskData, part: PurchaseSplit, device, reps, candidates: np.ndarray,
@@ -58,18 +59,24 @@ def purchase_ranks(
     users: np.ndarray | None = None,
     chunk: int = 1024,
     fusion: Fusion | None = None,
+    catalogue: bool = False,
 ) -> dict[str, np.ndarray]:
     """0-based ranks of each shopper's target: `full` among all benchmark products (history masked) and
     `sampled` among its fixed 99 unseen negatives. `users` restricts to those shoppers (indices)."""
     reps = reps or item_representations(model, data, device)
     users = np.arange(len(split.target)) if users is None else users
     pool = data.amazon_rows
-    full, sampled = [], []
+    full, sampled, whole = [], [], []
     for start in range(0, len(users), chunk):
         picked = users[start : start + chunk]
         part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
                              [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
-        scores = fused_scores(model, data, part, device, reps, pool, fusion)  # (n, |pool|)
+        everything = np.arange(len(data.item_emb))
+        scores = fused_scores(model, data, part, device, reps, everything if catalogue else pool, fusion)
+        if catalogue:  # the shop's view: every catalogue product competes (Sephora and Amazon 2023 too)
+            seen_rows = [split.seen[i] if split.seen is not None else split.history[i] for i in picked]
+            whole.append(target_ranks(scores, part.target, seen_rows))
+            scores = scores[:, pool]  # (n, |pool|)
         target = positions(part.target, pool)
         seen = [split.seen[i] for i in picked] if split.seen is not None else part.history
         excluded = [positions(h, pool) for h in seen]
@@ -79,18 +86,20 @@ def purchase_ranks(
             columns = positions(candidates.ravel(), pool).reshape(candidates.shape)
             sampled.append(target_ranks(np.take_along_axis(scores, columns, 1), np.zeros(len(picked), np.int64)))
     out = {"full": np.concatenate(full)}
+    if whole:
+        out["catalogue"] = np.concatenate(whole)
     if sampled:
         out["sampled"] = np.concatenate(sampled)
     return out
 
 
 def purchase_temperature(model: GuideModel, data: TaskData, device, fusion: Fusion | None = None,
-                         shoppers: int = 4000) -> float:  # fmt: skip
+                         shoppers: int | None = None) -> float:  # fmt: skip
     """The softmax temperature that makes P(next purchase = product) over the whole catalogue calibrated:
     the one minimising the negative log-likelihood of validation targets (a 1-D grid; the catalogue is
     what the app scores, so the softmax runs over every row but the shopper's own products)."""
     split = data.purchase["valid"]
-    picked = np.sort(np.random.default_rng(1).permutation(len(split.target))[:shoppers])
+    picked = np.sort(np.random.default_rng(1).permutation(len(split.target))[: shoppers or CALIBRATION_SHOPPERS])
     part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
                          [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
     reps = item_representations(model, data, device)
@@ -110,20 +119,23 @@ FUSION_GRID = {
 }
 
 
-def fit_fusion(model: GuideModel, data: TaskData, device, shoppers: int = 4000) -> Fusion:
+def fit_fusion(model: GuideModel, data: TaskData, device, shoppers: int | None = None) -> Fusion:
     """The weights of head, content and transitions that rank validation shoppers' next products best
-    (full-ranking HR@10, NDCG@10 breaking ties), on a fixed sample; the head alone when no signal helps."""
+    (HR@10, NDCG@10 breaking ties; mean of the benchmark's ranking over its products and the shop's over
+    the whole catalogue, where the content signal alone would let similar Sephora products in), on a
+    fixed sample."""
     split = data.purchase["valid"]
-    picked = np.sort(np.random.default_rng(2).permutation(len(split.target))[:shoppers])
+    picked = np.sort(np.random.default_rng(2).permutation(len(split.target))[: shoppers or CALIBRATION_SHOPPERS])
     part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
                          [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
-    pool = data.amazon_rows
+    everything = np.arange(len(data.item_emb))
     reps = item_representations(model, data, device)
-    neural = purchase_scores(model, data, part, device, pool, reps)
-    content, transitions = purchase_signals(data, part.history, pool)
-    target = positions(part.target, pool)
-    seen = [positions(split.seen[i] if split.seen is not None else split.history[i], pool) for i in picked]
-    excluded = [e[e >= 0] for e in seen]
+    neural = purchase_scores(model, data, part, device, everything, reps)
+    content, transitions = purchase_signals(data, part.history, everything)
+    seen = [split.seen[i] if split.seen is not None else split.history[i] for i in picked]
+    pool = data.amazon_rows
+    views = {"catalogue": (everything, part.target, seen),
+             "benchmark": (pool, positions(part.target, pool), [positions(h, pool) for h in seen])}  # fmt: skip
     best, best_key = Fusion(), (-1.0, -1.0)
     for n in FUSION_GRID["neural"]:
         for c in FUSION_GRID["content"]:
@@ -131,13 +143,16 @@ def fit_fusion(model: GuideModel, data: TaskData, device, shoppers: int = 4000) 
                 if not (n or c or t):
                     continue
                 fusion = Fusion(n, c, t)
-                hit, ndcg = hit_and_ndcg(
-                    target_ranks(fusion.combine(neural, content, transitions), target, excluded), 10
-                )
-                key = (float(hit.mean()), float(ndcg.mean()))
+                scores = fusion.combine(neural, content, transitions)
+                keys = []
+                for columns, target, excluded in views.values():
+                    ranks = target_ranks(scores[:, columns], target, [e[e >= 0] for e in excluded])
+                    hit, ndcg = hit_and_ndcg(ranks, 10)
+                    keys.append((float(hit.mean()), float(ndcg.mean())))
+                key = tuple(float(np.mean(k)) for k in zip(*keys))
                 if key > best_key:
                     best, best_key = fusion, key
-    logger.info("purchase fusion %s: validation HR@10 %.4f, NDCG@10 %.4f", best, *best_key)
+    logger.info("purchase fusion %s: validation HR@10 %.4f, NDCG@10 %.4f (mean of both rankings)", best, *best_key)
     return best
 
 

@@ -161,7 +161,17 @@ def review_block(review: ReviewView, key: str) -> None:
         st.text(review.text)
 
 
+LIKELIHOOD_HELP = (
+    "The chance that this is the shopper's next purchase among all the products they do not own yet: the "
+    "shared model's purchase score (with content similarity and what others bought next), turned into a "
+    "probability calibrated on validation shoppers."
+)
+
+
 def likelihood_metric(label: str, before: float | None, after: float | None) -> None:
     st.metric(
-        label, percent(after), points(before, after), help="P(this shopper buys it next), from the purchase head."
+        label,
+        percent(after),
+        points(before, after),
+        help=LIKELIHOOD_HELP,
     )

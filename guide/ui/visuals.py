@@ -152,7 +152,7 @@ def card_html(card: ProductCard) -> str:
         width = max(3, min(100, round(card.likelihood * 100)))
         fit = (
             f'<div class="g-fit"><div class="g-bar"><span style="width:{width}%"></span></div>'
-            f"<b>{percent(card.likelihood)}</b> likely for you</div>"
+            f"<b>{percent(card.likelihood)}</b> chance it's your next buy</div>"
         )
     return (
         f'<div class="g-card">{swatch_img(card.item_id, card.category, card.brand, card.title)}'
