@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from guide.serving.personas import NEW_SHOPPER
 from guide.serving.shop import ShopService, StoreUnavailable, clean_review
@@ -123,21 +124,53 @@ def test_cart_adds_to_history_and_moves_the_profile(shop, session):
 
 
 def test_review_is_one_forward_pass_and_one_transaction(shop, session, monkeypatch):
-    calls = []
+    """One predict and one store write (save_review, carrying the snapshot); a database failure midway
+    through that write leaves no review, event or snapshot behind (the store-level version of this is
+    test_store.py::test_a_database_failure_after_the_review_row_stores_none_of_review_event_or_snapshot)."""
+    from guide.serving import store as store_module
+
+    store = shop.store
+    history, ratings = shop.history(session)
+    item = amazon_item(shop, history)
+    stored_before = (store.reviews(session.shopper_id), store.events(session.shopper_id))
+    profiles_before = store.profile_history(session.shopper_id)
+    real_insert = store_module._insert
+
+    def fail_on_the_event(conn, table, **values):  # the transaction's second statement, after the review row
+        if table is store_module.events_table:
+            raise sa.exc.OperationalError("INSERT INTO events", {}, OSError("disk I/O error"))
+        return real_insert(conn, table, **values)
+
+    with monkeypatch.context() as failing:
+        failing.setattr(store_module, "_insert", fail_on_the_event)
+        with pytest.raises(StoreUnavailable, match="nothing was saved"):
+            shop.submit_review(session, item, 1, "Terrible. It broke me out and smells awful.", "Never again")
+    assert (store.reviews(session.shopper_id), store.events(session.shopper_id)) == stored_before
+    assert store.profile_history(session.shopper_id) == profiles_before
+    assert shop.history(session) == (history, ratings)
+
+    calls, writes = [], []
     real_predict = shop.guide.predict
     monkeypatch.setattr(shop.guide, "predict", lambda *a, **k: calls.append(k) or real_predict(*a, **k))
-    history, _ = shop.history(session)
-    item = amazon_item(shop, history)
+    for name in ("save_review", "record_action", "record_event"):
+        real = getattr(store, name)
+        monkeypatch.setattr(
+            store, name, lambda *a, _name=name, _real=real, **k: writes.append((_name, k)) or _real(*a, **k)
+        )
     outcome = shop.submit_review(session, item, 1, "Terrible. It broke me out and smells awful.", "Never again")
     assert len(calls) == 1 and calls[0]["review"].startswith("Never again.")
+    assert [name for name, _ in writes] == ["save_review"] and writes[0][1]["interests"]  # snapshot in the same write
     assert outcome.sentiment.label == "negative" and outcome.sentiment.score < 0
     assert outcome.review.text.startswith("Terrible") and outcome.review.stars == 1
     assert outcome.change.kind == "review" and outcome.change.elapsed_ms > 0
     assert outcome.change.categories_after and outcome.tags_after is not None
     history_after, ratings_after = shop.history(session)
     assert history_after[-1] == item and ratings_after[-1] == 1.0
-    saved = shop.store.reviews(shopper_id=session.shopper_id)
+    saved = store.reviews(shopper_id=session.shopper_id)
     assert [r.sentiment_label for r in saved] == ["negative"]
+    [event] = [e for e in store.events(session.shopper_id) if e.kind == "review"]
+    assert event.payload["review_id"] == saved[0].id
+    assert store.latest_profile(session.shopper_id).event_id == event.id  # written together, linked
     assert shop.reviews_of(item)[0].text == outcome.review.text  # newest review shown first
     view = shop.profile(session)
     assert view.last.kind == "review" and view.actions_here == 1
