@@ -10,6 +10,7 @@ inside rebuilds the exact model on any device.
 from __future__ import annotations
 
 import json
+import os
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,7 +45,9 @@ class Checkpoint:
             for k, v in self.model.state_dict().items()
             if v.is_floating_point()
         }
-        save_file(state, folder / "model.safetensors")
+        # Both files are written beside their targets and then renamed, the weights last: a crash leaves
+        # the previous pair (or a new config.json that the load check refuses), never half a file.
+        save_file(state, folder / "model.safetensors.tmp")
         train_config = asdict(self.config)
         document = {
             "format": FORMAT,
@@ -57,7 +60,9 @@ class Checkpoint:
             "meta": dict(self.meta, attribute_split=self.attribute_split),
             "metrics": self.metrics,
         }
-        (folder / "config.json").write_text(json.dumps(document, indent=1, default=float))
+        (folder / "config.json.tmp").write_text(json.dumps(document, indent=1, default=float))
+        os.replace(folder / "config.json.tmp", folder / "config.json")
+        os.replace(folder / "model.safetensors.tmp", folder / "model.safetensors")
         logger.info("saved checkpoint to %s", folder)
         return folder
 
