@@ -10,8 +10,8 @@ inside rebuilds the exact model on any device.
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
