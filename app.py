@@ -1,6 +1,6 @@
 """Shopping Guide — `streamlit run app.py`.
 
-A shop over 8,850 real beauty products where one shared multi-task model answers, for the shopper
+A shop over 20,951 real beauty products where one shared multi-task model answers, for the shopper
 you pick: how likely they buy each product, what a product is (tags, category), how a review feels,
 and what the shopper is into. Pages live in guide/ui/; this file wires navigation, the shopper
 picker and deep links (`?product=…`, `?persona=…`).

@@ -85,6 +85,8 @@ def _evaluate(args) -> int:
         peers=not args.no_peers,
         progress=not args.quiet,
         product_twin=args.product_twin,
+        twins=tuple(args.twins.split(",")) if args.twins else None,
+        sasrec=True if args.sasrec else None,
     )
     if args.save:
         save_report(report, Path(args.checkpoint))
@@ -178,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--full", action="store_true", help="also train/evaluate STL twins and the product-split twin")
     e.add_argument("--no-peers", action="store_true")
     e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
+    e.add_argument("--twins", default="", help="without --full: train/reuse only these single-task twins (comma list)")
+    e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer (~10 min)")
     e.add_argument("--save", action="store_true", help="write report.json beside the checkpoint")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(run=_evaluate)

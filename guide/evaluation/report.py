@@ -90,7 +90,11 @@ def build_report(
     catalog: Catalog | None = None,
     encoder: Encoder | None = None,
     product_twin: bool = False,
+    twins: tuple[str, ...] | None = None,
+    sasrec: bool | None = None,
 ) -> dict:
+    """The model, its single-task twins (all with `full`, else those in `twins`) and the peers (SASRec, which
+    trains ~10 min, with `full` or `sasrec`) on the test splits, every figure with a 95% CI."""
     started = time.perf_counter()
     device = resolve_device(None)  # one device for the model, its twins and every tensor fed to them
     base = Checkpoint.load(checkpoint_dir, device)
@@ -104,13 +108,14 @@ def build_report(
     merge(report, "MTL", _scored(base, data, device, per_row["MTL"]))
     _add(report, trivial_metrics(data))
     data_product = None
-    if full or peers:
+    if full or peers:  # the attribute peers and twins are also judged on the product split
         data_product = task_data.build(catalog, encoder, base.config.data, "product", buckets)
         _add(report, {ATTRIBUTES: trivial_metrics(data_product, attribute_slice="product").get(ATTRIBUTES, {})})
+    twin_tasks = TASKS if full else tuple(t for t in (twins or ()) if t in base.model.config.tasks)
+    for task in twin_tasks:
+        twin = _twin(f"stl-{task}", base, data, catalog, progress, device, tasks=(task,))
+        merge(report, "STL", _scored(twin, data, device, per_row["STL"]))
     if full:
-        for task in TASKS:
-            twin = _twin(f"stl-{task}", base, data, catalog, progress, device, tasks=(task,))
-            merge(report, "STL", _scored(twin, data, device, per_row["STL"]))
         if product_twin:  # a second full multi-task training (~40 min on 2 CPU cores): only when asked
             product = _twin("mtl-product-split", base, data_product, catalog, progress, device, "product")
             metrics = _scored(product, data_product, device, {}, attribute_slice="product")
@@ -129,7 +134,7 @@ def build_report(
     if peers:
         from guide.evaluation.peers import peer_report
 
-        _add(report, peer_report(catalog, data, data_product, "test", sasrec=full))
+        _add(report, peer_report(catalog, data, data_product, "test", sasrec=full if sasrec is None else sasrec))
     if PURCHASE in base.model.config.tasks:
         fusion = base.calibration.get("purchase_fusion")
         report["purchase_calibration"] = calibration(
@@ -149,6 +154,8 @@ def build_report(
         },
         "seconds": round(time.perf_counter() - started, 1),
         "full": full,
+        "twins": list(twin_tasks),
+        "sasrec_peer": bool(full if sasrec is None else sasrec) and peers,
         "notes": [
             "profile targets use silver categories for Amazon items (a TF-IDF classifier "
             "fitted on training Sephora products only), see guide/data/tasks.py",
