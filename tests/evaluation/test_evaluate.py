@@ -65,14 +65,14 @@ def _system(report: dict, per_row: dict, name: str, task: str, rows: np.ndarray)
 def synthetic_summary() -> dict:
     """purchase: MTL far above STL; attributes: MTL = STL on all rows but 8 it gets right more (a small
     consistent gain: CIs overlap, the paired difference does not include 0); sentiment: identical systems;
-    profile: MTL far below. Trivial peers: the purchase twin is below Random, the others above theirs."""
+    profile: MTL far below. Trivial peers: the purchase twin is below Popularity, the others above theirs."""
     report, per_row = {}, {}
     base = _hits(0.5, 0)
     gained = base.copy()
     gained[np.flatnonzero(base == 0)[:8]] = 1.0
     _system(report, per_row, "MTL", PURCHASE, _hits(0.6, 1))
     _system(report, per_row, "STL", PURCHASE, _hits(0.05, 2))
-    _system(report, per_row, "Random", PURCHASE, _hits(0.10, 3))
+    _system(report, per_row, "Popularity", PURCHASE, _hits(0.10, 3))
     _system(report, per_row, "MTL", ATTRIBUTES, gained)
     _system(report, per_row, "STL", ATTRIBUTES, base)
     _system(report, per_row, "Tag prior", ATTRIBUTES, _hits(0.2, 4))
@@ -121,7 +121,7 @@ def test_delta_m_with_all_twins_and_without_the_twin_below_its_trivial_peer(synt
     gains = {t: row["relative_gain_vs_stl"] for t, row in summary["tasks"].items()}
     assert summary["delta_m"] == pytest.approx(np.mean(list(gains.values())))
     assert list(summary["twins_excluded"]) == [PURCHASE]
-    assert "Random" in summary["twins_excluded"][PURCHASE]
+    assert "Popularity" in summary["twins_excluded"][PURCHASE]
     kept = [g for t, g in gains.items() if t != PURCHASE]
     assert summary["delta_m_without_failed_twins"] == pytest.approx(np.mean(kept))
     assert summary["delta_m_without_failed_twins"] < summary["delta_m"]  # the failed twin flattered MTL

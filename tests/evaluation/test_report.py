@@ -22,7 +22,11 @@ def test_twin_key_changes_with_any_training_setting():
 def test_markdown_decides_by_ci_and_shows_the_gain():
     report = {
         "purchase": {
-            "test": {"MTL": {"hr@10": 0.2, "hr@10_ci": [0.15, 0.25]}, "STL": {"hr@10": 0.1}, "Random": {"hr@10": 0.3}}
+            "test": {
+                "MTL": {"full_hr@10": 0.2, "full_hr@10_ci": [0.15, 0.25]},
+                "STL": {"full_hr@10": 0.1},
+                "Random": {"full_hr@10": 0.3},
+            }
         },
         "summary": {
             "tasks": {
