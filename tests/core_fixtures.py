@@ -20,8 +20,9 @@ NGRAM_BUCKETS = 2**12  # small lexical table keeps every test model tiny
 
 
 def small_data_config() -> DataConfig:
-    """A real slice of the data: all Amazon shoppers, 10% of Sephora, 2% of the clothing reviews."""
-    return DataConfig(clothing_fraction=0.02, sephora_fraction=0.1)
+    """A real slice of the data: all Amazon shoppers, 10% of Sephora, 2% of the clothing reviews; purchase
+    draws of 16 shoppers against 128 sampled products (the shipped model: 128 against 1,024)."""
+    return DataConfig(clothing_fraction=0.02, sephora_fraction=0.1, purchase_users=16, purchase_negatives=128)
 
 
 def tiny_model_config(**overrides) -> ModelConfig:

@@ -42,11 +42,17 @@ def amazon_item(shop, not_in: list[str]) -> str:
 
 
 # --- personas ------------------------------------------------------------------------------------
-def test_personas_are_the_real_shoppers_named_from_their_history(shop):
+def test_personas_are_real_shoppers_picked_for_a_demo_and_named_from_their_history(shop):
     interactions = shop.guide.interactions
-    assert len(shop.personas) == interactions["user_id"].nunique()
-    for persona in list(shop.personas.values())[:20]:
-        rows = interactions[interactions["user_id"] == persona.persona_id].sort_values("timestamp")
+    personas = list(shop.personas.values())
+    benchmark_users = set(interactions.loc[interactions["source"] == "beauty2014", "user_id"])
+    picked = [p for p in personas if p.persona_id in benchmark_users]
+    assert 12 <= len(picked) < len(personas) < 40  # a range for a demo, not 22,616 names in a picker
+    sizes = [p.purchases for p in picked]
+    assert max(sizes) >= 50 and min(sizes) <= 6  # long and short histories
+    assert len({p.top_categories[0].split(" › ")[0] for p in picked}) >= 4  # different main categories
+    for persona in personas:
+        rows = interactions[interactions["user_id"] == persona.persona_id].sort_values("timestamp", kind="stable")
         assert list(persona.history) == list(rows["item_id"])
         assert f"{persona.purchases} purchases" in persona.label
         assert persona.label.startswith(persona.top_categories[0])
