@@ -322,9 +322,12 @@ def test_model_page_tables_the_evaluation_report(database, monkeypatch):
                 "best_peer": "tfidf-logreg",
                 "best_peer_value": 0.70,
                 "relative_gain_vs_stl": 0.029,
-                "beats_best_peer": True,
+                "vs_stl": "ties",
+                "vs_best_peer": "ties",
+                "beats_best_peer": False,
             }
         },
+        "decision_rule": "paired bootstrap 95% CI of MTL - STL excludes 0, else non-overlapping 95% CIs",
         "headline_metrics": {"sentiment": "macro_f1"},
         "delta_m": 0.029,
     }
@@ -335,7 +338,8 @@ def test_model_page_tables_the_evaluation_report(database, monkeypatch):
     no_problems(at)
     headline = at.dataframe[0].value
     assert list(headline["task"]) == ["Review sentiment"] and headline["MTL (this model)"][0] == "0.710"
-    assert headline["best peer"][0] == "tfidf-logreg 0.700" and headline["MTL vs single-task"][0] == "+2.9%"
+    assert headline["best peer"][0] == "tfidf-logreg 0.700" and headline["MTL vs single-task"][0] == "+2.9% (ties)"
+    assert headline["MTL vs best peer"][0] == "ties"  # decided by CIs, never by the bare numbers
     detail = at.dataframe[1].value
     assert list(detail["model"]) == ["MTL", "STL", "tfidf-logreg"] and "macro_f1_ci" not in detail.columns
     assert "+2.90%" in captions(at) and "peers use the same split" in captions(at)
