@@ -225,7 +225,7 @@ def _right_aligned(sequences: list[np.ndarray], length: int) -> np.ndarray:
     return out
 
 
-def fit_sasrec(data: TaskData, minutes: float = 12.0, epochs: int = 200, patience: int = 3, seed: int = 13,
+def fit_sasrec(data: TaskData, minutes: float = 8.0, epochs: int = 200, patience: int = 3, seed: int = 13,
                batch_size: int = 128, lr: float = 1e-3) -> Scorer:  # fmt: skip
     """SASRec with its paper's architecture and settings for Beauty (d 64, 2 blocks, 1 head, 50 items of
     history, dropout 0.5, Adam 1e-3, batch 128), trained with cross-entropy over all products at every
