@@ -20,7 +20,7 @@ def recent_weights(length: int, decay: float, last: int) -> np.ndarray:
     return decay ** np.arange(count)[::-1]
 
 
-def content_scores(unit_emb: np.ndarray, histories: list[np.ndarray], candidates: np.ndarray,
+def content_scores(unit_emb: np.ndarray, histories: list[np.ndarray], candidates: np.ndarray | None,
                    decay: float = 0.7, last: int = 20) -> np.ndarray:  # fmt: skip
     """(n, C): cosine-like score of candidate rows against each shopper's recency-weighted mean vector."""
     users = np.zeros((len(histories), unit_emb.shape[1]), np.float32)
@@ -28,7 +28,7 @@ def content_scores(unit_emb: np.ndarray, histories: list[np.ndarray], candidates
         if len(history):
             weights = recent_weights(len(history), decay, last)
             users[i] = weights @ unit_emb[history[-len(weights) :]] / weights.sum()
-    return users @ unit_emb[candidates].T
+    return users @ (unit_emb if candidates is None else unit_emb[candidates]).T  # None: every row, no copy
 
 
 class TransitionGraph:

@@ -101,11 +101,15 @@ def demo_shoppers(
     of the other sources (the Amazon 2023 shoppers, whose reviews the product pages show)."""
     benchmark = interactions[interactions["source"] == "beauty2014"]
     sizes = benchmark.groupby("user_id").size()
-    main = (
+    counts = (
         benchmark.assign(main=benchmark["item_id"].map(main_category))
-        .groupby("user_id")["main"]
-        .agg(lambda m: m.value_counts().index[0] if m.notna().any() else None)
+        .dropna(subset=["main"])
+        .groupby(["user_id", "main"])
+        .size()
+        .sort_values(ascending=False, kind="stable")
     )
+    top = counts.reset_index().drop_duplicates("user_id")  # each shopper's most frequent main category
+    main = top.set_index("user_id")["main"]
     picked: list[str] = []
     for category in main.value_counts().index:
         members = sizes[main[main == category].index].sort_values(kind="stable")

@@ -78,12 +78,12 @@ class ShopService:
         self._outcomes: OrderedDict[tuple[str, str], ReviewOutcome] = OrderedDict()
         items = guide.catalog.reset_index(drop=True)  # a copy: the Guide's frame stays untouched
         self.row_of = {item: row for row, item in enumerate(items["item_id"])}
-        self.attributes = guide.item_attributes(list(items["item_id"]))
+        self.attributes = guide.attributes_by_row()
         items["shown_category"] = items["display_category"].fillna("Other")
         items["tags_predicted"] = [not len(known) for known in items["known_tags"]]
         items["shown_tags"] = [
-            list(known) if len(known) else list(a.predicted[:5])
-            for known, a in zip(items["known_tags"], self.attributes, strict=True)
+            list(known) if len(known) else predicted
+            for known, predicted in zip(items["known_tags"], guide.predicted_tags(5), strict=True)
         ]
         self.items = items
         by_id = items.set_index("item_id")

@@ -93,8 +93,7 @@ def sidebar(svc: ShopService) -> None:
             st.caption("Starts empty: recommendations are the most loved products until you act.")
         else:
             st.caption(
-                f"{persona.purchases} real Amazon purchases (2018–2023). Mostly "
-                f"{md_text(', '.join(persona.top_categories[:3]))}."
+                f"{persona.purchases} real Amazon purchases. Mostly {md_text(', '.join(persona.top_categories[:3]))}."
             )
         st.button(
             "Reset demo",
@@ -110,8 +109,9 @@ def sidebar(svc: ShopService) -> None:
         _share_button(svc)
         st.divider()
         st.caption(
-            "Data: Amazon Reviews 2023 All_Beauty (Hou et al. 2024) · Sephora products "
-            "(Nady Inky, Kaggle, CC BY 4.0) · Women's clothing reviews (Kaggle, CC0)."
+            "Data: Amazon Beauty 2014 5-core (He & McAuley 2016; S3-Rec preprocessing) · Amazon Reviews 2023 "
+            "All_Beauty (Hou et al. 2024) · Sephora products (Nady Inky, Kaggle, CC BY 4.0) · Women's clothing "
+            "reviews (Kaggle, CC0)."
         )
 
 
