@@ -60,7 +60,10 @@ def test_build_model_takes_vocabularies_from_the_data_without_touching_the_confi
     assert config.model.num_tags == 0  # the caller's config is not mutated
 
 
-def test_training_keeps_the_best_validation_step(tiny_checkpoint, task_data):
+def test_training_keeps_the_best_validation_step(tiny_checkpoint, task_data, monkeypatch):
+    from guide.training import validation
+
+    monkeypatch.setattr(validation, "VALIDATION_SHOPPERS", 300)  # the shoppers the fixture's checks ranked
     history = tiny_checkpoint.meta["history"]
     assert [h["step"] for h in history] == [20, 40]
     best = max(history, key=lambda h: h["score"])
@@ -77,7 +80,9 @@ def test_training_writes_calibration_for_every_tag(tiny_checkpoint, task_data):
     assert len(thresholds) == len(task_data.tags) == len(tiny_checkpoint.tags)
     assert all(0.0 < t < 1.0 for t in thresholds)
     assert len(calibration["sentiment_bias"]) == 3
-    assert 0.2 <= calibration["purchase_temperature"] <= 5.0  # the grid's range
+    assert 0.01 <= calibration["purchase_temperature"] <= 5.0  # the grid's range
+    fusion = calibration["purchase_fusion"]
+    assert set(fusion) == {"neural", "content", "transitions"} and any(fusion.values())
     assert tiny_checkpoint.categories == task_data.categories
     assert tiny_checkpoint.fingerprint  # ties the weights to the data they saw
 
