@@ -41,6 +41,14 @@ class PurchaseSplit:
     sequences: list[np.ndarray] | None = None  # train: each shopper's whole train sequence (every position a target)
     seen: list[np.ndarray] | None = None  # everything bought before the target (masked in full ranking)
 
+    def subset(self, rows: np.ndarray) -> PurchaseSplit:
+        """The same split for the shoppers at `rows` (positions in this split), in that order."""
+        pick = lambda values: None if values is None else [values[i] for i in rows]  # noqa: E731
+        return PurchaseSplit(
+            pick(self.users), pick(self.history), pick(self.ratings), self.target[rows],
+            None if self.negatives is None else self.negatives[rows], pick(self.sequences), pick(self.seen),
+        )  # fmt: skip
+
 
 @dataclass
 class TaskData:
@@ -64,6 +72,13 @@ class TaskData:
     idf: np.ndarray  # (buckets,) inverse document frequency of each n-gram bucket (train texts)
     purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
     transitions: TransitionGraph | None = None  # purchase transitions of the TRAIN sequences only
+
+    @property
+    def unit_item_emb(self) -> np.ndarray:
+        """Item embeddings scaled to unit length (the content signal's), computed once."""
+        if getattr(self, "_unit_item_emb", None) is None:
+            self._unit_item_emb = self.item_emb / np.linalg.norm(self.item_emb, axis=1, keepdims=True).clip(1e-9)
+        return self._unit_item_emb
 
     @property
     def interests(self) -> list[str]:

@@ -92,13 +92,11 @@ def calibration(model, data: TaskData, device, fusion: Fusion | None, temperatur
     score; and the probability mass of the top 10 against the observed HR@10 of the same shoppers."""
     part_all = data.purchase[split]
     picked = np.sort(np.random.default_rng(3).permutation(len(part_all.target))[:shoppers])
-    part = PurchaseSplit([part_all.users[i] for i in picked], [part_all.history[i] for i in picked],
-                         [part_all.ratings[i] for i in picked], part_all.target[picked])  # fmt: skip
+    part = part_all.subset(picked)
     reps = item_representations(model, data, device)
     probs, hits = [], []
     for start in range(0, len(picked), 1024):
-        chunk = PurchaseSplit(part.users[start : start + 1024], part.history[start : start + 1024],
-                              part.ratings[start : start + 1024], part.target[start : start + 1024])  # fmt: skip
+        chunk = part.subset(np.arange(start, min(start + 1024, len(picked))))
         logits = fused_scores(model, data, chunk, device, reps, np.arange(len(data.item_emb)), fusion) / temperature
         for i, k in enumerate(picked[start : start + 1024]):
             logits[i, part_all.seen[k] if part_all.seen is not None else part_all.history[k]] = -np.inf
@@ -242,9 +240,7 @@ def fit_sasrec(data: TaskData, minutes: float = 8.0, epochs: int = 200, patience
     inputs, targets = torch.from_numpy(windows[:, :-1]), torch.from_numpy(windows[:, 1:] - 1)  # target -1 = pad
     valid = data.purchase["valid"]
     sample = np.sort(rng.permutation(len(valid.target))[:4000])
-    part = PurchaseSplit([valid.users[i] for i in sample], [valid.history[i] for i in sample],
-                         [valid.ratings[i] for i in sample], valid.target[sample], valid.negatives[sample],
-                         seen=[valid.seen[i] for i in sample])  # fmt: skip
+    part = valid.subset(sample)
     best, best_state, waited, started = -1.0, None, 0, time.perf_counter()
     for epoch in range(epochs):
         model.train()

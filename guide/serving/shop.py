@@ -409,15 +409,7 @@ class ShopService:
         attributes = prediction.attributes[item_id]
         review = saved.review
         outcome = ReviewOutcome(
-            ReviewView(
-                review.stars,
-                review.title,
-                review.text,
-                review.sentiment_label,
-                review.sentiment_score,
-                review.created_at,
-                "you",
-            ),
+            _own_review(review),
             sentiment,
             {t: self.attributes[row].tags[t] for t in self.attributes[row].predicted},
             {t: attributes.tags[t] for t in attributes.predicted},
@@ -465,15 +457,7 @@ class ShopService:
             "",
         )
         sentiment = Sentiment(review.sentiment_label, review.sentiment_score, {})
-        view = ReviewView(
-            review.stars,
-            review.title,
-            review.text,
-            review.sentiment_label,
-            review.sentiment_score,
-            review.created_at,
-            "you",
-        )
+        view = _own_review(review)
         outcome = ReviewOutcome(view, sentiment, tags, tags, attributes.category, change, ALREADY_SAVED)
         return self._remember_outcome(session, submission_key, outcome)
 
@@ -558,6 +542,14 @@ def _trimmed(text: str) -> str:
 def _storable(text: str) -> str:
     """Drop what a database cannot store the same everywhere; `\r\n` becomes `\n`."""
     return _UNSTORABLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _own_review(review) -> ReviewView:
+    """A stored review as its author sees it on the result panel."""
+    return ReviewView(
+        review.stars, review.title, review.text, review.sentiment_label, review.sentiment_score, review.created_at,
+        "you",
+    )  # fmt: skip
 
 
 def clean_review(stars, text, title) -> tuple[str, str, str]:

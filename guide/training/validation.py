@@ -44,8 +44,7 @@ def fused_scores(model: GuideModel, data: TaskData, part: PurchaseSplit, device,
 
 def purchase_signals(data: TaskData, histories: list[np.ndarray], candidates: np.ndarray):
     """(content, transitions) scores (n, C) of `candidates` for each history."""
-    unit = data.item_emb / np.linalg.norm(data.item_emb, axis=1, keepdims=True).clip(1e-9)
-    content = content_scores(unit, histories, candidates)
+    content = content_scores(data.unit_item_emb, histories, candidates)
     transitions = data.transitions.scores(histories, candidates) if data.transitions is not None else None
     return content, transitions
 
@@ -69,8 +68,7 @@ def purchase_ranks(
     full, sampled, whole = [], [], []
     for start in range(0, len(users), chunk):
         picked = users[start : start + chunk]
-        part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
-                             [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
+        part = split.subset(picked)
         everything = np.arange(len(data.item_emb))
         scores = fused_scores(model, data, part, device, reps, everything if catalogue else pool, fusion)
         if catalogue:  # the shop's view: every catalogue product competes (Sephora and Amazon 2023 too)
@@ -100,8 +98,7 @@ def purchase_temperature(model: GuideModel, data: TaskData, device, fusion: Fusi
     what the app scores, so the softmax runs over every row but the shopper's own products)."""
     split = data.purchase["valid"]
     picked = np.sort(np.random.default_rng(1).permutation(len(split.target))[: shoppers or CALIBRATION_SHOPPERS])
-    part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
-                         [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
+    part = split.subset(picked)
     reps = item_representations(model, data, device)
     logits = fused_scores(model, data, part, device, reps, np.arange(len(data.item_emb)), fusion)  # (n, N)
     for i, k in enumerate(picked):  # as served: what the shopper already has is not a next purchase
@@ -126,8 +123,7 @@ def fit_fusion(model: GuideModel, data: TaskData, device, shoppers: int | None =
     fixed sample."""
     split = data.purchase["valid"]
     picked = np.sort(np.random.default_rng(2).permutation(len(split.target))[: shoppers or CALIBRATION_SHOPPERS])
-    part = PurchaseSplit([split.users[i] for i in picked], [split.history[i] for i in picked],
-                         [split.ratings[i] for i in picked], split.target[picked])  # fmt: skip
+    part = split.subset(picked)
     everything = np.arange(len(data.item_emb))
     reps = item_representations(model, data, device)
     neural = purchase_scores(model, data, part, device, everything, reps)
