@@ -131,10 +131,12 @@ def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
             y=[p.likelihood for p in chosen],
             mode="lines+markers",
             name=_short(chosen[0].title, 30),
-            hovertemplate="%{y:.1%}<extra>%{fullData.name}</extra>",
+            hovertemplate="%{y:.2%}<extra>%{fullData.name}</extra>",
         )
-    small = max((p.likelihood for p in points), default=1) < 0.1  # keep a decimal for tiny likelihoods
-    yaxis = dict(tickformat=".1%" if small else ".0%", title="P(buy next)", rangemode="tozero")
+    # Next-purchase probabilities over ~21k products are often below 1%: enough decimals to tell ticks apart.
+    top = max((p.likelihood for p in points), default=1)
+    yaxis = dict(tickformat=".0%" if top >= 0.1 else ".1%" if top >= 0.01 else ".2%", title="P(buy next)",
+                 rangemode="tozero")  # fmt: skip
     xaxis = dict(categoryorder="array", categoryarray=[label for _, label in steps], title="after each action")
     return _layout(fig, height=360, yaxis=yaxis, xaxis=xaxis)
 
