@@ -211,7 +211,7 @@ def synthetic_targets(batch: dict, seed: int = 0) -> dict:
 
 
 def task_losses(model, batch: dict, targets: dict) -> dict:
-    from guide.model.losses import LOSSES
+    from guide.model.tasks import task_spec
 
     out = model(batch)
-    return {task: LOSSES[task](logits, targets[task]) for task, logits in out.items()}
+    return {task: task_spec(task).loss(logits, targets[task]) for task, logits in out.items()}

@@ -36,21 +36,17 @@ from guide.model.outputs import (
     profile_probs,
     sentiment_log_probs,
 )
+from guide.model.tasks import TASK_SPECS
 
 logger = logging.getLogger(__name__)
 
-# task -> (slices, headline metric, higher is better)
-HEADLINES = {
-    SENTIMENT: (("amazon", "clothing"), "macro_f1", True),
-    ATTRIBUTES: (("brand",), "micro_f1", True),
-    PURCHASE: (("test",), "full_hr@10", True),
-    PROFILE: (("test",), "ndcg_category", True),
-}
+# task -> (slices, headline metric, higher is better), from the task registry
+HEADLINES = {t: (s.headline.slices, s.headline.metric, s.headline.higher_is_better) for t, s in TASK_SPECS.items()}
 # Peers compute CIs for sets below this size (every test set here: the largest holds ~2,300 reviews), so
 # the model can be compared with each of them by CI; the model and its twins always get CIs.
 SMALL = 100_000
 # The peer a twin must at least reach; a twin below it failed to train and would flatter MTL in delta_m.
-TRIVIAL = {PURCHASE: "Popularity", PROFILE: "Global prior", SENTIMENT: "Majority class", ATTRIBUTES: "Tag prior"}
+TRIVIAL = {name: spec.trivial_peer for name, spec in TASK_SPECS.items()}
 VERDICTS = ("beats", "ties", "behind")
 
 

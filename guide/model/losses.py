@@ -1,11 +1,9 @@
-"""One loss per task, keyed by task name."""
+"""One loss per task (`model.tasks.TASK_SPECS` says which task uses which)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 
 
 def purchase_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
@@ -35,6 +33,3 @@ def sentiment_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
 def profile_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
     """Cross-entropy against the next item's interest distribution (KL up to a constant)."""
     return -(targets["interest"] * F.log_softmax(logits, dim=-1)).sum(-1).mean()
-
-
-LOSSES = {PURCHASE: purchase_loss, ATTRIBUTES: attributes_loss, SENTIMENT: sentiment_loss, PROFILE: profile_loss}

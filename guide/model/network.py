@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, ModelConfig
-from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, SentimentHead
+from guide.model.tasks import task_spec
 from guide.model.trunk import InputEncoder, build_trunk, soft_sharing_penalty
 
 CONTENT = "content"  # key of the raw-embedding view in encode_items' output (not a task)
@@ -35,30 +35,12 @@ class GuideModel(nn.Module):
         self.config = config
         self.encoder = InputEncoder(config)
         self.trunk = build_trunk(config)
-        heads = {
-            PURCHASE: lambda: PurchaseHead(
-                config.hidden,
-                config.sequence_dim,
-                config.sequence_blocks,
-                config.sequence_heads,
-                config.max_length,
-                config.num_items,
-                config.sequence_dropout,
-            ),  # fmt: skip
-            ATTRIBUTES: lambda: AttributesHead(config.hidden, config.num_tags, config.num_categories, config.dropout),
-            SENTIMENT: lambda: SentimentHead(config.hidden, config.dropout),
-            PROFILE: lambda: ProfileHead(config.hidden, config.num_interests, config.dropout),
-        }
-        self.heads = nn.ModuleDict({task: heads[task]() for task in config.tasks})
+        self.heads = nn.ModuleDict({task: task_spec(task).head(config) for task in config.tasks})
         # Wide parts: per-task linear n-gram logits added to the deep heads' logits (sparse lexical
         # evidence such as "returned it" or "paraben" straight to the answer, like TF-IDF + LR).
-        sizes = {ATTRIBUTES: config.num_tags + config.num_categories, SENTIMENT: 3}
+        wide = {task: task_spec(task).wide for task in config.tasks if config.wide and task_spec(task).wide}
         self.wide = nn.ModuleDict(
-            {
-                task: nn.EmbeddingBag(config.ngram_buckets, size, mode="sum")
-                for task, size in sizes.items()
-                if config.wide and task in config.tasks
-            }
+            {task: nn.EmbeddingBag(config.ngram_buckets, size(config), mode="sum") for task, size in wide.items()}
         )
         for table in self.wide.values():
             nn.init.zeros_(table.weight)

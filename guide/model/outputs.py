@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from guide.config import PROFILE, PURCHASE, SENTIMENT
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.tasks import PurchaseSplit, TaskData
 from guide.model.inputs import history_batch, text_block
 from guide.model.network import GuideModel
+from guide.model.tasks import task_spec
 
 CHUNK = 512
 
@@ -38,8 +39,8 @@ def item_representations(model: GuideModel, data: TaskData, device) -> dict[str,
 def attribute_probs(model, data: TaskData, rows: np.ndarray, device, reps=None) -> tuple[np.ndarray, np.ndarray]:
     reps = reps or item_representations(model, data, device)
     logits = model.attribute_logits(reps, torch.from_numpy(rows).to(device))
-    num_tags = len(data.tags)
-    return (torch.sigmoid(logits[:, :num_tags]).cpu().numpy(), torch.softmax(logits[:, num_tags:], -1).cpu().numpy())
+    tags, cats = task_spec(ATTRIBUTES).read(logits, model.config)
+    return tags.cpu().numpy(), cats.cpu().numpy()
 
 
 @torch.inference_mode()
@@ -78,7 +79,7 @@ def profile_probs(model, data: TaskData, split: PurchaseSplit, device, reps=None
     out = []
     for _, _, batch in _shopper_chunks(split, device):
         batch["profile"] = True
-        out.append(torch.softmax(model(batch, item_repr=reps)[PROFILE], -1).cpu().numpy())
+        out.append(task_spec(PROFILE).read(model(batch, item_repr=reps)[PROFILE], model.config)[0].cpu().numpy())
     return np.concatenate(out)
 
 

@@ -28,6 +28,7 @@ from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
 from guide.model.inputs import history_batch, text_block
 from guide.model.outputs import encode_catalog
+from guide.model.tasks import task_spec
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 from guide.serving.search import SearchIndex
 
@@ -132,9 +133,8 @@ class Guide:
 
     @torch.inference_mode()
     def _catalog_attributes(self) -> tuple[np.ndarray, np.ndarray]:
-        logits = self.model.attribute_logits(self._item_repr)
-        n = len(self.tags)
-        return torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
+        tags, cats = task_spec(ATTRIBUTES).read(self.model.attribute_logits(self._item_repr), self.model.config)
+        return tags.cpu().numpy(), cats.cpu().numpy()
 
     # --- blocks ---------------------------------------------------------------------------------
     def _history(self, history, ratings) -> dict:
@@ -178,7 +178,7 @@ class Guide:
         )
 
     def _profile(self, logits: torch.Tensor) -> Profile:
-        probs = torch.softmax(logits, -1).cpu().numpy()
+        probs = task_spec(PROFILE).read(logits, self.model.config)[0].cpu().numpy()
         interests = dict(sorted(zip(self.interests, map(float, probs)), key=lambda kv: -kv[1]))
         n = len(self.categories)
         cats, tags = probs[:n] / probs[:n].sum(), probs[n:] / max(probs[n:].sum(), 1e-12)
@@ -206,9 +206,8 @@ class Guide:
         with self._lock:
             reps = self.model.encode_items(text_block(emb, bags, np.arange(len(texts)), self.device, feats))
             logits = self.model.attribute_logits(reps)
-        n = len(self.tags)
-        tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
-        return [self._attributes(t, c) for t, c in zip(tags, cats)]
+        tags, cats = task_spec(ATTRIBUTES).read(logits, self.model.config)
+        return [self._attributes(t, c) for t, c in zip(tags.cpu().numpy(), cats.cpu().numpy())]
 
     def attributes_by_row(self) -> _RowAttributes:
         """Every catalogue row's `Attributes`, built when a row is read (building all 20,951 up front
@@ -298,10 +297,8 @@ class Guide:
             if SENTIMENT in raw:
                 out[SENTIMENT] = raw[SENTIMENT]
             if ATTRIBUTES in raw:
-                n = len(self.tags)
-                logits = raw[ATTRIBUTES]
-                tags, cats = torch.sigmoid(logits[:, :n]).cpu().numpy(), torch.softmax(logits[:, n:], -1).cpu().numpy()
-                out[ATTRIBUTES] = list(zip(tags, cats))
+                tags, cats = task_spec(ATTRIBUTES).read(raw[ATTRIBUTES], self.model.config)
+                out[ATTRIBUTES] = list(zip(tags.cpu().numpy(), cats.cpu().numpy()))
             finished = time.perf_counter()
         self.last_wait_ms = (started - asked) * 1000
         self.last_inference_ms = (finished - started) * 1000

@@ -8,6 +8,7 @@ import torch
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.tasks import TaskData
 from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
+from guide.model.tasks import task_spec
 
 AMAZON_SHARE = 0.2
 PROFILE_SMOOTHING = 0.3
@@ -38,12 +39,8 @@ class TaskSampler:
         }
 
     def draw(self, task: str) -> tuple[dict, dict]:
-        return {
-            ATTRIBUTES: self._attributes,
-            SENTIMENT: self._sentiment,
-            PURCHASE: self._purchase,
-            PROFILE: self._profile,
-        }[task]()
+        """One training batch of `task` with its targets, by the draw method its spec names."""
+        return getattr(self, task_spec(task).draw)()
 
     def _attributes(self):
         rows = self.rng.choice(self.attr_rows, self.batch_size)

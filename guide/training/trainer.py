@@ -26,7 +26,7 @@ from guide.data.tasks import TaskData
 from guide.model import GuideModel
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device, seed_everything
-from guide.model.losses import LOSSES
+from guide.model.tasks import task_spec
 from guide.training.batches import TaskSampler
 from guide.training.validation import calibrate, validation_score
 from guide.training.weighting import build_weighting
@@ -131,7 +131,7 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         losses = {}
         for task in drawn:
             batch, targets = sampler.draw(task)
-            losses[task] = LOSSES[task](model(batch)[task], targets)
+            losses[task] = task_spec(task).loss(model(batch)[task], targets)
         optimizer.zero_grad(set_to_none=True)
         reg = model.regularisation()
         if reg.requires_grad:

@@ -8,22 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
-from guide.model.losses import LOSSES, attributes_loss, profile_loss, purchase_loss, sentiment_loss
+from guide.model.losses import attributes_loss, profile_loss, purchase_loss, sentiment_loss
 
 
 def _logits(*shape: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def test_every_task_has_its_loss():
-    assert set(LOSSES) == set(TASKS)
-    assert (LOSSES[PURCHASE], LOSSES[ATTRIBUTES], LOSSES[SENTIMENT], LOSSES[PROFILE]) == (
-        purchase_loss,
-        attributes_loss,
-        sentiment_loss,
-        profile_loss,
-    )
 
 
 # --- purchase ------------------------------------------------------------------------------------------
