@@ -64,6 +64,14 @@ class _RowAttributes:
         return self._guide._attributes(self._guide._item_tags[row], self._guide._item_cats[row])
 
 
+class _Timings(threading.local):
+    """The last pass's time and its wait for the lock, per thread: Streamlit runs each browser session's
+    script in its own thread, so a session reads its own pass, not another session's that ran since."""
+
+    inference_ms: float | None = None
+    wait_ms: float | None = None
+
+
 class Guide:
     """The four predictions over the catalogue. Build with `Guide.load()`."""
 
@@ -77,8 +85,7 @@ class Guide:
         self.tag_thresholds = np.array(calibration.get("tag_thresholds", [0.5] * len(self.tags)))
         self.sentiment_bias = np.array(calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
         self._lock = threading.Lock()
-        self.last_inference_ms = 0.0
-        self.last_wait_ms = 0.0
+        self._timings, self._last_any = _Timings(), {"inference_ms": 0.0, "wait_ms": 0.0}  # this thread's; any's
         self.purchase_temperature = float(calibration.get("purchase_temperature", 1.0))
         buckets = self.model.config.ngram_buckets
         self._item_emb = encoder.embed(catalog.items["text"].tolist(), shard_name="items")
@@ -302,7 +309,27 @@ class Guide:
             finished = time.perf_counter()
         self.last_wait_ms = (started - asked) * 1000
         self.last_inference_ms = (finished - started) * 1000
-        return out, self.last_inference_ms
+        return out, (finished - started) * 1000
+
+    @property
+    def last_inference_ms(self) -> float:
+        """The last pass this thread ran, else the last pass of any thread (0 before the first)."""
+        mine = self._timings.inference_ms
+        return self._last_any["inference_ms"] if mine is None else mine
+
+    @last_inference_ms.setter
+    def last_inference_ms(self, value: float) -> None:
+        self._timings.inference_ms = self._last_any["inference_ms"] = float(value)
+
+    @property
+    def last_wait_ms(self) -> float:
+        """How long this thread's last pass waited for the lock (other sessions' passes), else any thread's."""
+        mine = self._timings.wait_ms
+        return self._last_any["wait_ms"] if mine is None else mine
+
+    @last_wait_ms.setter
+    def last_wait_ms(self, value: float) -> None:
+        self._timings.wait_ms = self._last_any["wait_ms"] = float(value)
 
     def _fused(self, neural: np.ndarray, history: np.ndarray) -> np.ndarray:
         """The head's logits over the catalogue plus the content and transition signals, weighted as fitted
