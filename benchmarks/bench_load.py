@@ -1,0 +1,442 @@
+"""Load test of the shop on loopback: N concurrent shoppers in one Chromium, each a different shopper.
+
+    .venv/bin/python benchmarks/bench_load.py [--sessions 20] [--reviews 2] [--timeout 900]
+
+Starts the real app (`streamlit run app.py` on a free 127.0.0.1 port, `AppServer` from the browser
+tests) with its own SQLite database in a temporary directory, then drives `--sessions` browser contexts
+of one Chromium (Playwright's asyncio API, so one process and one event loop drive them all). Each
+session is a different shopper (a demo persona picked in the sidebar, every fifth a new visitor) and, on
+products of its own, adds one to the cart and sends `--reviews` reviews carrying a token unique to it.
+
+Reports, each beside its goal: exceptions shown in any page, cross-session leaks (a page showing
+another session's shopper name or review token), reviews stored exactly once (read from the database
+afterwards, with `PRAGMA integrity_check`), p50/p95 seconds from clicking "Send review" to the result
+panel, the forward pass and the lock wait the app reports in that panel, and the CPU seconds of the
+server process and of the whole machine during the load. Bounded: at most 40 sessions, every wait
+has a timeout and the whole run stops after `--timeout` seconds. Needs /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import re
+import secrets
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from guide.config import data_dir  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
+NEW_LABEL = "New shopper · no history yet"
+MAX_SESSIONS = 40
+WAIT_MS = 180_000  # one page or one result under load
+FIRST_PAGE_MS = 240_000  # the first page of a fresh server loads the model
+GOAL_P95_S = 2.0
+PASS = re.compile(r"forward pass of the shared model \((\d+) ms")
+WAITED = re.compile(r"Before it, (\d+) ms waiting")
+REVIEW_WORDS = (
+    "Soft on my skin and the scent is gentle, I would buy it again.",
+    "It dried out my hair and the bottle leaked in the bag, disappointed.",
+    "Does what it says, nothing special, fair price for the size.",
+)
+
+
+@dataclass
+class Shopper:
+    """One session's plan: who it shops as, its own products, and the token in each of its reviews."""
+
+    index: int
+    label: str
+    items: list[str]
+    token: str = field(default_factory=lambda: f"lt{secrets.token_hex(5)}")
+    ready: bool = False  # its shop is open and the shopper picked: waiting for the writing phase
+
+    def review_text(self, number: int) -> str:
+        return f"{REVIEW_WORDS[(self.index + number) % len(REVIEW_WORDS)]} {self.token}r{number}"
+
+
+@dataclass
+class SessionResult:
+    shopper: Shopper
+    send_s: list[float] = field(default_factory=list)
+    pass_ms: list[float] = field(default_factory=list)
+    wait_ms: list[float] = field(default_factory=list)
+    confirmed: list[str] = field(default_factory=list)  # review texts whose "Review saved" panel was shown
+    sent: list[str] = field(default_factory=list)
+    carts: int = 0
+    exceptions: int = 0
+    leaks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+# --- the catalogue and the shoppers ------------------------------------------------------------------
+def catalogue_items(count: int, seed: int = 0) -> list[str]:
+    """`count` distinct Amazon Beauty 2014 product ids with a title (from the data set's items.csv)."""
+    path = data_dir() / "amazon_beauty_2014_5core" / "derived" / "items.csv"
+    if not path.exists():
+        raise SystemExit(f"expected the Beauty 2014 items at {path}, got nothing; fix: set GUIDE_DATA_DIR")
+    with open(path, newline="") as handle:
+        ids = [row["asin"] for row in csv.DictReader(handle) if row["title"].strip()]
+    if len(ids) < count:
+        raise SystemExit(f"expected at least {count} products in {path}, got {len(ids)}")
+    return random.Random(seed).sample(ids, count)
+
+
+def plan_shoppers(labels: list[str], sessions: int, per_session: int, new_every: int = 5) -> list[Shopper]:
+    """Session i: the next demo persona, except every `new_every`-th (and any beyond the personas) a new
+    visitor; each session gets `per_session` products no other session touches."""
+    personas = [label for label in labels if label != NEW_LABEL]
+    items = catalogue_items(sessions * per_session)
+    plans, next_persona = [], 0
+    for i in range(sessions):
+        if i % new_every == new_every - 1 or next_persona >= len(personas):
+            label = NEW_LABEL
+        else:
+            label, next_persona = personas[next_persona], next_persona + 1
+        plans.append(Shopper(i, label, items[i * per_session : (i + 1) * per_session]))
+    return plans
+
+
+# --- one page ----------------------------------------------------------------------------------------
+async def settle(page, text: str | None = None, timeout: int = WAIT_MS) -> None:
+    """Wait for `text` to show and for the app to stop running (as tests/ui/test_browser.py does)."""
+    if text:
+        await page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    await page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    await page.wait_for_timeout(300)
+
+
+async def persona_labels(page, needed: int = 1000) -> list[str]:
+    """The shoppers the sidebar offers, up to `needed` (its list is virtual: scroll it to read more)."""
+    await page.get_by_role("combobox", name="Shopper").click()
+    listbox, seen = page.get_by_role("listbox"), []
+    for _ in range(40):
+        before = len(seen)
+        seen += [t for t in await page.get_by_role("option").all_inner_texts() if t not in seen]
+        await listbox.hover()
+        await page.mouse.wheel(0, 300)
+        await page.wait_for_timeout(120)
+        if (len(seen) == before and before) or len(seen) > needed:
+            break
+    await page.keyboard.press("Escape")
+    return seen
+
+
+async def pick_shopper(page, label: str) -> None:
+    box = page.get_by_role("combobox", name="Shopper")
+    await box.click()
+    await box.fill(label[:40])
+    await page.get_by_role("option", name=label, exact=True).click()
+    await settle(page, f"Shopping as {label}")
+
+
+async def open_product(page, base: str, item: str) -> None:
+    query = page.url.split("?", 1)[1] if "?" in page.url else ""
+    keep = "&".join(p for p in query.split("&") if p.startswith(("persona=", "visitor=")))
+    await page.goto(f"{base}/product?product={item}&{keep}")
+    await settle(page, "Write a review")
+
+
+async def add_to_cart(page) -> None:
+    await page.get_by_role("button", name="Add to cart").click()
+    await settle(page, "Added to your cart")
+
+
+async def click_send(page, stars: int, text: str):
+    """Fill the review form and press "Send review"; returns this review's result panel (a locator)."""
+    await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
+    await page.get_by_label("Your review").fill(text)
+    await page.get_by_role("button", name="Send review").click()
+    return page.locator(".st-key-outcome").filter(has_text=text)
+
+
+async def send_review(page, stars: int, text: str) -> tuple[float, float | None, float]:
+    """Seconds from the click to this review's result panel; the pass and the wait the panel reports
+    (the form is filled before the clock starts)."""
+    await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
+    await page.get_by_label("Your review").fill(text)
+    started = time.perf_counter()
+    await page.get_by_role("button", name="Send review").click()
+    outcome = page.locator(".st-key-outcome").filter(has_text=text)
+    await outcome.get_by_text("Review saved", exact=False).first.wait_for(timeout=WAIT_MS)
+    seconds = time.perf_counter() - started
+    panel = await outcome.inner_text()
+    passed, waited = PASS.search(panel), WAITED.search(panel)
+    await settle(page)
+    return seconds, float(passed.group(1)) if passed else None, float(waited.group(1)) if waited else 0.0
+
+
+async def inspect(page, own: Shopper, everyone: list[Shopper], result: SessionResult, where: str) -> None:
+    """Count exceptions shown, and any other session's shopper name or review token in this page."""
+    result.exceptions += await page.locator("[data-testid='stException']").count()
+    body = await page.inner_text("body")
+    if f"Shopping as {own.label}" not in body:
+        result.leaks.append(f"{where}: 'Shopping as {own.label}' missing")
+    for other in everyone:
+        if other is own:
+            continue
+        if other.token in body:
+            result.leaks.append(f"{where}: session {other.index}'s review token {other.token}")
+        if other.label != NEW_LABEL and other.label not in own.label and other.label in body:
+            result.leaks.append(f"{where}: session {other.index}'s shopper {other.label!r}")
+
+
+# --- one session -------------------------------------------------------------------------------------
+async def open_shop(browser, base: str, own: Shopper):
+    """A new browser context (another visitor) arriving on a link to its first product, then picking its
+    shopper in the sidebar."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{base}/?product={own.items[0]}")
+    await settle(page, "Write a review", FIRST_PAGE_MS)
+    await pick_shopper(page, own.label)
+    return context, page
+
+
+async def run_session(
+    browser, base: str, own: Shopper, everyone, reviews: int, start: asyncio.Event, cart: bool = True
+) -> SessionResult:
+    result, context = SessionResult(own), None
+    rng = random.Random(own.index)
+    try:
+        context, page = await open_shop(browser, base, own)
+        await inspect(page, own, everyone, result, "first page")
+        own.ready = True
+        await start.wait()
+        for number in range(reviews):
+            if number:  # the first product is already open
+                await open_product(page, base, own.items[number])
+                await inspect(page, own, everyone, result, f"product {number}")
+            if number == 0 and cart:
+                await add_to_cart(page)
+                result.carts += 1
+            await page.wait_for_timeout(rng.randint(200, 1200))  # a shopper reads before writing
+            text = own.review_text(number)
+            result.sent.append(text)
+            seconds, passed, waited = await send_review(page, 1 + (own.index + number) % 5, text)
+            result.confirmed.append(text)
+            result.send_s.append(seconds)
+            if passed is not None:
+                result.pass_ms.append(passed)
+            result.wait_ms.append(waited)
+            await inspect(page, own, everyone, result, f"review {number}")
+    except Exception as error:  # a timeout or a lost page: this session failed, the others go on
+        result.error = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    finally:
+        if context is not None:
+            await context.close()
+    return result
+
+
+async def scout(browser, base: str, needed: int) -> list[str]:
+    """Open the app once (the first page loads the model) and read the shoppers it offers."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await page.goto(base)
+    await settle(page, "View details", FIRST_PAGE_MS)
+    labels = await persona_labels(page, needed)
+    await page.close()
+    return labels
+
+
+async def drive(
+    base: str, sessions: int, reviews: int, on_start=None, new_every: int = 5, cart: bool = True
+) -> list[SessionResult]:
+    """Open the app once, read the shoppers, then run every session at once (one browser, N contexts)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            began = time.perf_counter()
+            plans = plan_shoppers(await scout(browser, base, sessions), sessions, reviews, new_every)
+            log(f"app up, {len(plans)} shoppers planned", began)
+            start = asyncio.Event()
+            tasks = [asyncio.create_task(run_session(browser, base, p, plans, reviews, start, cart)) for p in plans]
+            await _when_ready(tasks, plans, start, on_start)
+            log(f"{sum(p.ready for p in plans)} sessions on their first product; writing", began)
+            results = list(await asyncio.gather(*tasks))
+            log("all sessions done", began)
+            return results
+        finally:
+            await browser.close()
+
+
+def log(message: str, since: float) -> None:
+    print(f"[{time.perf_counter() - since:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+async def _when_ready(tasks, plans, start: asyncio.Event, on_start) -> None:
+    """Let every session open its shop first, then start the writing phase together."""
+    deadline = time.monotonic() + FIRST_PAGE_MS / 1000
+    while time.monotonic() < deadline and not all(p.ready or t.done() for t, p in zip(tasks, plans)):
+        await asyncio.sleep(0.25)
+    if on_start:
+        on_start()
+    start.set()
+
+
+# --- after the run -----------------------------------------------------------------------------------
+def stored_counts(database: Path, results: list[SessionResult]) -> tuple[dict[str, int], str]:
+    """How often each sent review text is in the database, and `PRAGMA integrity_check`."""
+    with sqlite3.connect(database) as conn:  # as the app opens it: a WAL left by a crash is recovered
+        counts = {}
+        for result in results:
+            for text in result.sent:
+                counts[text] = conn.execute("SELECT count(*) FROM reviews WHERE text = ?", (text,)).fetchone()[0]
+        check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    return counts, check
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores; /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low, high = int(position), min(int(position) + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(results: list[SessionResult], counts: dict[str, int], integrity: str, cpu: dict) -> dict:
+    confirmed = [t for r in results for t in r.confirmed]
+    send = [s for r in results for s in r.send_s]
+    passes = [m for r in results for m in r.pass_ms]
+    waits = [m for r in results for m in r.wait_ms]
+    return {
+        "sessions": len(results),
+        "sessions_failed": [f"{r.shopper.index}: {r.error}" for r in results if r.error],
+        "reviews_sent": len(counts),
+        "reviews_confirmed": len(confirmed),
+        "confirmed_stored_once": sum(counts.get(t) == 1 for t in confirmed),
+        "stored_more_than_once": sum(c > 1 for c in counts.values()),
+        "stored_unconfirmed": sum(c > 0 for t, c in counts.items() if t not in confirmed),
+        "integrity_check": integrity,
+        "carts": sum(r.carts for r in results),
+        "exceptions": sum(r.exceptions for r in results),
+        "leaks": [leak for r in results for leak in r.leaks],
+        "send_p50_s": percentile(send, 50),
+        "send_p95_s": percentile(send, 95),
+        "pass_p50_ms": percentile(passes, 50),
+        "pass_p95_ms": percentile(passes, 95),
+        "wait_p50_ms": percentile(waits, 50),
+        "wait_p95_ms": percentile(waits, 95),
+        **cpu,
+    }
+
+
+def table(summary: dict) -> str:
+    def fmt(value, unit="", digits=2):
+        return "–" if value is None else f"{value:.{digits}f}{unit}"
+
+    once, confirmed = summary["confirmed_stored_once"], summary["reviews_confirmed"]
+    p95 = summary["send_p95_s"]
+    rows = [
+        ("sessions (failed)", f"{summary['sessions']} ({len(summary['sessions_failed'])})", "0 failed"),
+        ("exceptions shown in a page", str(summary["exceptions"]), "0"),
+        ("cross-session leaks", str(len(summary["leaks"])), "0"),
+        (
+            "reviews confirmed / stored exactly once",
+            f"{confirmed} / {once} (twice: {summary['stored_more_than_once']})",
+            "all, once",
+        ),
+        ("SQLite integrity_check", summary["integrity_check"], "ok"),
+        ("'Send review' -> result, p50", fmt(summary["send_p50_s"], " s"), "–"),
+        (
+            "'Send review' -> result, p95",
+            fmt(p95, " s"),
+            f"≤ {GOAL_P95_S:.0f} s: " + ("met" if p95 is not None and p95 <= GOAL_P95_S else "NOT met"),
+        ),
+        (
+            "forward pass the app reports, p50 / p95",
+            f"{fmt(summary['pass_p50_ms'], ' ms', 0)} / {fmt(summary['pass_p95_ms'], ' ms', 0)}",
+            "–",
+        ),
+        (
+            "wait for the model lock, p50 / p95",
+            f"{fmt(summary['wait_p50_ms'], ' ms', 0)} / {fmt(summary['wait_p95_ms'], ' ms', 0)}",
+            "–",
+        ),
+        (
+            "server CPU s / machine busy CPU s / wall s (load phase)",
+            f"{summary['server_cpu_s']:.1f} / {summary['machine_busy_s']:.1f} / {summary['wall_s']:.1f}",
+            "–",
+        ),
+        ("machine load average (1 min) at the end", f"{summary['load_average_1min_after']:.1f}", "2 cores"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    return "\n".join(f"{name:<{width}}  {value:>{value_width}}  goal {goal}" for name, value, goal in rows)
+
+
+def run(sessions: int, reviews: int, timeout: float, state_dir: Path) -> dict:
+    from tests.ui.test_browser import AppServer
+
+    app = AppServer(state_dir)
+    app.start()
+    cpu: dict[str, float] = {}
+
+    def on_start() -> None:
+        cpu.update(server=cpu_seconds(app.process.pid), machine=machine_busy_seconds(), wall=time.perf_counter())
+
+    try:
+        results = asyncio.run(asyncio.wait_for(drive(app.url, sessions, reviews, on_start), timeout))
+        load = {
+            "server_cpu_s": cpu_seconds(app.process.pid) - cpu["server"],
+            "machine_busy_s": machine_busy_seconds() - cpu["machine"],
+            "wall_s": time.perf_counter() - cpu["wall"],
+            "server_cpu_total_s": cpu_seconds(app.process.pid),
+            "load_average_1min_after": float(Path("/proc/loadavg").read_text().split()[0]),
+        }
+    finally:
+        app.stop()
+    counts, integrity = stored_counts(state_dir / "guide.db", results)
+    return summarise(results, counts, integrity, load)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=20, help=f"concurrent shoppers (1..{MAX_SESSIONS})")
+    parser.add_argument("--reviews", type=int, default=2, help="reviews per shopper (1..5)")
+    parser.add_argument("--timeout", type=float, default=900, help="stop the whole run after this many seconds")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not 1 <= args.sessions <= MAX_SESSIONS or not 1 <= args.reviews <= 5:
+        parser.error(f"expected 1..{MAX_SESSIONS} sessions and 1..5 reviews, got {args.sessions} and {args.reviews}")
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"expected Chromium at {CHROMIUM}, got nothing; fix: bash scripts/test.sh installs it")
+    with tempfile.TemporaryDirectory(prefix="guide-load-") as state:
+        summary = run(args.sessions, args.reviews, args.timeout, Path(state))
+    print(table(summary))
+    if summary["leaks"] or summary["sessions_failed"]:
+        print(json.dumps({"leaks": summary["leaks"], "failed": summary["sessions_failed"]}, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
