@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from guide.serving.aspects import AspectIndex, AspectSummary
 from guide.serving.personas import (
     NEW_SHOPPER,
     build_personas,
@@ -99,6 +100,7 @@ class ShopService:
         self._cache: OrderedDict[tuple, object] = OrderedDict()
         self._facets: dict[str, list] | None = None
         self._lock = threading.Lock()
+        self.aspect_index = AspectIndex(guide)
 
     @classmethod
     def open(cls, checkpoint: str | None = None, database_url: str | None = None) -> ShopService:
@@ -332,6 +334,14 @@ class ShopService:
             similar=[self.card(r, likelihood) for r in similar],
             in_history=item_id in history,
         )
+
+    def aspects(self, item_id: str) -> AspectSummary:
+        """Aspect chips over ALL the product's reviews: the shipped ones (scored on the product's first view,
+        then kept) and those written here (each scored once), so a review just sent shows at once."""
+        row = self.check_item(item_id)
+        written = [(r.title, r.text) for r in reversed(self.store.reviews(item_id=item_id))]
+        tags = [*self.items.at[row, "known_tags"], *self.attributes[row].predicted]
+        return self.aspect_index.summary(item_id, written, tags)
 
     def reviews_of(self, item_id: str, limit: int = 20) -> list[ReviewView]:
         """Reviews written here (newest first), then the shipped Amazon ones, with model sentiment."""

@@ -11,6 +11,7 @@ import streamlit as st
 from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
 from guide.serving.views import ProductDetail, Session
 from guide.ui import components, state
+from guide.ui.aspects import aspect_chips
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, stars, swatch_img
 
@@ -196,6 +197,7 @@ def main() -> None:
     _tags(detail)
     with st.expander("Product details", icon=":material/description:"):
         _details(detail)
+    aspects = st.container()  # filled last: a product's first view scores its review sentences (~1 s on CPU)
     reviews, write = st.columns([3, 2], gap="large")
     with write:
         if not state.read_only():
@@ -209,6 +211,8 @@ def main() -> None:
             st.caption("No reviews yet. Be the first.")
     st.markdown("#### Similar products")
     components.product_grid(detail.similar, "similar")
+    with aspects:
+        aspect_chips(svc, item_id)
 
 
 main()
