@@ -38,3 +38,32 @@ class Prediction:
     sentiment: Sentiment | None  # of the review, when one was given
     elapsed_ms: float
     device: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A word (or a run of neighbouring words in a long text) of the explained text."""
+
+    start: int  # character offsets into `Why.text`
+    end: int
+    weight: float  # log-odds of the target with the full text minus without this span: > 0 pushed towards it
+    delta: float  # the same change as a probability: P(target) with the full text minus without the span
+
+
+@dataclass(frozen=True)
+class Why:
+    """Which words moved one prediction, by occlusion through the shared model (`serving/explain.py`)."""
+
+    kind: str  # "sentiment" | "tag"
+    target: str  # the class or tag explained
+    probability: float  # P(target) for the full text
+    predicted: bool  # the target is what the model predicts (a tag over its threshold); False: the closest miss
+    text: str
+    spans: tuple[Span, ...]  # in text order; text outside every span (spaces, past what the model reads) has no weight
+    words_per_span: int  # 1: word by word; more: a long text, occluded in runs of words
+    elapsed_ms: float = 0.0
+
+    def strongest(self, k: int, sign: int = 1) -> list[Span]:
+        """The k spans that pushed hardest towards (sign 1) or against (sign -1) the target."""
+        ranked = sorted((s for s in self.spans if s.weight * sign > 0), key=lambda s: -s.weight * sign)
+        return ranked[:k]

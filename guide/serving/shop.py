@@ -29,7 +29,7 @@ from guide.serving.personas import (
     new_shopper,
     top_items,
 )
-from guide.serving.results import Profile, Sentiment
+from guide.serving.results import Profile, Sentiment, Why
 from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable
 from guide.serving.views import (
     BrowsePage,
@@ -223,6 +223,21 @@ class ShopService:
 
     def sentiments(self, key: tuple, texts: list[str]) -> list[Sentiment]:
         return self._cached(("sentiment", *key), lambda: self.guide.sentiment(texts)) if texts else []
+
+    # --- why: the words behind a prediction (occlusion through the shared model, serving/explain.py) ----
+    def why_review(self, review: ReviewView) -> Why:
+        """The words that moved a review's sentiment, read as it was scored (title, then text)."""
+        from guide.serving.explain import explain_review
+
+        text = f"{review.title}. {review.text}" if review.title else review.text
+        return self._cached(("why-review", text), lambda: explain_review(self.guide, text))
+
+    def why_tags(self, item_id: str) -> list[Why]:
+        """The words of a product's text that moved its predicted tags (most confident first)."""
+        from guide.serving.explain import explain_product
+
+        self.check_item(item_id)
+        return self._cached(("why-tags", item_id), lambda: explain_product(self.guide, item_id))
 
     # --- browsing ------------------------------------------------------------------------------
     def facets(self) -> dict[str, list]:

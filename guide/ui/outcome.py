@@ -7,6 +7,7 @@ import streamlit as st
 from guide.serving.personas import short
 from guide.serving.views import Change, ReviewOutcome
 from guide.ui import charts, components, state
+from guide.ui import explain as why
 from guide.ui.visuals import md_text, percent, points
 
 
@@ -98,3 +99,4 @@ def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> Non
         if review:
             st.markdown("**Your review, as saved**")
             components.review_block(review.review, "yours")
+            why.review(review.review)

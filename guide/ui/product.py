@@ -11,6 +11,7 @@ import streamlit as st
 from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
 from guide.serving.views import ProductDetail, Session
 from guide.ui import components, state
+from guide.ui import explain as why
 from guide.ui.aspects import aspect_chips
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, stars, swatch_img
@@ -189,12 +190,14 @@ def main() -> None:
         st.stop()
     if error := st.session_state.pop("action_error", None):
         st.error(md_text(error), icon=":material/error:")
+    why.start()  # explanations wait for the end of the page: predictions first
     _hero(detail, svc, session)
     outcome = st.session_state.outcome
     if outcome and outcome[0] == item_id:
         show_outcome(outcome[1], ACTION_LABELS)
     st.markdown("#### What it is: the catalogue's tags and the model's")
     _tags(detail)
+    why.tags(item_id)
     with st.expander("Product details", icon=":material/description:"):
         _details(detail)
     aspects = st.container()  # filled last: a product's first view scores its review sentences (~1 s on CPU)
@@ -213,6 +216,7 @@ def main() -> None:
     components.product_grid(detail.similar, "similar")
     with aspects:
         aspect_chips(svc, item_id)
+    why.finish()
 
 
 main()

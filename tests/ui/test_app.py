@@ -272,7 +272,8 @@ def test_injection_strings_are_shown_as_plain_text(database):
     send_review(at, 2, INJECTION, title="<b>title</b>")
     no_problems(at)
     assert INJECTION in [t.value for t in at.text] and "<b>title</b>" in [t.value for t in at.text]
-    assert not any("<script>" in m.value or "onerror" in m.value for m in at.markdown)
+    for shown in (re.sub(r'<span class="g-why"[^>]*>|</span>', "", m.value) for m in at.markdown):
+        assert "<script>" not in shown and "onerror=" not in shown, shown  # escaped (`onerror\\=`) is text
     assert not any("<script>" in h.value for h in at.get("html"))
 
 
@@ -447,3 +448,23 @@ def test_the_wait_for_the_model_is_shown_apart_from_the_pass(database, monkeypat
     no_problems(at)
     assert re.search(r"One forward pass of the shared model \(\d+ ms on ", at.success[0].value)
     assert "42 ms waiting for the model" in captions(at) and "42 ms" not in at.success[0].value
+
+
+def test_why_highlights_the_words_behind_the_tags_and_the_review_sentiment(database):
+    at = run_app()
+    item = amazon_item(at)
+    open_page(at, "product", product=item)
+    no_problems(at)
+    body = "\n".join(m.value for m in at.markdown)
+    assert "Why these tags: the words of the product's text that moved them" in body
+    assert any('<span class="g-why" style="background:rgba(' in m.value for m in at.markdown)
+    assert "pushed towards" in captions(at) and "variants in one pass" in captions(at)
+    send_review(at, 1, "<b>Awful</b>, it burned my skin and smelled like glue. Total waste of money.")
+    no_problems(at)
+    body = "\n".join(m.value for m in at.markdown)
+    assert "**Why *negative*: the words that moved it**" in body
+    shown = next(m.value for m in at.markdown if r"\<b\>Awful\<\/b\>" in m.value)  # the review, highlighted
+    plain = literal(re.sub(r'<span class="g-why"[^>]*>|</span>', "", shown))
+    assert plain == "<b>Awful</b>, it burned my skin and smelled like glue. Total waste of money."
+    assert "<b>" not in re.sub(r'<span class="g-why"[^>]*>|</span>', "", shown)  # only our spans are HTML
+    assert "Most for *negative*:" in captions(at)

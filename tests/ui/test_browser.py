@@ -231,3 +231,22 @@ def test_phone_width_layout(server, browser):
             screenshot(page, name)
     finally:
         context.close()
+
+
+def test_why_highlights_words_in_the_review_and_the_product_text(server, page):
+    page.goto(f"{server.url}/product?product=P442845")
+    settle(page, "Why these tags")
+    tags = page.locator(".st-key-why-tags span.g-why")
+    assert tags.count() > 0, "the product's text has no highlighted words"
+    write_review(page, 1, f"{INJECTION} It burned my skin and smelled like glue. Total waste of money.")
+    settle(page, "the words that moved it")
+    why = page.locator(".st-key-why-review")
+    assert "pushed towards" in why.inner_text() and "negative" in why.inner_text()
+    assert INJECTION in why.inner_text().replace("\n", " ")  # the shopper's words, shown as text
+    marked = why.locator("span.g-why")
+    assert marked.count() > 0
+    colour = marked.first.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert colour.startswith("rgba(") and not colour.endswith(", 0)"), colour  # our colour survived, visible
+    assert page.locator("img[onerror]").count() == 0 and page.dialogs == []
+    why.scroll_into_view_if_needed()
+    screenshot(page, "why-desktop")
