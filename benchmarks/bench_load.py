@@ -199,6 +199,7 @@ async def open_shop(browser, base: str, own: Shopper):
     """A new browser context (another visitor) arriving on a link to its first product, then picking its
     shopper in the sidebar."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(WAIT_MS)  # Playwright's 30 s default is too short for a page under load
     page = await context.new_page()
     await page.goto(f"{base}/?product={own.items[0]}")
     await settle(page, "Write a review", FIRST_PAGE_MS)
@@ -244,6 +245,7 @@ async def run_session(
 async def scout(browser, base: str, needed: int) -> list[str]:
     """Open the app once (the first page loads the model) and read the shoppers it offers."""
     page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(FIRST_PAGE_MS)
     await page.goto(base)
     await settle(page, "View details", FIRST_PAGE_MS)
     labels = await persona_labels(page, needed)

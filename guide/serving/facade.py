@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -35,6 +36,21 @@ from guide.serving.search import SearchIndex
 logger = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 1_000_000  # a 1 MB string is refused; anything shorter is read up to MAX_CHARS
+SERVING_THREADS_ENV = "GUIDE_TORCH_THREADS"  # torch intra-op threads while serving; default 1
+
+
+def use_serving_threads() -> int:
+    """Set torch's intra-op threads for serving: `GUIDE_TORCH_THREADS`, else 1, and return the number.
+
+    Passes run one at a time under the lock, on small tensors; a second OpenMP thread buys little there,
+    and where the cores are busy (browsers, other sessions' Python, other jobs) every parallel op waits at
+    its barrier for that thread to be scheduled: on the 2-core machine under load a lone `predict` took
+    780 ms at 2 threads and 69 ms at 1 (benchmarks/bench_load.py and README, "How fast it is")."""
+    raw = os.environ.get(SERVING_THREADS_ENV, "1").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{SERVING_THREADS_ENV}: expected a whole number >= 1, got {raw!r}; fix: unset it or set 1")
+    torch.set_num_threads(int(raw))
+    return int(raw)
 
 
 def _check_texts(texts) -> list[str]:

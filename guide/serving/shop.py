@@ -107,8 +107,10 @@ class ShopService:
         """The model (`GUIDE_CHECKPOINT`, else the shipped one), the data (`GUIDE_DATA_DIR`) and the
         store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`)."""
         from guide import Guide
+        from guide.serving.facade import use_serving_threads
 
         service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), database_url=database_url)
+        use_serving_threads()  # after the load (encoding the catalogue uses every core): one thread per pass
         threading.Thread(target=service._warm_up, name="guide-warm-up", daemon=True).start()
         return service
 

@@ -116,3 +116,22 @@ def test_each_thread_reads_its_own_pass_and_wait(shipped_guide, histories):
     for elapsed, last_pass, last_wait in seen.values():
         assert last_pass == elapsed and last_wait >= 0
     assert max(wait for _, _, wait in seen.values()) > 0  # one of the two waited for the other's pass
+
+
+def test_serving_threads_come_from_the_environment(monkeypatch):
+    import torch
+
+    from guide.serving.facade import SERVING_THREADS_ENV, use_serving_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(SERVING_THREADS_ENV, raising=False)
+        assert use_serving_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv(SERVING_THREADS_ENV, "2")
+        assert use_serving_threads() == 2 and torch.get_num_threads() == 2
+        for bad in ("0", "two", "-1"):
+            monkeypatch.setenv(SERVING_THREADS_ENV, bad)
+            with pytest.raises(ValueError, match="expected a whole number"):
+                use_serving_threads()
+    finally:
+        torch.set_num_threads(before)
