@@ -62,11 +62,13 @@ def _train(args) -> int:
     )
     catalog = Catalog.load(args.data_dir, data_config)
     data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
-    checkpoint = train(data, config, catalog, progress=not args.quiet)
+    checkpoint = train(data, config, catalog, progress=not args.quiet, affinity_every=args.affinity_every)
     checkpoint.attribute_split = args.attribute_split
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
         return 0
     folder = checkpoint.save(args.out)
+    if args.affinity_out and "affinity" in checkpoint.meta:
+        _save_affinity(checkpoint, Path(args.affinity_out))
     history = checkpoint.meta["history"]
     best = max(history, key=lambda h: h["score"])["val"] if history else {}
     print(
@@ -74,6 +76,24 @@ def _train(args) -> int:
         f"({checkpoint.meta['train_seconds']} s): {json.dumps({k: round(v, 4) for k, v in best.items()})}"
     )
     return 0
+
+
+def _save_affinity(checkpoint, path: Path) -> None:
+    """The recorded gradient cosines and loss weights with what run produced them, for the model page."""
+    meta = checkpoint.meta
+    document = {
+        "tasks": list(checkpoint.model.config.tasks),
+        "steps": checkpoint.config.steps,
+        "weighting": checkpoint.config.weighting,
+        "seed": checkpoint.config.seed,
+        "every": meta["affinity_every"],
+        "best_step": meta.get("best_step"),
+        "train_seconds": meta.get("train_seconds"),
+        "records": meta["affinity"],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1))
+    print(f"affinity: {len(meta['affinity'])} probes written to {path}")
 
 
 def _evaluate(args) -> int:
@@ -173,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=str(DEFAULT_CHECKPOINT))
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    t.add_argument("--affinity-every", type=int, default=0, help="record task-gradient cosines every N steps")
+    t.add_argument("--affinity-out", default="", help="also write the recorded affinity to this JSON file")
     t.set_defaults(run=_train)
     e = sub.add_parser("evaluate", help="evaluate the checkpoint against STL twins and peers")
     e.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))

@@ -13,14 +13,18 @@ over product ids, trained here with cross-entropy over all products, as the RecB
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import sparse
 
+from guide.config import PROJECT_ROOT
 from guide.data.tasks import PurchaseSplit, TaskData
 from guide.evaluation.ranking import positions, ranking_table, target_ranks
 from guide.model.fusion import Fusion
@@ -200,8 +204,10 @@ class SASRec(torch.nn.Module):
         torch.nn.init.normal_(self.items.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, L) right-aligned ids (0 = padding) -> (B, L, D) states."""
-        steps = torch.arange(ids.shape[1], device=ids.device)
+        """(B, L) right-aligned ids (0 = padding), L <= max_length -> (B, L, D) states. A window trimmed of
+        its all-padding left columns gives the same states as the full one (positions count from the
+        right edge of the max_length window; padded keys are masked)."""
+        steps = torch.arange(self.max_length - ids.shape[1], self.max_length, device=ids.device)
         x = self.dropout(self.items(ids) * self.items.embedding_dim**0.5 + self.positions(steps))
         causal = torch.ones(len(steps), len(steps), dtype=torch.bool, device=ids.device).triu(1)
         padding = ids == 0
@@ -215,54 +221,96 @@ class SASRec(torch.nn.Module):
 
 
 def _right_aligned(sequences: list[np.ndarray], length: int) -> np.ndarray:
-    out = np.zeros((len(sequences), length), np.int64)
+    """(n, width) ids, right-aligned and left-padded with 0; width = the longest tail (<= length), >= 1."""
+    width = max(1, min(length, max((len(s) for s in sequences), default=1)))
+    out = np.zeros((len(sequences), width), np.int64)
     for i, seq in enumerate(sequences):
-        tail = seq[-length:]
+        tail = seq[-width:]
         if len(tail):
             out[i, -len(tail) :] = tail
     return out
 
 
-def fit_sasrec(data: TaskData, minutes: float = 8.0, epochs: int = 200, patience: int = 3, seed: int = 13,
-               batch_size: int = 128, lr: float = 1e-3) -> Scorer:  # fmt: skip
+def _length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of shoppers with similar history lengths, in random order (shuffled within equal lengths):
+    a batch is as wide as its longest history, so mixing one 50-item history into every batch would make
+    each step ~5x the work on this data (median history 6)."""
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = np.array_split(order, max(1, len(order) // batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+SASREC_CACHE = PROJECT_ROOT / "runs"
+
+
+def _sasrec_key(train: list[np.ndarray], pool: np.ndarray, settings: dict) -> str:
+    """A hash of what the trained peer depends on: the train sequences, the product pool and the settings."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest.update(np.asarray(pool, np.int64).tobytes())
+    for seq in train:
+        digest.update(np.asarray(seq, np.int64).tobytes() + b"|")
+    return digest.hexdigest()[:12]
+
+
+def fit_sasrec(data: TaskData, minutes: float = 90.0, epochs: int = 200, patience: int = 5, seed: int = 13,
+               batch_size: int = 128, lr: float = 1e-3, cache: Path | None = SASREC_CACHE) -> Scorer:  # fmt: skip
     """SASRec with its paper's architecture and settings for Beauty (d 64, 2 blocks, 1 head, 50 items of
     history, dropout 0.5, Adam 1e-3, batch 128), trained with cross-entropy over all products at every
     position (the RecBole variant; it learns in far fewer epochs than one sampled negative per position,
-    which 2 CPU cores need). Early stopping on validation NDCG@10 (full ranking of 4,000 shoppers), within
-    a `minutes` budget."""
+    which 2 CPU cores need). Early stopping on validation NDCG@10 (full ranking of 4,000 shoppers, patience
+    `patience` epochs), within a `minutes` budget. The trained weights are kept under `cache` (keyed by the
+    train sequences, the pool and these settings), so the report reuses a peer that took an hour to train."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     pool = data.amazon_rows
     model = SASRec(len(pool))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     train = [positions(s, pool) + 1 for s in data.purchase["train"].sequences]  # ids 1..size
-    windows = _right_aligned(train, model.max_length + 1)
-    inputs, targets = torch.from_numpy(windows[:, :-1]), torch.from_numpy(windows[:, 1:] - 1)  # target -1 = pad
+    settings = dict(minutes=minutes, epochs=epochs, patience=patience, seed=seed, batch_size=batch_size, lr=lr)
+    path = cache / f"sasrec-{_sasrec_key(train, pool, settings)}.pt" if cache is not None else None
+    if path is not None and path.exists():
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(stored["state"])
+        logger.info("SASRec: reusing %s (%s)", path, stored["log"][-1] if stored["log"] else "no log")
+        return _sasrec_scorer(model, pool)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    windows = [s[-(model.max_length + 1) :] for s in train]
+    lengths = np.array([len(w) for w in windows])
     valid = data.purchase["valid"]
     sample = np.sort(rng.permutation(len(valid.target))[:4000])
     part = valid.subset(sample)
-    best, best_state, waited, started = -1.0, None, 0, time.perf_counter()
+    best, best_state, waited, started, log = -1.0, None, 0, time.perf_counter(), []
     for epoch in range(epochs):
         model.train()
-        for batch in np.array_split(rng.permutation(len(inputs)), max(1, len(inputs) // batch_size)):
-            wanted = targets[batch] >= 0  # logits only where a next product exists (most slots are padding)
-            logits = model.logits(model(inputs[batch])[wanted])  # (P, size)
-            loss = torch.nn.functional.cross_entropy(logits, targets[batch][wanted])
+        for batch in _length_buckets(lengths, batch_size, rng):
+            window = torch.from_numpy(_right_aligned([windows[i] for i in batch], model.max_length + 1))
+            inputs, targets = window[:, :-1], window[:, 1:] - 1  # target -1 = padding
+            wanted = targets >= 0  # logits only where a next product exists
+            logits = model.logits(model(inputs)[wanted])  # (P, size)
+            loss = torch.nn.functional.cross_entropy(logits, targets[wanted])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         score = float(per_shopper(peer_ranks(_sasrec_scorer(model, pool), data, part))["full_ndcg@10"].mean())
-        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f", epoch + 1, loss.item(), score)
+        elapsed = time.perf_counter() - started
+        log.append(
+            dict(epoch=epoch + 1, loss=round(loss.item(), 4), valid_ndcg10=round(score, 5), seconds=int(elapsed))
+        )
+        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f (%.0f s)", epoch + 1, loss.item(), score, elapsed)
         if score > best:
             best, waited = score, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         else:
             waited += 1
-        if waited >= patience or time.perf_counter() - started > minutes * 60:
+        if waited >= patience or elapsed > minutes * 60:
             break
     if best_state is None:
         raise ValueError("SASRec: expected a finite validation score after an epoch; got none; fix: check the data")
     model.load_state_dict(best_state)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        torch.save({"state": best_state, "log": log, "settings": settings}, partial)
+        partial.replace(path)
     return _sasrec_scorer(model, pool)
 
 

@@ -363,6 +363,22 @@ class Guide:
     def similar(self, item_id: str, k: int = 6) -> list[tuple[str, float]]:
         return self.search_index.similar(self._catalog.rows([item_id])[0], k)
 
+    def _affinity(self, folder: Path) -> dict:
+        """Task-gradient cosines and loss weights recorded in training: this checkpoint's own when it was
+        trained with them, else `affinity.json` beside it (a recorded run of the same configuration)."""
+        meta = self.checkpoint.meta
+        if meta.get("affinity"):
+            return {"records": meta["affinity"], "every": meta.get("affinity_every"), "source": "this checkpoint"}
+        path = folder / "affinity.json"
+        if not path.exists():
+            return {}
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            logger.warning("affinity: %s unreadable (%s); the model page shows none", path, error)
+            return {}
+        return dict(document, source=path.name)
+
     def model_card(self) -> dict:
         folder = Path(self.checkpoint.meta.get("folder", DEFAULT_CHECKPOINT))
         report = folder / "report.json"
@@ -370,7 +386,8 @@ class Guide:
         return {
             "metrics": metrics,
             "config": self.model.config.to_dict(),
-            "train": {k: v for k, v in self.checkpoint.meta.items() if k != "history"},
+            "train": {k: v for k, v in self.checkpoint.meta.items() if k not in ("history", "affinity")},
+            "affinity": self._affinity(folder),
             "weighting": self.checkpoint.config.weighting,
             "sampling": self.checkpoint.config.sampling,
             "device": str(self.device),

@@ -44,6 +44,7 @@ from guide.serving.views import (
     ReviewView,
     Session,
 )
+from guide.training.affinity import affinity_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -537,7 +538,18 @@ class ShopService:
             str(card.get("fingerprint", "")),
             float(card.get("last_inference_ms") or 0.0),
             card.get("train") or {},
+            _with_matrix(card.get("affinity") or {}, tuple(card.get("config", {}).get("tasks", ()))),
         )
+
+
+def _with_matrix(affinity: dict, tasks: tuple[str, ...]) -> dict:
+    """The recorded affinity plus its mean cosine matrix over the second half of training (early probes
+    mostly show the random initialisation)."""
+    records = affinity.get("records") or []
+    tasks = tuple(affinity.get("tasks") or tasks)
+    if not records or len(tasks) < 2:
+        return {}
+    return dict(affinity, tasks=list(tasks), matrix=affinity_matrix(records, tasks, last_share=0.5).tolist())
 
 
 # Characters that show nothing on their own: format (Cf: zero-width space/joiners, BOM, word joiner, bidi

@@ -194,3 +194,4 @@ class ModelCard:
     fingerprint: str
     last_inference_ms: float
     train: dict
+    affinity: dict = field(default_factory=dict)  # {"records": [{step, cosine {"a|b"}, weights}], "source", ...}

@@ -27,6 +27,7 @@ from guide.model import GuideModel
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device, seed_everything
 from guide.model.tasks import task_spec
+from guide.training.affinity import gradient_cosines
 from guide.training.batches import TaskSampler
 from guide.training.validation import calibrate, validation_score
 from guide.training.weighting import build_weighting
@@ -93,8 +94,21 @@ def _optimizer(model: GuideModel, weighting: torch.nn.Module, config: TrainConfi
     )
 
 
-def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, progress: bool = True) -> Checkpoint:
-    """Train on `data`; returns the best-on-validation checkpoint (not yet saved)."""
+def _probe(model, probe: TaskSampler, tasks, step: int, weights: dict, device) -> dict:
+    """One affinity record; the global RNG (dropout) is restored after, so training draws the same masks."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        cosine = gradient_cosines(model, probe, tasks)
+    return {"step": step, "cosine": cosine, "weights": {t: float(w) for t, w in weights.items()}}
+
+
+def train(
+    data: TaskData, config: TrainConfig, catalog: Catalog | None = None, progress: bool = True, affinity_every: int = 0
+) -> Checkpoint:
+    """Train on `data`; returns the best-on-validation checkpoint (not yet saved). With `affinity_every`,
+    every that many steps the cosines between the tasks' gradients on the shared layers are recorded with
+    the loss weights in `meta["affinity"]` (probe batches of their own: the training itself is unchanged)."""
+    if affinity_every < 0:
+        raise ValueError(f"affinity_every: expected >= 0 (0: off); got {affinity_every}")
     rank, world = _distributed()
     seed_everything(config.seed + rank)
     device = resolve_device(config.device)
@@ -119,6 +133,9 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         config.model.max_length,
     )
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
+    probe = copy.copy(sampler)  # same data and settings, its own draws
+    probe.rng = np.random.default_rng(config.seed + 7919 + rank)
+    affinity: list[dict] = []
     rng = np.random.default_rng(config.seed + 1000 + rank)
     best = (-np.inf, None, 0)
     history: list[dict] = []
@@ -142,6 +159,8 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
         scheduler.step()
+        if affinity_every and step % affinity_every == 0 and rank == 0 and len(tasks) > 1:
+            affinity.append(_probe(model, probe, tasks, step, weights, device))
         if step % 25 == 0:
             bar.set_postfix({t[:4]: f"{float(v.detach()):.3f}" for t, v in losses.items()})
         if (step % config.eval_every == 0 or step == config.steps) and rank == 0:
@@ -168,6 +187,7 @@ def train(data: TaskData, config: TrainConfig, catalog: Catalog | None = None, p
         "best_step": best[2],
         "history": history,
         "world_size": world,
+        **({"affinity": affinity, "affinity_every": affinity_every} if affinity else {}),
         "device": str(device),
     }
     return Checkpoint(

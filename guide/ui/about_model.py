@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from guide.ui import state
+from guide.ui import charts, state
 from guide.ui.visuals import md_text
 
 TASK_TITLES = {
@@ -121,6 +121,30 @@ def _diagram(config: dict, weighting: str) -> str:
     )
 
 
+def _affinity(affinity: dict) -> None:
+    """How the tasks help each other: the gradient-cosine heatmap and the loss weights over training."""
+    st.markdown("#### Do the tasks help each other?")
+    if not affinity.get("matrix"):
+        st.info("This checkpoint was trained without affinity probes (`python -m guide train --affinity-every 25`).")
+        return
+    records = affinity["records"]
+    origin = (
+        "recorded while training this checkpoint"
+        if affinity.get("source") == "this checkpoint"
+        else f"recorded in a {affinity.get('steps', '?')}-step training run of the same configuration "
+        f"({affinity.get('weighting', '?')} weighting, seed {affinity.get('seed', '?')}; "
+        f"`{md_text(str(affinity.get('source', '')))}` beside the checkpoint)"
+    )
+    st.caption(
+        f"Every {affinity.get('every', '?')} steps, one fresh batch per task: the cosine between two tasks' "
+        f"loss gradients on the shared encoder and trunk (mean over the second half of {len(records)} probes), "
+        f"{origin}. Positive: the tasks push the shared layers the same way; negative: they pull apart."
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(charts.affinity_heatmap(affinity["tasks"], affinity["matrix"]), config={"displayModeBar": False})
+    right.plotly_chart(charts.weight_curves(records), config={"displayModeBar": False})
+
+
 def main() -> None:
     svc = state.service()
     card = svc.model_card()
@@ -157,6 +181,7 @@ def main() -> None:
                         _calibration(report.get("purchase_calibration"))
         for note in report.get("meta", {}).get("notes", []):
             st.caption(f"Note: {md_text(note)}")
+    _affinity(card.affinity)
     st.markdown("#### How is it built?")
     keys = (
         "sharing",

@@ -162,3 +162,45 @@ def before_after(change: Change, top: int = 6) -> go.Figure:
         marker_color=NOW,
     )
     return _layout(fig, height=300, barmode="group", xaxis=dict(tickformat=".0%"))
+
+
+def affinity_heatmap(tasks: list[str], matrix: list[list[float]]) -> go.Figure:
+    """Mean cosine between the tasks' gradients on the shared layers: +1 pull together, -1 conflict."""
+    names = [html.escape(t) for t in tasks]
+    text = [[f"{v:+.2f}" for v in row] for row in matrix]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            zmin=-1,
+            zmax=1,
+            colorscale=[[0.0, SENTIMENT_COLOURS["negative"]], [0.5, "#F4F1EF"], [1.0, SENTIMENT_COLOURS["positive"]]],
+            text=text,
+            texttemplate="%{text}",
+            hovertemplate="%{y} · %{x}: %{z:+.3f}<extra></extra>",
+            colorbar=dict(title="cosine", thickness=10),
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, height=320, title=dict(text="Task affinity (gradient cosine)", x=0, font=dict(size=13)))
+
+
+def weight_curves(records: list[dict]) -> go.Figure:
+    """The loss weight of each task over training steps, as the weighting strategy set it."""
+    fig = go.Figure()
+    tasks = list(records[0].get("weights", {})) if records else []
+    palette = [NOW, "#4C9F70", "#3B6FB6", "#D49A2A", BEFORE]
+    for i, task in enumerate(tasks):
+        fig.add_trace(
+            go.Scatter(
+                x=[r["step"] for r in records],
+                y=[r["weights"].get(task) for r in records],
+                mode="lines",
+                name=html.escape(task),
+                line=dict(color=palette[i % len(palette)], width=2),
+            )
+        )
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="loss weight")
+    return _layout(fig, height=300, title=dict(text="Loss weights over training", x=0, font=dict(size=13)))

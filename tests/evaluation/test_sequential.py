@@ -215,9 +215,9 @@ def test_peer_values_returns_per_shopper_arrays_for_the_named_peers(data):
         assert all(v.shape == (n,) and ((v >= 0) & (v <= 1)).all() for v in per_peer.values())
 
 
-def test_sasrec_trains_briefly_and_scores_every_pool_product(data):
+def test_sasrec_trains_briefly_and_scores_every_pool_product(data, tmp_path):
     torch.set_num_threads(1)
-    scorer = sequential.fit_sasrec(data, minutes=0.1, epochs=2)
+    scorer = sequential.fit_sasrec(data, minutes=0.1, epochs=2, cache=tmp_path)
     test = data.purchase["test"]
     scores = scorer(test.history[:5] + [np.zeros(0, np.int64)])
     assert scores.shape == (6, len(data.amazon_rows))
@@ -225,3 +225,38 @@ def test_sasrec_trains_briefly_and_scores_every_pool_product(data):
     np.testing.assert_array_equal(scorer(test.history[:5]), scores[:5])  # eval mode: no dropout
     ranks = sequential.peer_ranks(scorer, data, test)
     assert ranks["full"].shape == (len(test.target),) and (ranks["full"] < len(data.amazon_rows)).all()
+
+
+def test_sasrec_weights_are_cached_and_reused_only_for_the_same_settings(data, tmp_path):
+    torch.set_num_threads(1)
+    first = sequential.fit_sasrec(data, minutes=0.05, epochs=1, cache=tmp_path)
+    stored = list(tmp_path.glob("sasrec-*.pt"))
+    assert len(stored) == 1
+    log = torch.load(stored[0], weights_only=True)["log"]
+    assert log[0]["epoch"] == 1 and 0 <= log[0]["valid_ndcg10"] <= 1
+    history = data.purchase["test"].history[:4]
+    again = sequential.fit_sasrec(data, minutes=0.05, epochs=1, cache=tmp_path)  # loaded, not retrained
+    np.testing.assert_array_equal(first(history), again(history))
+    sequential.fit_sasrec(data, minutes=0.05, epochs=1, seed=14, cache=tmp_path)  # other settings: a new file
+    assert len(list(tmp_path.glob("sasrec-*.pt"))) == 2
+
+
+def test_sasrec_on_a_trimmed_window_gives_the_full_windows_states():
+    torch.manual_seed(0)
+    model = sequential.SASRec(30, dim=16, max_length=8).eval()
+    histories = [np.array([3, 5, 7]), np.array([1]), np.array([2, 4, 6, 8, 9])]
+    trimmed = torch.from_numpy(sequential._right_aligned(histories, 8))
+    assert trimmed.shape == (3, 5)  # as wide as the longest history, not max_length
+    full = torch.zeros(3, 8, dtype=torch.long)
+    full[:, -5:] = trimmed
+    with torch.no_grad():
+        torch.testing.assert_close(model(trimmed)[:, -1], model(full)[:, -1])
+
+
+def test_length_buckets_cover_every_shopper_once_with_similar_lengths():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 51, 1000)
+    batches = sequential._length_buckets(lengths, 100, rng)
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 0.2 * np.ptp(lengths)  # a random split would span nearly the whole range
