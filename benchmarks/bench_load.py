@@ -150,8 +150,17 @@ async def open_product(page, base: str, item: str) -> None:
     await settle(page, "Write a review")
 
 
+async def only(locator, timeout: int = WAIT_MS):
+    """`locator` once it matches exactly one element: during a rerun Streamlit keeps the previous run's
+    elements on screen (stale) beside the new ones for a moment, so a button can briefly match twice."""
+    deadline = time.perf_counter() + timeout / 1000
+    while await locator.count() != 1 and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    return locator
+
+
 async def add_to_cart(page) -> None:
-    await page.get_by_role("button", name="Add to cart").click()
+    await (await only(page.locator(".st-key-act_cart").get_by_role("button", name="Add to cart"))).click()
     await settle(page, "Added to your cart")
 
 
@@ -159,7 +168,7 @@ async def click_send(page, stars: int, text: str):
     """Fill the review form and press "Send review"; returns this review's result panel (a locator)."""
     await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
     await page.get_by_label("Your review").fill(text)
-    await page.get_by_role("button", name="Send review").click()
+    await (await only(page.get_by_role("button", name="Send review"))).click()
     return page.locator(".st-key-outcome").filter(has_text=text)
 
 
@@ -169,7 +178,7 @@ async def send_review(page, stars: int, text: str) -> tuple[float, float | None,
     await page.get_by_role("radio", name=f"{stars} out of 5 stars").click()
     await page.get_by_label("Your review").fill(text)
     started = time.perf_counter()
-    await page.get_by_role("button", name="Send review").click()
+    await (await only(page.get_by_role("button", name="Send review"))).click()
     outcome = page.locator(".st-key-outcome").filter(has_text=text)
     await outcome.get_by_text("Review saved", exact=False).first.wait_for(timeout=WAIT_MS)
     seconds = time.perf_counter() - started
