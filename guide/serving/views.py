@@ -59,6 +59,7 @@ class ReviewView:
     sentiment_score: float
     created_at: datetime
     author: str
+    review_id: str = ""  # the shipped review's id ("" for one written here)
 
 
 @dataclass
@@ -195,3 +196,57 @@ class ModelCard:
     last_inference_ms: float
     train: dict
     affinity: dict = field(default_factory=dict)  # {"records": [{step, cosine {"a|b"}, weights}], "source", ...}
+
+
+@dataclass
+class TwinTag:
+    """One tag as the shared model and the attributes twin read the product."""
+
+    tag: str
+    model: float  # the shared model's probability
+    model_over: bool  # over the shared model's threshold (one of its predicted tags)
+    twin: float | None  # the twin's probability; None: not among the twin's stored top tags
+    twin_over: bool  # over the twin's own threshold
+
+
+@dataclass
+class TwinReview:
+    """A shipped review the shared model and the sentiment twin read differently."""
+
+    title: str
+    text: str
+    stars: int
+    model_label: str
+    twin_label: str
+    twin_probs: dict[str, float]
+
+
+@dataclass
+class TwinShopper:
+    """The profile and purchase twins for the shopper's shipped history, beside the shared model's answer."""
+
+    model_categories: dict[str, float]  # top interest categories, renormalised over the categories
+    twin_categories: dict[str, float]
+    model_picks: list[tuple[str, str, float]]  # (item_id, title, P(buy next))
+    twin_picks: list[tuple[str, str, float]]
+    actions_left_out: int  # this shopper's own actions here, not in the twins' stored answers
+
+
+@dataclass
+class TwinView:
+    """What each single-task twin said beside the shared model, for the product on screen.
+
+    `status`: "shown", or why nothing is: "not shipped" (no artifact), "stale" (exported for another model
+    or from other twins), "unreadable"; `note` says it in a sentence (with the fix when there is one)."""
+
+    status: str
+    note: str
+    tags: list[TwinTag] = field(default_factory=list)
+    model_category: str = ""
+    twin_category: str = ""
+    twin_category_prob: float = 0.0
+    reviews: int = 0  # shipped reviews on the page both read
+    agreeing: int = 0  # of them, read with the same sentiment label
+    disagreements: list[TwinReview] = field(default_factory=list)
+    shopper: TwinShopper | None = None
+    shopper_note: str = ""  # why `shopper` is None (a new shopper, or one the artifact does not hold)
