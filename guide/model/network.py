@@ -9,6 +9,8 @@ Batch layout (every key optional; a task runs when its inputs are present):
     candidates: (B, C)  rows of `items` to score for each shopper           -> purchase   (B, C)
                 (C,)    one shared candidate set                            -> purchase   (B, C)
                         with all_positions=True: every real history position -> purchase  (P, C)
+    catalog:    True    serving: every product of a precomputed `item_repr` -> purchase   (B, N)
+                (needs `catalog_matrix(item_repr)` merged into item_repr; one matrix product)
     profile:    True    with a history                                      -> profile    (B, K)
 Products are encoded once per batch however many tasks read them.
 """
@@ -25,6 +27,8 @@ from guide.model.trunk import InputEncoder, build_trunk, soft_sharing_penalty
 CONTENT = "content"  # key of the raw-embedding view in encode_items' output (not a task)
 ITEM_VECTORS = "item_vectors"  # key of the purchase head's product vectors (D + 1: vector, bias) in encode_items
 WIDE = "wide"  # key of the wide (linear n-gram) logits in encode_items / encode_reviews output
+ITEM_MATRIX = "item_matrix"  # serving: the product vectors transposed, (D, N) contiguous (`catalog_matrix`)
+ITEM_BIAS = "item_bias"  # serving: the products' biases (N,)
 
 
 class GuideModel(nn.Module):
@@ -80,6 +84,8 @@ class GuideModel(nn.Module):
             history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
             if PURCHASE in self.heads and "candidates" in batch:
                 out[PURCHASE] = self.purchase_logits(item_repr[ITEM_VECTORS], batch)
+            elif PURCHASE in self.heads and batch.get("catalog"):
+                out[PURCHASE] = self.catalog_logits(item_repr, batch)
             if PROFILE in self.heads and batch.get("profile"):
                 out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
         return out
@@ -94,6 +100,20 @@ class GuideModel(nn.Module):
         if batch.get("all_positions"):  # only real positions: most of a padded batch is padding
             return head.score(head.sequence(history, mask)[mask], vectors[candidates])  # (P, C)
         return head.score(head.users(history, mask), vectors[candidates])  # (B, C)
+
+    def catalog_matrix(self, item_repr: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Serving, once per loaded catalogue: the purchase head's product vectors as one contiguous (D, N)
+        matrix and an (N,) bias, so scoring every product for B shoppers is one `addmm` that reads the
+        matrix once (instead of gathering and transposing (N, D + 1) vectors on every request)."""
+        vectors = item_repr[ITEM_VECTORS]  # (N, D + 1)
+        return {ITEM_MATRIX: vectors[:, :-1].T.contiguous(), ITEM_BIAS: vectors[:, -1].contiguous()}
+
+    def catalog_logits(self, item_repr: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+        """(B, N): each shopper after their latest item against every product (`catalog_matrix` precomputed);
+        the same numbers as `purchase_logits` with candidates = every row."""
+        head = self.heads[PURCHASE]
+        users = head.users(item_repr[ITEM_VECTORS][batch["history"]], batch["history_mask"])  # (B, D)
+        return torch.addmm(item_repr[ITEM_BIAS], users, item_repr[ITEM_MATRIX])  # (B, N)
 
     def attribute_logits(self, item_repr: dict[str, torch.Tensor], index: torch.Tensor | None = None) -> torch.Tensor:
         """(N, T + C) tag and category logits of encoded products (all, or those at `index`)."""

@@ -2,8 +2,10 @@
 
 Loading takes the shipped checkpoint (`assets/model`), the catalogue from the data directory and
 the cached catalogue embeddings (`assets/embeddings`), then encodes every product through the trunk
-once; afterwards a shopper's purchase scores over the whole catalogue, their profile and a review's
-sentiment are one forward pass of the shared model.
+once, and keeps what no request changes: the purchase head's product matrix (transposed, contiguous) and
+every product's attributes. Afterwards a shopper's purchase scores over the whole catalogue, their profile
+and a review's sentiment are one forward pass of the shared model, over the small shopper side only; passes
+asked for by several threads at once are served together (`guide/serving/batching.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from guide.model.fusion import Fusion
 from guide.model.inputs import history_batch, text_block
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
+from guide.serving.batching import Ask, MicroBatcher
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 from guide.serving.search import SearchIndex
 
@@ -108,8 +111,11 @@ class Guide:
         self._item_ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
         self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
         self._item_repr = encode_catalog(self.model, self._item_emb, self._item_ngrams, self._item_feats, device)
-        self._all_rows = torch.arange(len(catalog.items), device=device)
+        if PURCHASE in self.model.heads:
+            self._item_repr.update(self.model.catalog_matrix(self._item_repr))  # every product in one matmul
         self._all_rows_np = np.arange(len(catalog.items))
+        self._ids = catalog.items["item_id"].tolist()
+        self._batcher = MicroBatcher(self._lock, self._pass)
         self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
         self._transitions = TransitionGraph.build(train_sequences(catalog), len(catalog.items))
         self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
@@ -160,7 +166,8 @@ class Guide:
         return tags.cpu().numpy(), cats.cpu().numpy()
 
     # --- blocks ---------------------------------------------------------------------------------
-    def _history(self, history, ratings) -> dict:
+    def _history(self, history, ratings) -> tuple[np.ndarray, np.ndarray]:
+        """A shopper's catalogue rows and stars (0 = no rating), the latest `max_history` of them."""
         if isinstance(history, str) or not isinstance(history, (list, tuple)):
             raise ValueError(f"history: expected a list of item ids (may be empty); got {type(history).__name__}")
         if ratings is not None and len(ratings) != len(history):
@@ -168,9 +175,7 @@ class Guide:
         limit = self.checkpoint.config.data.max_history
         rows = self._catalog.rows(list(history))[-limit:]
         stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
-        batch = history_batch([rows], [stars], self.device)
-        batch["history_rows"] = rows  # numpy, for the content and transition signals (the model ignores it)
-        return batch
+        return rows, stars
 
     def _reviews_block(self, texts: list[str]) -> dict:
         emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
@@ -215,9 +220,7 @@ class Guide:
     @torch.inference_mode()
     def sentiment(self, texts: list[str]) -> list[Sentiment]:
         texts = _check_texts(texts)
-        with self._lock:
-            logits = self.model({"reviews": self._reviews_block(texts)})[SENTIMENT]
-        return self._sentiment(logits, texts)
+        return self._sentiment(self._batcher.run(Ask(texts=texts))[SENTIMENT], texts)
 
     @torch.inference_mode()
     def attributes(self, texts: list[str]) -> list[Attributes]:
@@ -251,14 +254,14 @@ class Guide:
         if isinstance(candidates, str) or not candidates:
             raise ValueError("candidates: expected a non-empty list of item ids")
         rows = self._catalog.rows(list(candidates))
-        out, _ = self._forward(self._history(history, ratings), rows, None)
+        out, _ = self._forward(Ask(*self._history(history, ratings), rows=rows))
         return [float(p) for p in out[PURCHASE]]
 
     def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
         """P(next purchase = product) for every catalogue row, in catalogue order (`history`: item ids,
         oldest first). Products in the history get 0: the benchmark the model learns from has no repeat
         purchases, so it cannot say how likely one is."""
-        return self._forward(self._history(history, ratings), np.arange(len(self.catalog)), None)[0][PURCHASE]
+        return self._forward(Ask(*self._history(history, ratings), rows=self._all_rows_np))[0][PURCHASE]
 
     def profile(self, history: list[str], ratings=None) -> Profile:
         return self.predict(history, items=[], ratings=ratings).profile
@@ -274,17 +277,17 @@ class Guide:
         """Purchase scores for `items` (None: the whole catalogue), attributes of an explicit `items`
         list and of `review_item`, the shopper's profile and the review's sentiment —
         all from one forward pass of the shared model."""
-        batch = self._history(history, ratings)
-        rows = np.arange(len(self.catalog)) if items is None else self._catalog.rows(list(items))
-        review_texts = _check_texts([review]) if review is not None else None
+        history_rows, stars = self._history(history, ratings)
+        rows = self._all_rows_np if items is None else self._catalog.rows(list(items))
+        review_texts = _check_texts([review]) if review is not None else []
         attr_ids = list(
             dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else []))
         )
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
-        out, elapsed = self._forward(batch, rows, review_texts, attr_rows)
-        ids = self.catalog["item_id"].to_numpy()
-        purchase = {ids[r]: float(p) for r, p in zip(rows, out.get(PURCHASE, []))}
-        attributes = {ids[r]: self._attributes(t, c) for r, (t, c) in zip(attr_rows, out.get(ATTRIBUTES, []))}
+        out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows))
+        purchase = dict(zip(self._ids if items is None else [self._ids[r] for r in rows], out[PURCHASE].tolist()))
+        # A catalogue product's attributes do not depend on the request: read from the pass made at load.
+        attributes = {self._ids[r]: self._attributes(self._item_tags[r], self._item_cats[r]) for r in attr_rows}
         return Prediction(
             purchase,
             self._profile(out[PROFILE]),
@@ -294,38 +297,49 @@ class Guide:
             str(self.device),
         )
 
+    def _forward(self, ask: Ask) -> tuple[dict, float]:
+        """One shopper's share of a forward pass (batched with whatever other threads asked meanwhile, see
+        `MicroBatcher`). `last_inference_ms` is the pass itself, `last_wait_ms` the wait before it (other
+        sessions' passes)."""
+        out = self._batcher.run(ask)
+        self.last_wait_ms, self.last_inference_ms = ask.wait_ms, ask.inference_ms
+        return out, ask.inference_ms
+
     @torch.inference_mode()
-    def _forward(self, batch: dict, rows: np.ndarray, review_texts, attr_rows=None) -> tuple[dict, float]:
-        """One pass of the model. Purchase: the whole catalogue is scored (one matrix product) and turned
-        into P(next purchase = product) by a softmax with the temperature fitted on validation; `rows`
-        picks the products asked for. `last_inference_ms` is the pass itself, `last_wait_ms` the wait
-        for the lock before it (other sessions' passes)."""
-        asked = time.perf_counter()
-        with self._lock:
-            started = time.perf_counter()
-            if review_texts:
-                batch["reviews"] = self._reviews_block(review_texts)
-            if len(rows):
-                batch["candidates"] = self._all_rows
-            if attr_rows is not None and len(attr_rows):
-                batch["attr_index"] = torch.from_numpy(attr_rows).to(self.device)
+    def _pass(self, asks: list[Ask]) -> None:
+        """One model call for every ask: their reviews in one block, their shoppers in one padded history
+        batch, the whole catalogue scored for all of them in one matrix product. Purchase: the head's
+        logits plus the content and transition signals, turned into P(next purchase = product) by a
+        softmax with the temperature fitted on validation; each ask's `rows` pick what it asked for."""
+        texts = [text for ask in asks for text in ask.texts]
+        shoppers = [ask for ask in asks if ask.history is not None]
+        batch: dict = {}
+        if texts:
+            batch["reviews"] = self._reviews_block(texts)
+        if shoppers:
+            batch.update(history_batch([a.history for a in shoppers], [a.stars for a in shoppers], self.device))
             batch["profile"] = True
-            raw = self.model(batch, item_repr=self._item_repr)
-            out = {PROFILE: raw[PROFILE][0]}
-            if PURCHASE in raw:
-                logits = self._fused(raw[PURCHASE][0].cpu().numpy(), batch["history_rows"]) / self.purchase_temperature
-                logits[batch["history_rows"]] = -np.inf  # what the shopper has is not their next purchase
+            batch["catalog"] = any(len(a.rows) for a in shoppers)
+        raw = self.model(batch, item_repr=self._item_repr)
+        start = 0
+        for ask in asks:
+            ask.out = {}
+            if ask.texts:
+                ask.out[SENTIMENT] = raw[SENTIMENT][start : start + len(ask.texts)]
+                start += len(ask.texts)
+        if not shoppers:
+            return
+        buying = [i for i, ask in enumerate(shoppers) if len(ask.rows)]
+        if buying:
+            neural = raw[PURCHASE][buying].cpu().numpy()  # (n, N)
+            fused = self._fused(neural, [shoppers[i].history for i in buying]) / self.purchase_temperature
+            for logits, i in zip(fused, buying, strict=True):
+                logits[shoppers[i].history] = -np.inf  # what the shopper has is not their next purchase
                 probs = np.exp(logits - logits.max())
-                out[PURCHASE] = (probs / probs.sum())[rows]
-            if SENTIMENT in raw:
-                out[SENTIMENT] = raw[SENTIMENT]
-            if ATTRIBUTES in raw:
-                tags, cats = task_spec(ATTRIBUTES).read(raw[ATTRIBUTES], self.model.config)
-                out[ATTRIBUTES] = list(zip(tags.cpu().numpy(), cats.cpu().numpy()))
-            finished = time.perf_counter()
-        self.last_wait_ms = (started - asked) * 1000
-        self.last_inference_ms = (finished - started) * 1000
-        return out, (finished - started) * 1000
+                shoppers[i].out[PURCHASE] = (probs / probs.sum())[shoppers[i].rows]
+        for i, ask in enumerate(shoppers):
+            ask.out[PROFILE] = raw[PROFILE][i]
+            ask.out.setdefault(PURCHASE, np.zeros(0, np.float32))
 
     @property
     def last_inference_ms(self) -> float:
@@ -347,15 +361,19 @@ class Guide:
     def last_wait_ms(self, value: float) -> None:
         self._timings.wait_ms = self._last_any["wait_ms"] = float(value)
 
-    def _fused(self, neural: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """The head's logits over the catalogue plus the content and transition signals, weighted as fitted
-        on validation (`guide/model/fusion.py`)."""
+    def _fused(self, neural: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        """(n, N): the head's logits over the catalogue plus the content and transition signals of each
+        shopper, weighted as fitted on validation (`guide/model/fusion.py`)."""
         fusion = self.fusion
-        if not len(history) or (not fusion.content and not fusion.transitions):
-            return fusion.neural * neural
-        content = content_scores(self._unit_emb, [history], None) if fusion.content else None
-        graph = self._transitions.scores([history], self._all_rows_np) if fusion.transitions else None
-        return fusion.combine(neural[None, :], content, graph)[0]
+        out = fusion.neural * neural
+        known = [i for i, history in enumerate(histories) if len(history)]
+        if not known or (not fusion.content and not fusion.transitions):
+            return out
+        shoppers = [histories[i] for i in known]
+        content = content_scores(self._unit_emb, shoppers, None) if fusion.content else None
+        graph = self._transitions.scores(shoppers, self._all_rows_np) if fusion.transitions else None
+        out[known] = fusion.combine(neural[known], content, graph)
+        return out
 
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
         return self.search_index.search(query, k)

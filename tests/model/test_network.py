@@ -8,6 +8,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, ModelConfig
 from guide.model import SCHEMES, GuideModel
+from guide.model.network import ITEM_VECTORS
 
 pytest.register_assert_rewrite("tests.core_fixtures")  # also a plugin: rewrite before importing it
 
@@ -121,6 +122,21 @@ def test_precomputed_item_representations_give_the_same_output():
         direct, reused = model(batch), model(batch, item_repr=reps)
     for task in TASKS:
         torch.testing.assert_close(reused[task], direct[task])
+
+
+def test_catalogue_matrix_scores_every_product_as_the_candidate_path_does():
+    """Serving's path (`catalog`: one addmm over the precomputed transposed matrix) = every row as candidates."""
+    model, batch = synthetic_model().eval(), synthetic_batch()
+    with torch.inference_mode():
+        reps = model.encode_items(batch["items"])
+        reps[ITEM_VECTORS] = reps[ITEM_VECTORS] + torch.randn_like(reps[ITEM_VECTORS])  # ids and biases learned
+        every = {k: v for k, v in batch.items() if k != "candidates"}
+        direct = model({**every, "candidates": torch.arange(len(batch["items"]["emb"]))}, item_repr=reps)
+        served = model({**every, "catalog": True}, item_repr={**reps, **model.catalog_matrix(reps)})
+    assert served[PURCHASE].shape == (len(batch["history"]), len(batch["items"]["emb"]))
+    torch.testing.assert_close(served[PURCHASE], direct[PURCHASE])
+    torch.testing.assert_close(served[PROFILE], direct[PROFILE])
+    assert PURCHASE not in model({**every, "catalog": False}, item_repr=reps)
 
 
 def test_shared_parameters_are_the_encoder_and_trunk():

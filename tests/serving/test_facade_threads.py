@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -116,6 +117,86 @@ def test_each_thread_reads_its_own_pass_and_wait(shipped_guide, histories):
     for elapsed, last_pass, last_wait in seen.values():
         assert last_pass == elapsed and last_wait >= 0
     assert max(wait for _, _, wait in seen.values()) > 0  # one of the two waited for the other's pass
+
+
+def _wait_until(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_asks_that_queue_during_a_pass_are_served_together_by_one_pass(shipped_guide, histories):
+    """Six sessions ask while a pass runs (the lock is held): when it ends, ONE batched pass serves all six,
+    each gets exactly its single-thread result, and each thread reads that pass's time and its own wait."""
+    guide, reviews = shipped_guide, [f"Shopper {n} says: light, lovely, no breakouts at all." for n in range(THREADS)]
+    shoppers = [histories[n % 3][: 3 + n] for n in range(THREADS)]
+    asks = [lambda n=n: guide.predict(shoppers[n], review=reviews[n], review_item=shoppers[n][-1]) for n in range(3)]
+    asks += [lambda: guide.score_catalog(shoppers[3]), lambda: guide.profile(shoppers[4])]
+    asks += [lambda: guide.sentiment([reviews[5], "Broke after two days."])]
+    for ask in asks:  # a text's first embedding is float32, later ones come from the float16 cache
+        ask()
+    expected = [_plain(ask()) for ask in asks]
+    results, timings = {}, {}
+
+    def shopper(number: int) -> None:
+        results[number] = asks[number]()
+        timings[number] = (getattr(results[number], "elapsed_ms", None), guide.last_inference_ms, guide.last_wait_ms)
+
+    batcher = guide._batcher
+    passes, served = batcher.passes, batcher.served
+    threads = [threading.Thread(target=shopper, args=(n,)) for n in range(THREADS)]
+    with guide._lock:  # a pass is running
+        for thread in threads:
+            thread.start()
+        _wait_until(lambda: batcher.queued == THREADS)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(results) == list(range(THREADS))
+    assert (batcher.passes - passes, batcher.served - served) == (1, THREADS)
+    for number, want in enumerate(expected):
+        _assert_same(_plain(results[number]), want, f"ask {number}")
+    shared_pass = timings[0][1]
+    for number in range(3):  # predicts: the pass shown is the shared one; the wait is each thread's own
+        elapsed, last_pass, last_wait = timings[number]
+        assert elapsed == last_pass == shared_pass and last_wait > 0
+
+
+def test_a_failing_ask_fails_alone_and_the_others_in_its_batch_are_served():
+    from guide.serving.batching import Ask, MicroBatcher
+
+    lock, calls = threading.Lock(), []
+
+    def run_pass(asks):
+        calls.append(len(asks))
+        if any(ask.texts == ["bad"] for ask in asks):
+            raise ValueError("bad text")
+        for ask in asks:
+            ask.out = {"echo": list(ask.texts)}
+
+    batcher = MicroBatcher(lock, run_pass)
+    results = {}
+
+    def worker(text: str) -> None:
+        try:
+            results[text] = batcher.run(Ask(texts=[text]))
+        except ValueError as error:
+            results[text] = error
+
+    texts = ["a", "bad", "b"]
+    threads = [threading.Thread(target=worker, args=(text,)) for text in texts]
+    with lock:
+        for thread in threads:
+            thread.start()
+        _wait_until(lambda: batcher.queued == len(texts))
+    for thread in threads:
+        thread.join(timeout=30)
+    assert calls[0] == 3 and sorted(calls[1:]) == [1, 1, 1]  # the batch, then each ask alone
+    assert results["a"] == {"echo": ["a"]} and results["b"] == {"echo": ["b"]}
+    assert isinstance(results["bad"], ValueError)
+    assert (batcher.passes, batcher.served) == (4, 2)
+    with pytest.raises(ValueError, match="max_batch"):
+        MicroBatcher(lock, run_pass, max_batch=0)
 
 
 def test_serving_threads_come_from_the_environment(monkeypatch):
