@@ -31,6 +31,7 @@ from guide.serving.personas import (
 )
 from guide.serving.results import Profile, Sentiment, Why
 from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable
+from guide.serving.twins import StoredTwins, build_twin_view
 from guide.serving.views import (
     BrowsePage,
     Change,
@@ -43,6 +44,7 @@ from guide.serving.views import (
     ReviewOutcome,
     ReviewView,
     Session,
+    TwinView,
 )
 from guide.training.affinity import affinity_matrix
 
@@ -102,6 +104,7 @@ class ShopService:
         self._facets: dict[str, list] | None = None
         self._lock = threading.Lock()
         self.aspect_index = AspectIndex(guide)
+        self.twins = StoredTwins(guide.checkpoint)  # the single-task twins' stored answers, read on first use
 
     @classmethod
     def open(cls, checkpoint: str | None = None, database_url: str | None = None) -> ShopService:
@@ -382,9 +385,21 @@ class ShopService:
                     sentiment.score,
                     datetime.fromtimestamp(review.timestamp / 1000, UTC),
                     "Amazon shopper",
+                    str(review.review_id),
                 )
             )
         return found[:limit]
+
+    # --- the single-task twins beside the shared model (serving/twins.py) --------------------------------
+    def twin_view(self, session: Session, item_id: str) -> TwinView:
+        """What the attributes, sentiment, profile and purchase twins said about this product, its shipped
+        reviews and this shopper's shipped history, beside the shared model; a note instead when the twins'
+        predictions are not shipped or stale."""
+        return build_twin_view(self, session, item_id)
+
+    def twin_review_note(self) -> str:
+        """Why a review just written has no sentiment-twin verdict beside the shared model's."""
+        return self.twins.fresh_review_note()
 
     # --- acting --------------------------------------------------------------------------------
     def record_action(self, session: Session, item_id: str, kind: str) -> Change | None:

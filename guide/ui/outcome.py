@@ -45,6 +45,7 @@ def _sentiment(outcome: ReviewOutcome) -> None:
     components.sentiment_badge(outcome.sentiment.label, outcome.sentiment.score)
     probs = outcome.sentiment.probs
     st.caption(" · ".join(f"{label} {probs.get(label, 0):.0%}" for label in ("negative", "neutral", "positive")))
+    st.caption(md_text(state.service().twin_review_note()))  # why the sentiment twin has no verdict on it
 
 
 def _tags(outcome: ReviewOutcome) -> None:

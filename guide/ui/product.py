@@ -14,6 +14,7 @@ from guide.ui import components, state
 from guide.ui import explain as why
 from guide.ui.aspects import aspect_chips
 from guide.ui.outcome import show_outcome
+from guide.ui.twins import twin_section
 from guide.ui.visuals import md_text, money, stars, swatch_img
 
 ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
@@ -198,6 +199,7 @@ def main() -> None:
     st.markdown("#### What it is: the catalogue's tags and the model's")
     _tags(detail)
     why.tags(item_id)
+    twins = st.container()  # filled after the rest of the page: stored answers, read on first use
     with st.expander("Product details", icon=":material/description:"):
         _details(detail)
     aspects = st.container()  # filled last: a product's first view scores its review sentences (~1 s on CPU)
@@ -216,6 +218,8 @@ def main() -> None:
     components.product_grid(detail.similar, "similar")
     with aspects:
         aspect_chips(svc, item_id)
+    with twins:
+        twin_section(svc, session, item_id)
     why.finish()
 
 

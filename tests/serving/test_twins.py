@@ -169,7 +169,8 @@ def test_shop_puts_the_twins_beside_the_shared_model(artifact, guide, visitor, t
     store = Store(f"sqlite:///{tmp_path / 'shop.db'}")
     shop = ShopService(guide, store)
     shop.twins = twins.StoredTwins(guide.checkpoint, artifact)
-    reviewed = guide.reviews["item_id"].value_counts().index[0]
+    reviews = guide.reviews
+    reviewed = reviews.loc[reviews["item_id"].isin(shop.row_of), "item_id"].value_counts().index[0]
     persona = next(iter(shop.personas))
     view = shop.twin_view(Session(persona, visitor), reviewed)
     assert view.status == twins.SHOWN
