@@ -32,6 +32,7 @@ class Ask:
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     out: dict | None = None  # set by the pass
     error: BaseException | None = None  # set instead when this ask's pass failed
+    done: bool = False  # `out` or `error` is final (a pass fills `out` step by step)
     asked: float = 0.0
     started: float = 0.0
     finished: float = 0.0
@@ -57,33 +58,53 @@ class MicroBatcher:
             raise ValueError(f"max_batch: expected >= 1, got {max_batch}")
         self._lock, self._run_pass, self.max_batch = lock, run_pass, max_batch
         self._queue: list[Ask] = []
-        self._queue_lock = threading.Lock()
+        # Guards the queue and `_leading`; waiters sleep on it until their ask is answered or no pass is
+        # being led. (Waiting on the model lock instead would let a served thread sit behind the next passes
+        # just to learn it is done: a lock is not first come, first served.)
+        self._state = threading.Condition()
+        self._leading = False
         self.passes = self.served = 0
 
     @property
     def queued(self) -> int:
         """Asks waiting for a pass."""
-        with self._queue_lock:
+        with self._state:
             return len(self._queue)
 
+    @property
+    def busy(self) -> bool:
+        """A pass is being led (running, or waiting for the model lock)."""
+        with self._state:
+            return self._leading
+
     def run(self, ask: Ask) -> dict:
-        """`ask`'s outputs, from a pass of its own or one it shares; re-raises its pass's error."""
+        """`ask`'s outputs, from a pass it leads or one it shares; re-raises its pass's error."""
         ask.asked = time.perf_counter()
-        with self._queue_lock:
+        with self._state:
             self._queue.append(ask)
-        with self._lock:
-            if ask.out is None and ask.error is None:  # no earlier pass took it along: lead one
-                self._serve(self._take(ask))
+            while not ask.done and self._leading:
+                self._state.wait()
+            lead = not ask.done
+            if lead:
+                self._leading = True
+                asks = self._take(ask)
+        if lead:
+            try:
+                with self._lock:  # the model's lock: other model calls (explain) take it too
+                    self._serve(asks)
+            finally:
+                with self._state:
+                    self._leading = False
+                    self._state.notify_all()
         if ask.error is not None:
             raise ask.error
         return ask.out
 
     def _take(self, ask: Ask) -> list[Ask]:
-        """`ask` and up to max_batch - 1 others from the queue, oldest first."""
-        with self._queue_lock:
-            others = [a for a in self._queue if a is not ask][: self.max_batch - 1]
-            taken = {id(a) for a in others} | {id(ask)}
-            self._queue = [a for a in self._queue if id(a) not in taken]
+        """`ask` and up to max_batch - 1 others from the queue, oldest first (the caller holds `_state`)."""
+        others = [a for a in self._queue if a is not ask][: self.max_batch - 1]
+        taken = {id(a) for a in others} | {id(ask)}
+        self._queue = [a for a in self._queue if id(a) not in taken]
         return [ask, *others]
 
     def _serve(self, asks: list[Ask]) -> None:
@@ -101,4 +122,4 @@ class MicroBatcher:
         finished = time.perf_counter()
         self.served += sum(ask.error is None for ask in asks)
         for ask in asks:
-            ask.started, ask.finished = started, finished
+            ask.started, ask.finished, ask.done = started, finished, True

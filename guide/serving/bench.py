@@ -39,11 +39,12 @@ def _rss_mb() -> float:
 
 def run(checkpoint: Path, repeats: int = 30, memory_reviews: int = 200) -> dict:
     """Every figure beside its goal; ratios measured in the same run on the same texts."""
-    from guide.serving.facade import Guide
+    from guide.serving.facade import Guide, use_serving_threads
 
     started = time.perf_counter()
     guide = Guide.load(checkpoint)
     load_s = time.perf_counter() - started
+    threads = use_serving_threads()  # as the app serves (ShopService.open): GUIDE_TORCH_THREADS, else 1
     shopper = guide.interactions.groupby("user_id")["item_id"].agg(list).iloc[0]
     guide.search("warm up the encoder", 5)
     texts = [REVIEW + f" ({i})" for i in range(repeats)]  # distinct texts: no cache hits
@@ -61,6 +62,7 @@ def run(checkpoint: Path, repeats: int = 30, memory_reviews: int = 200) -> dict:
     ratio = predict["median_ms"] / max(encoder["median_ms"], 1e-9)
     return {
         "device": str(guide.device),
+        "torch_threads": threads,
         "catalogue_items": int(len(guide.catalog)),
         "load_seconds": round(load_s, 2),
         "encoder_alone_one_review": encoder,

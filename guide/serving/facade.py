@@ -153,6 +153,11 @@ class Guide:
         return self._catalog.items
 
     @property
+    def batcher(self) -> MicroBatcher:
+        """The micro-batcher of forward passes: `passes` / `served` counters; `max_batch = 1` turns batching off."""
+        return self._batcher
+
+    @property
     def interactions(self):
         return self._catalog.interactions
 

@@ -143,17 +143,20 @@ def test_asks_that_queue_during_a_pass_are_served_together_by_one_pass(shipped_g
         results[number] = asks[number]()
         timings[number] = (getattr(results[number], "elapsed_ms", None), guide.last_inference_ms, guide.last_wait_ms)
 
-    batcher = guide._batcher
+    batcher = guide.batcher
     passes, served = batcher.passes, batcher.served
+    running = threading.Thread(target=guide.score_catalog, args=(histories[0],))
     threads = [threading.Thread(target=shopper, args=(n,)) for n in range(THREADS)]
-    with guide._lock:  # a pass is running
+    with guide._lock:  # another model call holds the lock, so the pass led by `running` cannot end yet
+        running.start()
+        _wait_until(lambda: batcher.busy and not batcher.queued)
         for thread in threads:
             thread.start()
         _wait_until(lambda: batcher.queued == THREADS)
-    for thread in threads:
+    for thread in [running, *threads]:
         thread.join(timeout=120)
     assert sorted(results) == list(range(THREADS))
-    assert (batcher.passes - passes, batcher.served - served) == (1, THREADS)
+    assert (batcher.passes - passes, batcher.served - served) == (2, 1 + THREADS)  # `running`'s, then one
     for number, want in enumerate(expected):
         _assert_same(_plain(results[number]), want, f"ask {number}")
     shared_pass = timings[0][1]
@@ -183,18 +186,20 @@ def test_a_failing_ask_fails_alone_and_the_others_in_its_batch_are_served():
         except ValueError as error:
             results[text] = error
 
-    texts = ["a", "bad", "b"]
+    texts = ["first", "a", "bad", "b"]
     threads = [threading.Thread(target=worker, args=(text,)) for text in texts]
-    with lock:
-        for thread in threads:
+    with lock:  # "first" leads a pass that waits for the lock; the other three queue meanwhile
+        threads[0].start()
+        _wait_until(lambda: batcher.busy and not batcher.queued)
+        for thread in threads[1:]:
             thread.start()
-        _wait_until(lambda: batcher.queued == len(texts))
+        _wait_until(lambda: batcher.queued == 3)
     for thread in threads:
         thread.join(timeout=30)
-    assert calls[0] == 3 and sorted(calls[1:]) == [1, 1, 1]  # the batch, then each ask alone
+    assert calls[:2] == [1, 3] and calls[2:] == [1, 1, 1]  # "first", the batch, then each of its asks alone
     assert results["a"] == {"echo": ["a"]} and results["b"] == {"echo": ["b"]}
     assert isinstance(results["bad"], ValueError)
-    assert (batcher.passes, batcher.served) == (4, 2)
+    assert (batcher.passes, batcher.served) == (5, 3)
     with pytest.raises(ValueError, match="max_batch"):
         MicroBatcher(lock, run_pass, max_batch=0)
 
