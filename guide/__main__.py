@@ -2,6 +2,7 @@
 
 python -m guide train                      # joint training -> assets/model (safetensors + JSON)
 python -m guide evaluate [--json] [--full] # metrics of the shipped model (+ STL twins, product split)
+python -m guide evaluate --ood --save      # only the out-of-domain section, merged into the saved report
 python -m guide embed                      # fill the embedding cache for the catalogue and reviews
 python -m guide bench                      # load time and request latency of the Guide
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from guide.config import (
     DEFAULT_CHECKPOINT,
     SAMPLINGS,
+    SENTIMENT_SOURCES,
     SHARING_SCHEMES,
     TASKS,
     WEIGHTINGS,
@@ -38,7 +40,10 @@ def _train(args) -> int:
 
         torch.set_num_threads(args.threads)
     data_config = DataConfig(
-        clothing_fraction=args.clothing_fraction, sephora_fraction=args.sephora_fraction, seed=args.seed
+        clothing_fraction=args.clothing_fraction,
+        sephora_fraction=args.sephora_fraction,
+        sentiment_sources=tuple(args.sentiment_sources.split(",")),
+        seed=args.seed,
     )
     model_config = ModelConfig(
         sharing=args.sharing,
@@ -96,20 +101,42 @@ def _save_affinity(checkpoint, path: Path) -> None:
     print(f"affinity: {len(meta['affinity'])} probes written to {path}")
 
 
-def _evaluate(args) -> int:
-    from guide.evaluation.report import build_report, markdown, save_report
+def _ood_checkpoints(values: list[str]) -> dict[str, Path]:
+    """["amazon=runs/x", ...] -> {"amazon": Path("runs/x")}."""
+    out = {}
+    for value in values:
+        source, sep, folder = value.partition("=")
+        if not sep or not folder:
+            raise ValueError(f"--ood-checkpoint: expected SOURCE=FOLDER (e.g. amazon=runs/ood-amazon); got {value!r}")
+        out[source] = Path(folder)
+    return out
 
-    report = build_report(
-        Path(args.checkpoint),
-        full=args.full,
-        peers=not args.no_peers,
-        progress=not args.quiet,
-        product_twin=args.product_twin,
-        twins=tuple(args.twins.split(",")) if args.twins else None,
-        sasrec=True if args.sasrec else None,
-    )
-    if args.save:
-        save_report(report, Path(args.checkpoint))
+
+def _evaluate(args) -> int:
+    from guide.evaluation.report import build_ood, build_report, markdown, merge_saved, save_report
+
+    ood = args.ood or args.ood_twins or bool(args.ood_checkpoint)
+    checkpoints = _ood_checkpoints(args.ood_checkpoint)
+    if ood and not (args.full or args.twins or args.sasrec or args.product_twin):
+        # the out-of-domain section alone; --save merges it into the saved report, every other number kept
+        report = build_ood(Path(args.checkpoint), args.ood_twins, checkpoints, progress=not args.quiet)
+        if args.save:
+            merge_saved(report, Path(args.checkpoint))
+    else:
+        report = build_report(
+            Path(args.checkpoint),
+            full=args.full,
+            peers=not args.no_peers,
+            progress=not args.quiet,
+            product_twin=args.product_twin,
+            twins=tuple(args.twins.split(",")) if args.twins else None,
+            sasrec=True if args.sasrec else None,
+            ood=ood,
+            ood_twins=args.ood_twins,
+            ood_checkpoints=checkpoints,
+        )
+        if args.save:
+            save_report(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
     return 0
 
@@ -187,6 +214,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--attribute-split", choices=("brand", "product"), default="brand")
     t.add_argument("--clothing-fraction", type=float, default=1.0)
     t.add_argument("--sephora-fraction", type=float, default=1.0)
+    t.add_argument(
+        "--sentiment-sources",
+        default=",".join(SENTIMENT_SOURCES),
+        help="comma-separated review sources sentiment learns from; one source = a model to test out of domain",
+    )
     t.add_argument("--seed", type=int, default=TrainConfig.seed)
     t.add_argument("--device", default=None)
     t.add_argument("--data-dir", default=None)
@@ -204,7 +236,18 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
     e.add_argument("--twins", default="", help="without --full: train/reuse only these single-task twins (comma list)")
     e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer (~10 min)")
-    e.add_argument("--save", action="store_true", help="write report.json beside the checkpoint")
+    e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")
+    e.add_argument(
+        "--ood-twins", action="store_true", help="with --ood: train/reuse the one-review-source models in runs/"
+    )
+    e.add_argument(
+        "--ood-checkpoint",
+        action="append",
+        default=[],
+        metavar="SOURCE=FOLDER",
+        help="with --ood: a model trained on that review source only (repeatable)",
+    )
+    e.add_argument("--save", action="store_true", help="write report.json beside the checkpoint (--ood alone: merge)")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(run=_evaluate)
     m = sub.add_parser("embed", help="embed the catalogue and reviews into the cache")

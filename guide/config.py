@@ -18,6 +18,7 @@ PROFILE = "profile"
 TASKS = (PURCHASE, ATTRIBUTES, SENTIMENT, PROFILE)
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
+SENTIMENT_SOURCES = ("amazon", "clothing")  # the review sources the sentiment task learns from
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
@@ -72,6 +73,8 @@ class DataConfig:
     eval_negatives: int = 99  # the standard 1 + 99 sampled-candidate protocol
     clothing_fraction: float = 1.0  # share of clothing reviews used (tests use a slice)
     sephora_fraction: float = 1.0  # share of Sephora products used (tests use a slice)
+    # review sources sentiment trains and validates on; leaving one out makes a model to test out of domain on it
+    sentiment_sources: tuple[str, ...] = SENTIMENT_SOURCES
     seed: int = 13  # splits and negative samples are reproducible
 
     def __post_init__(self):
@@ -79,6 +82,13 @@ class DataConfig:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1]; got {value}; fix: pass e.g. 0.1")
+        self.sentiment_sources = tuple(self.sentiment_sources)  # a list when read back from a checkpoint's JSON
+        unknown = set(self.sentiment_sources) - set(SENTIMENT_SOURCES)
+        if unknown or not self.sentiment_sources or len(set(self.sentiment_sources)) < len(self.sentiment_sources):
+            raise ValueError(
+                f"sentiment_sources: expected a non-empty subset of {SENTIMENT_SOURCES} without repeats; got "
+                f"{self.sentiment_sources}; fix: pass e.g. ('amazon',) to train without the clothing reviews"
+            )
         if min(self.max_history, self.purchase_negatives, self.eval_negatives, self.purchase_users) < 1:
             raise ValueError("max_history, purchase_negatives, purchase_users and eval_negatives must be >= 1")
 

@@ -5,7 +5,7 @@
   ranking over the benchmark's 12,101 products and a fixed 1 + 99 uniformly sampled unseen products.
 - attributes: Sephora highlight tags (>= min count) + secondary category, split by brand (headline)
   or by product; Amazon items add partial tag labels from `details` (only mappable tags supervised).
-- sentiment: Amazon + clothing reviews, stars -> 3 classes.
+- sentiment: Amazon + clothing reviews (or one of them: `DataConfig.sentiment_sources`), stars -> 3 classes.
 - profile: history -> the next item's category and tags as a distribution over the interest vocabulary.
   Amazon items have no Sephora category: a TF-IDF classifier fitted on Sephora products labels them
   once ("silver" categories); this is stated wherever profile numbers are reported.
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 BENCHMARK_SOURCE = "beauty2014"  # the purchase and profile tasks learn from the Amazon Beauty 5-core benchmark
 CATEGORY_MASS = 0.5  # share of an item's interest distribution on its category (the rest on tags)
+EXCLUDED = "excluded"  # the split of reviews from a source the sentiment task leaves out (DataConfig.sentiment_sources)
 
 
 @dataclass
@@ -223,6 +224,14 @@ def _train_bags(items, item_ngrams: list[np.ndarray], reviews, review_ngrams: li
     ]
 
 
+def review_splits(reviews, config: DataConfig) -> np.ndarray:
+    """Each review's split; reviews of a source outside `config.sentiment_sources` are "excluded": never
+    drawn, validated on or counted in idf, so a model trained without a source meets it out of domain."""
+    split = reviews["split"].to_numpy().astype(object)
+    split[~reviews["source"].isin(config.sentiment_sources).to_numpy()] = EXCLUDED
+    return split
+
+
 def ngram_idf(bags: list[np.ndarray], buckets: int) -> np.ndarray:
     """Smoothed idf per bucket: log((1 + N) / (1 + df)) + 1 (unseen buckets get the rare-word value).
 
@@ -252,6 +261,8 @@ def build(
     review_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in reviews["full_text"]]
     tag_targets, tag_mask, cats, split = _attribute_targets(catalog, f"{attribute_split}_split")
     silver = silver_categories(catalog, catalog.categories)
+    review_split = review_splits(reviews, config)
+    idf_bags = _train_bags(items, item_ngrams, reviews.assign(split=review_split), review_ngrams)
     amazon_rows = np.flatnonzero(items["source"].to_numpy() == BENCHMARK_SOURCE)  # the benchmark's 12,101
     data = TaskData(
         item_emb=item_emb,
@@ -260,7 +271,7 @@ def build(
         review_emb=review_emb,
         review_ngrams=review_ngrams,
         review_labels=reviews["label"].to_numpy(),
-        review_split=reviews["split"].to_numpy(),
+        review_split=review_split,
         review_source=reviews["source"].to_numpy(),
         review_stars=reviews["rating"].to_numpy(dtype=np.float32),
         tags=list(catalog.tags),
@@ -271,7 +282,7 @@ def build(
         attr_split=split,
         item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
         amazon_rows=amazon_rows,
-        idf=ngram_idf(_train_bags(items, item_ngrams, reviews, review_ngrams), ngram_buckets),
+        idf=ngram_idf(idf_bags, ngram_buckets),
     )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     data.transitions = TransitionGraph.build(data.purchase["train"].sequences, len(items))

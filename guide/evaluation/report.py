@@ -1,12 +1,14 @@
-"""The full evaluation report: shipped MTL model, single-task twins, product-split twin and peers.
+"""The full evaluation report: shipped MTL model, single-task twins, product-split twin, peers and the
+out-of-domain section (`guide.evaluation.ood`).
 
-Twins are trained with the shipped model's own configuration (one task on, or the product split),
-cached under `runs/` so a second `evaluate --full` reuses them.
+Twins are trained with the shipped model's own configuration (one task on, the product split, or one review
+source only), cached under `runs/` so a second `evaluate --full` reuses them.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -14,10 +16,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from guide.config import ATTRIBUTES, PROJECT_ROOT, PURCHASE, TASKS
+from guide.config import ATTRIBUTES, PROJECT_ROOT, PURCHASE, SENTIMENT_SOURCES, TASKS, DataConfig
 from guide.data import tasks as task_data
 from guide.data.catalog import Catalog
-from guide.data.text import Encoder
+from guide.data.text import EmbeddingCache, Encoder
 from guide.evaluation.evaluate import (
     HEADLINES,
     check_checkpoint,
@@ -34,24 +36,39 @@ from guide.model.fusion import Fusion
 
 logger = logging.getLogger(__name__)
 RUNS = PROJECT_ROOT / "runs"
+OOD_EMBEDDINGS = RUNS / "ood-embeddings"  # sentences, free-text formats and titles: not the shipped cache
 
 
 def config_key(config) -> str:
     """A short hash of a training configuration: a twin is reused only when it was trained the same way."""
-    text = json.dumps(asdict(config), sort_keys=True, default=str)
+    values = asdict(config)
+    if tuple(values["data"].get("sentiment_sources", ())) == SENTIMENT_SOURCES:
+        del values["data"]["sentiment_sources"]  # the default: twins trained before the setting existed stay valid
+    text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _twin(
-    name: str, base: Checkpoint, data, catalog, progress: bool, device, split: str = "brand", **changes
+    name: str,
+    base: Checkpoint,
+    data,
+    catalog,
+    progress: bool,
+    device,
+    split: str = "brand",
+    data_config: DataConfig | None = None,
+    **changes,
 ) -> Checkpoint:
-    """The twin trained like `base` with `changes`, on `device` (a twin trained on CUDA must not be fed
-    CPU tensors, nor the other way round), checked against the data it will be scored on."""
+    """The twin trained like `base` with `changes` (and `data_config`, which `data` must be built with), on
+    `device` (a twin trained on CUDA must not be fed CPU tensors, nor the other way round), checked against
+    the data it will be scored on."""
     from guide.training.trainer import train
 
     config = copy.deepcopy(base.config)
     for key, value in changes.items():
         setattr(config.model if key == "tasks" else config, key, value)
+    if data_config is not None:
+        config.data = data_config
     folder = RUNS / f"{name}-{base.fingerprint or 'data'}-{config_key(config)}"
     if (folder / "config.json").exists():
         logger.info("reusing %s from %s", name, folder)
@@ -92,17 +109,17 @@ def build_report(
     product_twin: bool = False,
     twins: tuple[str, ...] | None = None,
     sasrec: bool | None = None,
+    ood: bool = False,
+    ood_twins: bool = False,
+    ood_checkpoints: dict[str, Path] | None = None,
+    ood_encoder: Encoder | None = None,
 ) -> dict:
     """The model, its single-task twins (all with `full`, else those in `twins`) and the peers (SASRec, which
-    trains ~10 min, with `full` or `sasrec`) on the test splits, every figure with a 95% CI."""
+    trains ~10 min, with `full` or `sasrec`) on the test splits, every figure with a 95% CI; with `ood` (or
+    `full`) the out-of-domain section, see `ood_section`."""
     started = time.perf_counter()
-    device = resolve_device(None)  # one device for the model, its twins and every tensor fed to them
-    base = Checkpoint.load(checkpoint_dir, device)
-    catalog = catalog or Catalog.load(None, base.config.data)
-    encoder = encoder or Encoder()
+    device, base, catalog, encoder, data = _load(checkpoint_dir, catalog, encoder)
     buckets = base.model.config.ngram_buckets
-    data = task_data.build(catalog, encoder, base.config.data, "brand", buckets)
-    check_checkpoint(base, "brand", catalog.fingerprint(), data.tags)
     report: dict = {}
     per_row: dict = {"MTL": {}, "STL": {}}  # headline statistics per row, for paired MTL-vs-STL decisions
     merge(report, "MTL", _scored(base, data, device, per_row["MTL"]))
@@ -141,6 +158,10 @@ def build_report(
             base.model, data, device, Fusion(**fusion) if fusion else None,
             float(base.calibration.get("purchase_temperature", 1.0)),
         )  # fmt: skip
+    if ood or full:
+        report["ood"] = ood_section(
+            base, catalog, data, encoder, device, progress, ood_twins or full, ood_checkpoints, ood_encoder
+        )
     report["summary"] = summarise(report, per_row=per_row)
     report["meta"] = {
         "checkpoint": str(checkpoint_dir),
@@ -174,8 +195,89 @@ def build_report(
     return report
 
 
+def _load(checkpoint_dir: Path, catalog: Catalog | None, encoder: Encoder | None):
+    """(device, checkpoint, catalogue, encoder, brand-split task data), the checkpoint checked against the data."""
+    device = resolve_device(None)  # one device for the model, its twins and every tensor fed to them
+    base = Checkpoint.load(checkpoint_dir, device)
+    catalog = catalog or Catalog.load(None, base.config.data)
+    encoder = encoder or Encoder()
+    data = task_data.build(catalog, encoder, base.config.data, "brand", base.model.config.ngram_buckets)
+    check_checkpoint(base, "brand", catalog.fingerprint(), data.tags)
+    return device, _on(base, device), catalog, encoder, data
+
+
+def one_source_models(
+    base: Checkpoint, catalog, encoder, device, progress: bool, train_missing: bool, paths: dict[str, Path] | None
+) -> dict[str, Checkpoint]:
+    """{review source: a multi-task model trained on that source's reviews only}: the folders in `paths`, and
+    with `train_missing` the other sources' twins, trained like `base` with `sentiment_sources` = that source
+    into `runs/` (a full training each) or reused from there."""
+    from guide.evaluation.ood import check_source_only
+
+    buckets = base.model.config.ngram_buckets
+    models = {}
+    for source in SENTIMENT_SOURCES:
+        config = dataclasses.replace(base.config.data, sentiment_sources=(source,))
+        if source in (paths or {}):
+            models[source] = _on(Checkpoint.load(Path(paths[source]), device), device)
+            check_source_only(models[source], source)
+            check_checkpoint(models[source], "brand", catalog.fingerprint(), base.tags)
+        elif train_missing:
+            data = task_data.build(catalog, encoder, config, "brand", buckets)
+            models[source] = _twin(f"ood-{source}-only", base, data, catalog, progress, device, data_config=config)
+    unknown = set(paths or {}) - set(SENTIMENT_SOURCES)
+    if unknown:
+        raise ValueError(f"ood checkpoints: expected sources among {SENTIMENT_SOURCES}; got {sorted(unknown)}")
+    return models
+
+
+def ood_section(
+    base: Checkpoint,
+    catalog,
+    data,
+    encoder,
+    device,
+    progress: bool = True,
+    ood_twins: bool = False,
+    ood_checkpoints: dict[str, Path] | None = None,
+    ood_encoder: Encoder | None = None,
+) -> dict:
+    """report["ood"]: sentiment across sources and sentences, attributes on every text format, Beauty 2014
+    titles (`guide.evaluation.ood`), with the one-source models given or (`ood_twins`) trained into runs/.
+    New texts are embedded into a cache under runs/ (`ood_encoder` overrides), never the shipped one."""
+    from guide.evaluation.ood import ood_report
+
+    models = one_source_models(base, catalog, encoder, device, progress, ood_twins, ood_checkpoints)
+    ood_encoder = ood_encoder or Encoder(cache=EmbeddingCache(OOD_EMBEDDINGS))
+    return ood_report(base, catalog, data, ood_encoder, device, models)
+
+
+def build_ood(
+    checkpoint_dir: Path,
+    ood_twins: bool = False,
+    ood_checkpoints: dict[str, Path] | None = None,
+    progress: bool = True,
+    catalog: Catalog | None = None,
+    encoder: Encoder | None = None,
+    ood_encoder: Encoder | None = None,
+) -> dict:
+    """Only the out-of-domain section, as {"ood": ...} (`python -m guide evaluate --ood` without heavier flags)."""
+    device, base, catalog, encoder, data = _load(checkpoint_dir, catalog, encoder)
+    section = ood_section(base, catalog, data, encoder, device, progress, ood_twins, ood_checkpoints, ood_encoder)
+    return {"ood": section}
+
+
 def save_report(report: dict, checkpoint_dir: Path) -> Path:
     path = Path(checkpoint_dir) / "report.json"
+    path.write_text(json.dumps(report, indent=1, default=float))
+    return path
+
+
+def merge_saved(sections: dict, checkpoint_dir: Path) -> Path:
+    """Write `sections` (e.g. {"ood": ...}) into the saved report.json, keeping every other section as it is."""
+    path = Path(checkpoint_dir) / "report.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report.update(sections)
     path.write_text(json.dumps(report, indent=1, default=float))
     return path
 
@@ -216,6 +318,7 @@ def markdown(report: dict) -> str:
     lines += published_lines(report.get("meta", {}).get("published", {}))
     lines += calibration_lines(report.get("purchase_calibration"))
     lines += summary_lines(report.get("summary", {}))
+    lines += ood_lines(report.get("ood"))
     return "\n".join(lines)
 
 
@@ -304,3 +407,60 @@ def _verdict(value: str | None) -> str:
 
 def _rule(row: dict) -> str:
     return " (paired)" if row.get("vs_stl_diff_ci") is not None else ""
+
+
+# --- the out-of-domain section -------------------------------------------------------------------------------
+def ood_lines(ood: dict | None) -> list[str]:
+    """The out-of-domain tables: sentiment across sources and units, text formats, Beauty 2014 titles."""
+    if not ood:
+        return []
+    return _ood_sentiment_lines(ood["sentiment"]) + _ood_format_lines(ood["formats"]) + _ood_title_lines(ood["titles"])
+
+
+def _ood_sentiment_lines(section: dict) -> list[str]:
+    lines = [
+        "\n**Out of domain: sentiment** (score: P(positive) − P(negative), correlated with the stars)\n",
+        "| unit | trained on → tested on | system | macro_f1 | spearman | pearson | macro_f1 vs peers |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    order = {"both": 0, "amazon": 1, "clothing": 2}
+    rows = sorted(
+        section["rows"],
+        key=lambda r: (r["unit"], r["tested_on"], order.get(r["trained_on"], 9), not r["system"].startswith("MTL")),
+    )
+    for row in rows:
+        setting = f"{row['trained_on']} → {row['tested_on']}" + (" (out of domain)" if row["out_of_domain"] else "")
+        name = f"**{row['system']}**" if row["system"].startswith("MTL") else row["system"]
+        verdicts = ", ".join(f"{_verdict(v)} {peer}" for peer, v in row.get("vs_peers", {}).items())
+        cells = " | ".join(_fmt(row, m) for m in ("macro_f1", "spearman", "pearson"))
+        lines.append(f"| {row['unit']} | {setting} | {name} | {cells} | {verdicts} |")
+    return lines + [f"\n{section['note']}"]
+
+
+def _ood_format_lines(section: dict) -> list[str]:
+    lines = [
+        "\n**Out of domain: attributes by text format** (gap: format − catalogue format)\n",
+        "| system | format | micro_f1 | gap | category_accuracy | gap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in section["rows"]:
+        gaps = [_gap(row, m) for m in ("micro_f1", "category_accuracy")]
+        lines.append(
+            f"| {row['system']} | {row['format']} | {_fmt(row, 'micro_f1')} | {gaps[0]} | "
+            f"{_fmt(row, 'category_accuracy')} | {gaps[1]} |"
+        )
+    return lines + [f"\n{section['note']}"]
+
+
+def _ood_title_lines(section: dict) -> list[str]:
+    lines = ["\n**Out of domain: Amazon Beauty 2014 titles → category**\n", "| system | category_accuracy | n |",
+             "|---|---|---|"]  # fmt: skip
+    lines += [f"| {row['system']} | {_fmt(row, 'category_accuracy')} | {row['n']:,} |" for row in section["rows"]]
+    return lines + [f"\n{section['note']}"]
+
+
+def _gap(row: dict, metric: str) -> str:
+    if f"gap_{metric}" not in row:
+        return "–"
+    low, high = row[f"gap_{metric}_ci"]
+    return f"{row[f'gap_{metric}']:+.3f} [{low:+.3f}, {high:+.3f}]"
