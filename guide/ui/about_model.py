@@ -94,6 +94,69 @@ def _task_table(slices: dict) -> pd.DataFrame:
     return frame.sort_values(["slice", "rank", "model"]).drop(columns="rank")
 
 
+def _with_ci(row: dict, metric: str) -> str:
+    if row.get(metric) is None:
+        return "—"
+    ci = row.get(f"{metric}_ci")
+    return f"{row[metric]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{row[metric]:.3f}"
+
+
+def _gap(row: dict, metric: str) -> str:
+    if f"gap_{metric}" not in row:
+        return "—"
+    low, high = row[f"gap_{metric}_ci"]
+    return f"{row[f'gap_{metric}']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _ood_sentiment(rows: list[dict]) -> pd.DataFrame:
+    order = {"both": 0, "amazon": 1, "clothing": 2}
+    rows = sorted(
+        rows, key=lambda r: (r["unit"], r["tested_on"], order.get(r["trained_on"], 9), r["system"][:3] != "MTL")
+    )
+    return pd.DataFrame(
+        {
+            "unit": r["unit"],
+            "trained on → tested on": f"{r['trained_on']} → {r['tested_on']}"
+            + (" (out of domain)" if r["out_of_domain"] else ""),
+            "system": r["system"],
+            "macro-F1": _with_ci(r, "macro_f1"),
+            "Spearman": _with_ci(r, "spearman"),
+            "Pearson": _with_ci(r, "pearson"),
+            "macro-F1 vs peers": ", ".join(f"{v or '—'} {peer}" for peer, v in r.get("vs_peers", {}).items()),
+        }
+        for r in rows
+    )
+
+
+def _ood(ood: dict | None) -> None:
+    """Out of domain: sentiment on the review source a system did not train on, review sentences, attributes
+    on every text format and Amazon Beauty 2014 titles — with what each row was trained on."""
+    st.markdown("#### Out of domain")
+    if not ood:
+        st.info("This report has no out-of-domain tables. Run `python -m guide evaluate --ood --save`.")
+        return
+    sentiment, formats, titles = ood["sentiment"], ood["formats"], ood["titles"]
+    st.caption(
+        "Sentiment trained on one review source and tested on the other (and in domain for reference). "
+        + md_text(sentiment["note"])
+    )
+    st.dataframe(_ood_sentiment(sentiment["rows"]), hide_index=True, width="stretch")
+    st.caption("Tags and category from every text format a product arrives in. " + md_text(formats["note"]))
+    frame = pd.DataFrame(
+        {"system": r["system"], "format": r["format"], "tag micro-F1": _with_ci(r, "micro_f1"),
+         "gap": _gap(r, "micro_f1"), "category accuracy": _with_ci(r, "category_accuracy"),
+         "gap ": _gap(r, "category_accuracy")}
+        for r in formats["rows"]
+    )  # fmt: skip
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(md_text(titles["note"]))
+    frame = pd.DataFrame(
+        {"system": r["system"], "category accuracy": _with_ci(r, "category_accuracy"), "titles": r["n"]}
+        for r in titles["rows"]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
 def _last_request(server_ms: float) -> str:
     outcome = st.session_state.get("outcome")
     if outcome:
@@ -181,6 +244,7 @@ def main() -> None:
                         _calibration(report.get("purchase_calibration"))
         for note in report.get("meta", {}).get("notes", []):
             st.caption(f"Note: {md_text(note)}")
+        _ood(report.get("ood"))
     _affinity(card.affinity)
     st.markdown("#### How is it built?")
     keys = (
