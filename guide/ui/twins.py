@@ -15,6 +15,7 @@ from guide.serving.shop import ShopService, StoreUnavailable
 from guide.serving.views import Session, TwinShopper, TwinView
 from guide.ui.visuals import md_text, percent
 
+SHOWN_TAGS = 10  # rows of the tag table, most likely first; the count says how many more
 SHOWN_DISAGREEMENTS = 4  # reviews read differently, listed; the count says how many more
 EXCERPT_CHARS = 180
 ABOUT = (
@@ -26,7 +27,7 @@ ABOUT = (
 
 def _mark(probability: float | None, over: bool) -> str:
     if probability is None:
-        return "not in its top 8"
+        return "—"
     return f"{'✓ ' if over else ''}{probability:.0%}"
 
 
@@ -39,10 +40,12 @@ def _tags(view: TwinView) -> None:
     if not view.tags:
         st.caption("Neither puts a tag over its threshold.")
         return
+    ranked = sorted(view.tags, key=lambda t: -max(t.model, t.twin or 0.0))
     rows = ["| tag | shared model | attributes twin |", "|---|---|---|"]
-    rows += [f"| {md_text(t.tag)} | {_mark(t.model, t.model_over)} | {_mark(t.twin, t.twin_over)} |" for t in view.tags]
-    st.markdown("\n".join(rows))
-    st.caption("✓ over that model's own threshold (a predicted tag).")
+    rows += [f"| {md_text(t.tag)} | {_mark(t.model, t.model_over)} | {_mark(t.twin, t.twin_over)} |" for t in ranked]
+    st.markdown("\n".join(rows[: 2 + SHOWN_TAGS]))
+    more = f" {len(ranked) - SHOWN_TAGS} more tags are predicted by one or both." if len(ranked) > SHOWN_TAGS else ""
+    st.caption(f"✓ over that model's own threshold (a predicted tag); — not among the twin's stored top 8.{more}")
 
 
 def _reviews(view: TwinView) -> None:
@@ -67,11 +70,23 @@ def _reviews(view: TwinView) -> None:
         st.caption(f"… and {len(view.disagreements) - SHOWN_DISAGREEMENTS} more.")
 
 
-def _picks(title: str, picks: list[tuple[str, str, float]], common: set[str]) -> None:
-    st.caption(title)
-    for item_id, name, probability in picks:
-        mark = "● " if item_id in common else ""
-        st.caption(f"{mark}{percent(probability)} · {md_text(short(name, 40))}")
+def _picks(shopper: TwinShopper) -> None:
+    """The two top-pick lists side by side; ● marks a product both name."""
+    common = {i for i, _, _ in shopper.model_picks} & {i for i, _, _ in shopper.twin_picks}
+
+    def cell(pick: tuple[str, str, float] | None) -> str:
+        if pick is None:
+            return ""
+        item_id, name, probability = pick
+        return f"{'● ' if item_id in common else ''}{percent(probability)} · {md_text(short(name, 34))}"
+
+    rows = ["| shared model | purchase twin |", "|---|---|"]
+    for number in range(max(len(shopper.model_picks), len(shopper.twin_picks))):
+        model = shopper.model_picks[number] if number < len(shopper.model_picks) else None
+        twin = shopper.twin_picks[number] if number < len(shopper.twin_picks) else None
+        rows.append(f"| {cell(model)} | {cell(twin)} |")
+    st.caption(f"Top {len(shopper.twin_picks)} next products: {len(common)} in common (●).")
+    st.markdown("\n".join(rows))
 
 
 def _shopper(shopper: TwinShopper | None, note: str) -> None:
@@ -83,10 +98,7 @@ def _shopper(shopper: TwinShopper | None, note: str) -> None:
     twin = " · ".join(f"{md_text(c)} {p:.0%}" for c, p in list(shopper.twin_categories.items())[:3])
     st.caption(f"Shared model: {model}")
     st.caption(f"Profile twin: {twin}")
-    common = {i for i, _, _ in shopper.model_picks} & {i for i, _, _ in shopper.twin_picks}
-    st.caption(f"Top {len(shopper.twin_picks)} picks: {len(common)} in common (●).")
-    _picks("Shared model", shopper.model_picks, common)
-    _picks("Purchase twin", shopper.twin_picks, common)
+    _picks(shopper)
     if shopper.actions_left_out:
         st.caption(f"Both after the shipped history only: your {shopper.actions_left_out} actions here are left out.")
 

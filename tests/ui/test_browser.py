@@ -38,6 +38,8 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}"),
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need `pip install playwright`")
+pytest_plugins = ["tests.core_fixtures"]  # the tiny model behind the twins' test
+from tests.serving.test_twins import artifact, base, runs  # noqa: E402, F401  (fixtures: four tiny real twins)
 
 
 class AppServer:
@@ -250,3 +252,33 @@ def test_why_highlights_words_in_the_review_and_the_product_text(server, page):
     assert page.locator("img[onerror]").count() == 0 and page.dialogs == []
     why.scroll_into_view_if_needed()
     screenshot(page, "why-desktop")
+
+
+def test_twins_stand_beside_the_shared_model_on_the_product_page(browser, tiny_checkpoint_dir, artifact, tmp_path):  # noqa: F811
+    """The tiny model with four tiny real twins (tests/serving/test_twins.py) under `streamlit run`: the twins'
+    section is drawn after the predictions, every tag row and review agreement as text."""
+    from guide.data.catalog import Catalog
+    from guide.model.checkpoint import Checkpoint
+
+    catalog = Catalog.load(config=Checkpoint.load(tiny_checkpoint_dir).config.data)
+    reviews = catalog.reviews[catalog.reviews["item_id"].isin(set(catalog.items["item_id"]))]
+    item = reviews["item_id"].value_counts().index[0]
+    app = AppServer(tmp_path)
+    app.env.update(GUIDE_CHECKPOINT=str(tiny_checkpoint_dir), GUIDE_TWINS=str(artifact))
+    app.start()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{app.url}/product?product={item}")
+        settle(page, "What the single-task twins say")
+        twins = page.locator(".st-key-twins")
+        text = twins.inner_text()
+        assert "shared model" in text and "attributes twin" in text and "Same label on" in text, text
+        assert page.locator("table").filter(has_text="attributes twin").count() == 1
+        assert page.get_by_text("The model's tags").first.bounding_box()["y"] < twins.bounding_box()["y"]
+        twins.scroll_into_view_if_needed()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        twins.screenshot(path=SHOTS / "twins-desktop.png")
+    finally:
+        context.close()
+        app.stop()

@@ -48,6 +48,7 @@ def test_product_page_puts_each_twin_beside_the_shared_model(tiny_app):
     view = tiny_app.twin_view(_session(at), item)
     markdown = _markdown(at)
     assert HEADING in markdown and "| tag | shared model | attributes twin |" in markdown
+    assert "| shared model | purchase twin |" in markdown
     assert markdown.index("The model's tags") < markdown.index(HEADING)  # after the main predictions
     text = captions(at)
     share = view.agreeing / view.reviews
@@ -56,7 +57,7 @@ def test_product_page_puts_each_twin_beside_the_shared_model(tiny_app):
     shown_twin = re.search(r"attributes twin \*(.+?)\* \((\d+)%\)", text)
     assert shown_twin and shown_twin.group(2) == f"{view.twin_category_prob:.0%}".rstrip("%")
     common = {i for i, _, _ in view.shopper.model_picks} & {i for i, _, _ in view.shopper.twin_picks}
-    assert f"picks: {len(common)} in common" in text and "Profile twin:" in text
+    assert f"next products: {len(common)} in common" in text and "Profile twin:" in text
 
 
 def _session(at):
