@@ -2,10 +2,11 @@
 
 Loading takes the shipped checkpoint (`assets/model`), the catalogue from the data directory and
 the cached catalogue embeddings (`assets/embeddings`), then encodes every product through the trunk
-once, and keeps what no request changes: the purchase head's product matrix (transposed, contiguous) and
-every product's attributes. Afterwards a shopper's purchase scores over the whole catalogue, their profile
-and a review's sentiment are one forward pass of the shared model, over the small shopper side only; passes
-asked for by several threads at once are served together (`guide/serving/batching.py`).
+once and keeps what no request changes (on disk too, `guide/serving/prepared.py`): the product
+representations the heads read, every product's attributes and the transition graph; the purchase head's
+product matrix is transposed once. Afterwards a shopper's purchase scores over the whole catalogue, their
+profile and a review's sentiment are one forward pass of the shared model, over the small shopper side
+only; passes asked for by several threads at once are served together (`guide/serving/batching.py`).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
 from guide.model.inputs import history_batch, text_block
+from guide.model.network import ITEM_VECTORS
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
+from guide.serving import prepared
 from guide.serving.batching import Ask, MicroBatcher
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 from guide.serving.search import SearchIndex
@@ -39,6 +42,7 @@ from guide.serving.search import SearchIndex
 logger = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 1_000_000  # a 1 MB string is refused; anything shorter is read up to MAX_CHARS
+SERVED = (PROFILE, ITEM_VECTORS)  # the product representations a request reads (see `_prepare`)
 SERVING_THREADS_ENV = "GUIDE_TORCH_THREADS"  # torch intra-op threads while serving; default 1
 
 
@@ -106,20 +110,22 @@ class Guide:
         self._lock = threading.Lock()
         self._timings, self._last_any = _Timings(), {"inference_ms": 0.0, "wait_ms": 0.0}  # this thread's; any's
         self.purchase_temperature = float(calibration.get("purchase_temperature", 1.0))
-        buckets = self.model.config.ngram_buckets
         self._item_emb = encoder.embed(catalog.items["text"].tolist(), shard_name="items")
-        self._item_ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
         self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
-        self._item_repr = encode_catalog(self.model, self._item_emb, self._item_ngrams, self._item_feats, device)
-        if PURCHASE in self.model.heads:
-            self._item_repr.update(self.model.catalog_matrix(self._item_repr))  # every product in one matmul
+        digest = prepared.key(self.model, self.model.config.to_dict(), catalog.fingerprint(), device)
+        arrays = prepared.load_or_build(digest, lambda: self._prepare(catalog))
+        # Serving reads the profile head's product representations and the purchase head's product vectors;
+        # the purchase head's matrix is transposed once so every product is scored by one matmul.
+        self._item_repr = {name: torch.from_numpy(arrays[name]).to(device) for name in SERVED if name in arrays}
+        if ITEM_VECTORS in self._item_repr:
+            self._item_repr.update(self.model.catalog_matrix(self._item_repr))
+        self._item_tags, self._item_cats = arrays["item_tags"], arrays["item_cats"]
+        self._transitions = TransitionGraph(prepared.graph_matrix(arrays))
         self._all_rows_np = np.arange(len(catalog.items))
         self._ids = catalog.items["item_id"].tolist()
         self._batcher = MicroBatcher(self._lock, self._pass)
         self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
-        self._transitions = TransitionGraph.build(train_sequences(catalog), len(catalog.items))
         self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
-        self._item_tags, self._item_cats = self._catalog_attributes()
         items = catalog.items
         items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
         # Shown: the catalogue's own category (Sephora's, or the first two levels of an Amazon category
@@ -166,9 +172,17 @@ class Guide:
         return self._catalog.reviews
 
     @torch.inference_mode()
-    def _catalog_attributes(self) -> tuple[np.ndarray, np.ndarray]:
-        tags, cats = task_spec(ATTRIBUTES).read(self.model.attribute_logits(self._item_repr), self.model.config)
-        return tags.cpu().numpy(), cats.cpu().numpy()
+    def _prepare(self, catalog: Catalog) -> dict[str, np.ndarray]:
+        """What no request changes (`guide/serving/prepared.py`): every product through the trunk once, the
+        representations serving reads, every product's tag and category probabilities, the transition graph."""
+        buckets = self.model.config.ngram_buckets
+        ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
+        reps = encode_catalog(self.model, self._item_emb, ngrams, self._item_feats, self.device)
+        tags, cats = task_spec(ATTRIBUTES).read(self.model.attribute_logits(reps), self.model.config)
+        arrays = {name: reps[name].cpu().numpy() for name in SERVED if name in reps}
+        arrays.update(item_tags=tags.cpu().numpy(), item_cats=cats.cpu().numpy())
+        graph = TransitionGraph.build(train_sequences(catalog), len(catalog.items))
+        return arrays | prepared.graph_arrays(graph.matrix)
 
     # --- blocks ---------------------------------------------------------------------------------
     def _history(self, history, ratings) -> tuple[np.ndarray, np.ndarray]:

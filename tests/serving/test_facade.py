@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from guide.config import SENTIMENT_LABELS
 from guide.data.text import MAX_CHARS, tokens
@@ -237,6 +238,29 @@ def test_similar_excludes_the_item_itself(guide, candidates):
     assert scores == sorted(scores, reverse=True)
     with pytest.raises(ValueError, match="unknown item id"):
         guide.similar("NOT-AN-ITEM")
+
+
+def test_a_second_load_reads_the_prepared_catalogue_instead_of_computing_it(guide, tiny_checkpoint_dir,
+                                                                          shopper, monkeypatch, tmp_path):  # fmt: skip
+    from guide.serving.facade import Guide
+
+    monkeypatch.setenv("GUIDE_CACHE_DIR", str(tmp_path))
+    built, prepare = [], Guide._prepare
+    monkeypatch.setattr(Guide, "_prepare", lambda self, catalog: built.append(1) or prepare(self, catalog))
+    first = Guide.load(path=tiny_checkpoint_dir, device="cpu")
+    second = Guide.load(path=tiny_checkpoint_dir, device="cpu")
+    assert len(built) == 1 and len(list(tmp_path.glob("serving-*.npz"))) == 1
+    np.testing.assert_array_equal(second.score_catalog(shopper), first.score_catalog(shopper))
+    np.testing.assert_array_equal(second.score_catalog(shopper), guide.score_catalog(shopper))
+    assert second.predict(shopper, items=[]).profile == guide.predict(shopper, items=[]).profile
+    assert second.item_attributes(shopper) == guide.item_attributes(shopper)
+    with torch.no_grad():  # other weights: another key, computed again
+        second.model.heads["purchase"].bias.weight.add_(1.0)
+    Guide(second.checkpoint, second._catalog, second.encoder, second.device)
+    assert len(built) == 2 and len(list(tmp_path.glob("serving-*.npz"))) == 2
+    monkeypatch.setenv("GUIDE_CACHE_DIR", "off")
+    Guide.load(path=tiny_checkpoint_dir, device="cpu")
+    assert len(built) == 3 and len(list(tmp_path.glob("serving-*.npz"))) == 2
 
 
 def test_model_card_describes_the_loaded_checkpoint(guide, tiny_checkpoint_dir):

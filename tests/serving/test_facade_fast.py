@@ -1,7 +1,8 @@
-"""The serving fast path (catalogue matrix precomputed at load, catalogue attributes read from the load-time
-pass, fusion and softmax over a batch) gives what the straightforward path gives: one `GuideModel` call with
-every product as candidates and the review item's attributes through the head, the content and transition
-signals of one shopper, the softmax, on real shoppers and reviews of the shipped model."""
+"""The serving fast path (prepared catalogue read from disk, purchase matrix transposed at load, catalogue
+attributes from the load-time pass, fusion and softmax over a batch) gives what the straightforward path
+gives: every product hashed and encoded through the trunk afresh, one `GuideModel` call with every product as
+candidates and the review item's attributes through the head, the transition graph built afresh, the content
+and transition signals of one shopper, the softmax; on real shoppers and reviews of the shipped model."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
-from guide.data.purchase_signals import content_scores
+from guide.data.purchase_signals import TransitionGraph, content_scores
+from guide.data.tasks import lexical_texts, train_sequences
+from guide.data.text import hash_ngrams
 from guide.model.inputs import history_batch
+from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
 
 REVIEWS = (
@@ -32,8 +36,18 @@ def shoppers(shipped_guide) -> list[list[str]]:
     return [*histories, histories[1][:1], []]
 
 
+@pytest.fixture(scope="module")
+def fresh(shipped_guide) -> tuple[dict, TransitionGraph]:
+    """Every product through the trunk and the transition graph, computed now (not read from the cache)."""
+    guide = shipped_guide
+    buckets = guide.model.config.ngram_buckets
+    ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(guide._catalog)]
+    reps = encode_catalog(guide.model, guide._item_emb, ngrams, guide._item_feats, guide.device)
+    return reps, TransitionGraph.build(train_sequences(guide._catalog), len(guide.catalog))
+
+
 @torch.inference_mode()
-def _straightforward(guide, history: list[str], review: str, review_item: str) -> dict:
+def _straightforward(guide, fresh, history: list[str], review: str, review_item: str) -> dict:
     """The request as one plain forward pass: every product gathered as a candidate, attributes through the
     head, the fusion of one shopper, the softmax."""
     rows, stars = guide._history(history, None)
@@ -44,12 +58,13 @@ def _straightforward(guide, history: list[str], review: str, review_item: str) -
         attr_index=torch.from_numpy(guide._catalog.rows([review_item])),
         profile=True,
     )
-    raw = guide.model(batch, item_repr=guide._item_repr)
+    reps, graph = fresh
+    raw = guide.model(batch, item_repr=reps)
     neural = raw[PURCHASE][0].numpy()
     if len(rows):
         content = content_scores(guide._unit_emb, [rows], None)
-        graph = guide._transitions.scores([rows], np.arange(len(guide.catalog)))
-        logits = guide.fusion.combine(neural[None, :], content, graph)[0] / guide.purchase_temperature
+        graph_scores = graph.scores([rows], np.arange(len(guide.catalog)))
+        logits = guide.fusion.combine(neural[None, :], content, graph_scores)[0] / guide.purchase_temperature
     else:
         logits = guide.fusion.neural * neural / guide.purchase_temperature
     logits[rows] = -np.inf
@@ -64,11 +79,11 @@ def _straightforward(guide, history: list[str], review: str, review_item: str) -
 
 
 @pytest.mark.parametrize("number", range(4))
-def test_predict_equals_the_straightforward_pass(shipped_guide, shoppers, number):
+def test_predict_equals_the_straightforward_pass(shipped_guide, fresh, shoppers, number):
     guide, history = shipped_guide, shoppers[number]
     review, item = REVIEWS[number % len(REVIEWS)], (history or guide.catalog["item_id"].tolist())[-1]
     guide.sentiment([review])  # the first embedding is float32, later ones come from the float16 cache
-    want = _straightforward(guide, history, review, item)
+    want = _straightforward(guide, fresh, history, review, item)
     got = guide.predict(history, review=review, review_item=item)
     assert list(got.purchase) == guide.catalog["item_id"].tolist()
     np.testing.assert_allclose(list(got.purchase.values()), want[PURCHASE], rtol=1e-5, atol=1e-9)
