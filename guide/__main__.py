@@ -131,6 +131,7 @@ def _evaluate(args) -> int:
             product_twin=args.product_twin,
             twins=tuple(args.twins.split(",")) if args.twins else None,
             sasrec=True if args.sasrec else None,
+            sasrec_minutes=args.sasrec_minutes,
             ood=ood,
             ood_twins=args.ood_twins,
             ood_checkpoints=checkpoints,
@@ -235,7 +236,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--no-peers", action="store_true")
     e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
     e.add_argument("--twins", default="", help="without --full: train/reuse only these single-task twins (comma list)")
-    e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer (~10 min)")
+    e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer")
+    e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")
     e.add_argument(
         "--ood-twins", action="store_true", help="with --ood: train/reuse the one-review-source models in runs/"

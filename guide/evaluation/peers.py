@@ -296,6 +296,7 @@ def peer_report(
     split: str = "test",
     ci: bool = True,
     sasrec: bool = False,
+    sasrec_minutes: float | None = None,
 ) -> dict:
     """Every peer of every task on `split`: report[task][slice][peer] = {metric: value, ...}.
 
@@ -316,7 +317,10 @@ def peer_report(
         SENTIMENT: lambda: sentiment_report(catalog, data, split, ci),
         ATTRIBUTES: lambda: attributes_report(catalog, slices, split, ci),
         PURCHASE: lambda: {
-            "test": {name: _means(values, ci) for name, values in sequential.peer_values(data, split, names).items()}
+            "test": {
+                name: _means(values, ci)
+                for name, values in sequential.peer_values(data, split, names, sasrec_minutes).items()
+            }
         },
         PROFILE: lambda: {
             "test": {name: profile_scores(fit(data)(part), data, part, ci) for name, fit in PROFILE_PEERS.items()}

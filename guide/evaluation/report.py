@@ -109,6 +109,7 @@ def build_report(
     product_twin: bool = False,
     twins: tuple[str, ...] | None = None,
     sasrec: bool | None = None,
+    sasrec_minutes: float | None = None,
     ood: bool = False,
     ood_twins: bool = False,
     ood_checkpoints: dict[str, Path] | None = None,
@@ -151,7 +152,17 @@ def build_report(
     if peers:
         from guide.evaluation.peers import peer_report
 
-        _add(report, peer_report(catalog, data, data_product, "test", sasrec=full if sasrec is None else sasrec))
+        _add(
+            report,
+            peer_report(
+                catalog,
+                data,
+                data_product,
+                "test",
+                sasrec=full if sasrec is None else sasrec,
+                sasrec_minutes=sasrec_minutes,
+            ),
+        )
     if PURCHASE in base.model.config.tasks:
         fusion = base.calibration.get("purchase_fusion")
         report["purchase_calibration"] = calibration(

@@ -332,12 +332,17 @@ PEERS: dict[str, Callable[[TaskData], Scorer]] = {
 }
 
 
-def peer_values(data: TaskData, split: str = "test", names: tuple[str, ...] | None = None) -> dict[str, dict]:
-    """{peer: per-shopper metric arrays} on `split`."""
+def peer_values(
+    data: TaskData, split: str = "test", names: tuple[str, ...] | None = None, sasrec_minutes: float | None = None
+) -> dict[str, dict]:
+    """{peer: per-shopper metric arrays} on `split` (SASRec within `sasrec_minutes` of training if given)."""
     out = {}
     for name in names or tuple(PEERS):
         started = time.perf_counter()
-        scorer = PEERS[name](data)
+        if PEERS[name] is fit_sasrec and sasrec_minutes is not None:
+            scorer = fit_sasrec(data, minutes=sasrec_minutes)
+        else:
+            scorer = PEERS[name](data)
         out[name] = per_shopper(peer_ranks(scorer, data, data.purchase[split]))
         logger.info("%s: %.0f s, full HR@10 %.4f", name, time.perf_counter() - started, out[name]["full_hr@10"].mean())
     return out
