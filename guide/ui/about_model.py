@@ -203,6 +203,8 @@ def _affinity(affinity: dict) -> None:
         f"loss gradients on the shared encoder and trunk (mean over the second half of {len(records)} probes), "
         f"{origin}. Positive: the tasks push the shared layers the same way; negative: they pull apart."
     )
+    if note := affinity.get("note"):
+        st.caption(md_text(str(note)))
     left, right = st.columns(2)
     left.plotly_chart(charts.affinity_heatmap(affinity["tasks"], affinity["matrix"]), config={"displayModeBar": False})
     right.plotly_chart(charts.weight_curves(records), config={"displayModeBar": False})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from guide.ui.visuals import md_text
 from tests.ui.test_app import captions, database, no_problems, open_page, run_app  # noqa: F401  (fixture)
 
+NOTE = "A replica run *of* the same training."
 TASKS = ["purchase", "attributes", "sentiment", "profile"]
 
 
@@ -28,7 +30,7 @@ def _with_card(monkeypatch, affinity: dict) -> None:
 @pytest.mark.usefixtures("database")
 def test_model_page_draws_the_affinity_heatmap_and_weight_curves(monkeypatch):
     affinity = {"tasks": TASKS, "records": _records(), "every": 25, "steps": 100, "weighting": "uncertainty"}
-    _with_card(monkeypatch, dict(affinity, seed=13, source="affinity.json"))
+    _with_card(monkeypatch, dict(affinity, seed=13, source="affinity.json", note=NOTE))
     at = run_app()
     open_page(at, "about_model")
     no_problems(at)
@@ -41,6 +43,7 @@ def test_model_page_draws_the_affinity_heatmap_and_weight_curves(monkeypatch):
     assert any("Loss weights over training" in s for s in specs)
     text = captions(at)
     assert "mean over the second half of 4 probes" in text and "100-step training run" in text
+    assert md_text(NOTE) in text and "*of*" not in text  # the note is shown as text, not Markdown
 
 
 @pytest.mark.usefixtures("database")
