@@ -97,11 +97,19 @@ def test_shipped_twins_belong_to_the_shipped_model():
     if not (DEFAULT_OUT / ARTIFACT).exists():
         pytest.skip(f"no {DEFAULT_OUT / ARTIFACT}: run `python -m guide.evaluation.twin_export`")
     service = state.load_service()
-    assert service.twins.path == DEFAULT_OUT / ARTIFACT and service.guide.checkpoint.meta["folder"] == str(
-        DEFAULT_CHECKPOINT
-    )
+    assert service.twins.path == DEFAULT_OUT / ARTIFACT
+    assert service.guide.checkpoint.meta["folder"] == str(DEFAULT_CHECKPOINT)
     assert service.twins.ready(), service.twins.note
     at = run_app()
-    open_page(at, "product", product=_reviewed_item(service))
+    session = _session(at)
+    reviews = service.guide.reviews
+    reviewed = reviews.loc[reviews["item_id"].isin(service.row_of), "item_id"].value_counts().index[:40]
+    views = {item: service.twin_view(session, item) for item in reviewed}
+    item = max(views, key=lambda i: (len(views[i].disagreements), views[i].reviews))  # one the twin reads differently
+    view = views[item]
+    open_page(at, "product", product=item)
     no_problems(at)
-    assert "| tag | shared model | attributes twin |" in _markdown(at) and "Same label on" in captions(at)
+    assert "| tag | shared model | attributes twin |" in _markdown(at)
+    assert f"Same label on {view.agreeing} of {view.reviews} reviews" in captions(at)
+    for review in view.disagreements[:4]:
+        assert f"shared model **{review.model_label}** · twin **{review.twin_label}**" in captions(at)
