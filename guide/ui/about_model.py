@@ -8,6 +8,7 @@ import streamlit as st
 from guide.ui import charts, state
 from guide.ui.visuals import md_text
 
+NEAR_ORTHOGONAL = 0.05  # |cosine| under this reads as "close to orthogonal"
 TASK_TITLES = {
     "purchase": "Purchase likelihood",
     "attributes": "Product attributes",
@@ -184,6 +185,23 @@ def _diagram(config: dict, weighting: str) -> str:
     )
 
 
+def _affinity_reading(tasks: list[str], matrix: list[list[float]]) -> str:
+    """One sentence that reads the heatmap: the strongest pair, and whether the tasks are near orthogonal."""
+    pairs = [(abs(matrix[i][j]), matrix[i][j], tasks[i], tasks[j]) for i in range(len(tasks)) for j in range(i)]
+    if not pairs:
+        return ""
+    _, value, one, other = max(pairs)
+    strongest = f"the strongest pair is {md_text(one)} and {md_text(other)} ({value:+.3f})"
+    if abs(value) < NEAR_ORTHOGONAL:
+        return (
+            f"**Reading:** every pair stays within ±{abs(value):.3f}; {strongest}. On the shared layers the tasks' "
+            "gradients are close to orthogonal: they neither help nor hurt each other much, in line with the "
+            "report's Δm near zero."
+        )
+    side = "help each other" if value > 0 else "pull against each other"
+    return f"**Reading:** {strongest}: these two {side} most on the shared layers."
+
+
 def _affinity(affinity: dict) -> None:
     """How the tasks help each other: the gradient-cosine heatmap and the loss weights over training."""
     st.markdown("#### Do the tasks help each other?")
@@ -196,7 +214,7 @@ def _affinity(affinity: dict) -> None:
         if affinity.get("source") == "this checkpoint"
         else f"recorded in a {affinity.get('steps', '?')}-step training run of the same configuration "
         f"({affinity.get('weighting', '?')} weighting, seed {affinity.get('seed', '?')}; "
-        f"`{md_text(str(affinity.get('source', '')))}` beside the checkpoint)"
+        f"{md_text(str(affinity.get('source', '')))} beside the checkpoint)"
     )
     st.caption(
         f"Every {affinity.get('every', '?')} steps, one fresh batch per task: the cosine between two tasks' "
@@ -205,6 +223,8 @@ def _affinity(affinity: dict) -> None:
     )
     if note := affinity.get("note"):
         st.caption(md_text(str(note)))
+    if reading := _affinity_reading(affinity["tasks"], affinity["matrix"]):
+        st.markdown(reading)
     left, right = st.columns(2)
     left.plotly_chart(charts.affinity_heatmap(affinity["tasks"], affinity["matrix"]), config={"displayModeBar": False})
     right.plotly_chart(charts.weight_curves(records), config={"displayModeBar": False})

@@ -165,20 +165,24 @@ def before_after(change: Change, top: int = 6) -> go.Figure:
 
 
 def affinity_heatmap(tasks: list[str], matrix: list[list[float]]) -> go.Figure:
-    """Mean cosine between the tasks' gradients on the shared layers: +1 pull together, -1 conflict."""
+    """Mean cosine between the tasks' gradients on the shared layers: + pull together, - conflict. The
+    diagonal (always 1) is left blank and the colour scale spans the largest off-diagonal value, so small
+    affinities are not lost against a -1..1 scale; the numbers are printed in each cell."""
     names = [html.escape(t) for t in tasks]
-    text = [[f"{v:+.2f}" for v in row] for row in matrix]
+    cells = [[None if i == j else v for j, v in enumerate(row)] for i, row in enumerate(matrix)]
+    span = max((abs(v) for row in cells for v in row if v is not None), default=0.0) or 1.0
+    text = [["" if v is None else f"{v:+.3f}" for v in row] for row in cells]
     fig = go.Figure(
         go.Heatmap(
-            z=matrix,
+            z=cells,
             x=names,
             y=names,
-            zmin=-1,
-            zmax=1,
+            zmin=-span,
+            zmax=span,
             colorscale=[[0.0, SENTIMENT_COLOURS["negative"]], [0.5, "#F4F1EF"], [1.0, SENTIMENT_COLOURS["positive"]]],
             text=text,
             texttemplate="%{text}",
-            hovertemplate="%{y} · %{x}: %{z:+.3f}<extra></extra>",
+            hovertemplate="%{y} · %{x}: %{z:+.4f}<extra></extra>",
             colorbar=dict(title="cosine", thickness=10),
         )
     )
@@ -203,4 +207,7 @@ def weight_curves(records: list[dict]) -> go.Figure:
         )
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="loss weight")
-    return _layout(fig, height=300, title=dict(text="Loss weights over training", x=0, font=dict(size=13)))
+    fig = _layout(fig, height=320, title=dict(text="Loss weights over training", x=0, font=dict(size=13)))
+    return fig.update_layout(
+        legend=dict(orientation="h", yanchor="top", y=-0.28, x=0)
+    )  # below the plot, clear of the title

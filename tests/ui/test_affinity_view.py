@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from guide.ui.visuals import md_text
@@ -39,7 +41,10 @@ def test_model_page_draws_the_affinity_heatmap_and_weight_curves(monkeypatch):
     assert len(charts) >= 2
     specs = [c.proto.spec for c in charts]
     heatmap = next(s for s in specs if '"heatmap"' in s)
-    assert "Task affinity" in heatmap and '"zmax":1' in heatmap.replace(" ", "")
+    trace = json.loads(heatmap)["data"][0]
+    assert "Task affinity" in heatmap and trace["zmax"] == pytest.approx(0.25) and trace["zmin"] == pytest.approx(-0.25)
+    assert [trace["z"][i][i] for i in range(len(TASKS))] == [None] * len(TASKS)  # self-cosine left blank
+    assert any(m.value.startswith("**Reading:**") and "help each other most" in m.value for m in at.markdown)
     assert any("Loss weights over training" in s for s in specs)
     text = captions(at)
     assert "mean over the second half of 4 probes" in text and "100-step training run" in text
