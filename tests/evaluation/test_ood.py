@@ -376,3 +376,32 @@ def test_titles_are_judged_where_their_path_maps(section, small_catalog):
 def test_a_model_for_another_source_is_refused(tiny_checkpoint, small_catalog, task_data, encoder):
     with pytest.raises(ValueError, match="clothing reviews only"):
         ood.ood_report(tiny_checkpoint, small_catalog, task_data, encoder, "cpu", {"clothing": tiny_checkpoint}, SIZES)
+
+
+def test_one_source_models_are_trained_once_into_runs_then_reused_or_given(
+    tiny_checkpoint, amazon_only, small_catalog, encoder, tmp_path, monkeypatch
+):
+    """`evaluate --ood-twins`: a twin per source, trained like the base with sentiment_sources = that source,
+    cached under runs/ and reused; `--ood-checkpoint` folders are loaded and checked instead."""
+    from guide.evaluation import report
+    from guide.training import trainer, validation
+
+    monkeypatch.setattr(report, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(validation, "VALIDATION_SHOPPERS", 300)
+    monkeypatch.setattr(validation, "CALIBRATION_SHOPPERS", 300)
+    models = report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, True, None)
+    assert {s: m.config.data.sentiment_sources for s, m in models.items()} == {s: (s,) for s in SENTIMENT_SOURCES}
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert [f.split("-")[:3] for f in folders] == [["ood", "amazon", "only"], ["ood", "clothing", "only"]]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached one-source model was trained again")
+
+    monkeypatch.setattr(trainer, "train", no_training)
+    again = report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, True, None)
+    assert set(again) == set(SENTIMENT_SOURCES)
+    given = amazon_only[1].save(tmp_path / "given")
+    only = report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, False, {"amazon": given})
+    assert list(only) == ["amazon"] and only["amazon"].config.data.sentiment_sources == ("amazon",)
+    with pytest.raises(ValueError, match="clothing reviews only"):
+        report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, False, {"clothing": given})
