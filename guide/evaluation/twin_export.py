@@ -268,9 +268,9 @@ def measure(twin: Checkpoint, data: TaskData, task: str, device, folder: Path | 
     rows = {"as saved (fp16)": {"bytes": saved or _file_bytes(_saved_state(model)), "max_change": 0.0}}
     for name, drop, bits in VARIANTS:
         stored, restored = pruned(model, used if drop else None, bits)
-        copy_ = copy.deepcopy(model)
-        copy_.load_state_dict(restored, strict=False)
-        change = np.abs(task_outputs(copy_.eval(), data, task, device) - reference)
+        variant = copy.deepcopy(model)
+        variant.load_state_dict(restored, strict=False)
+        change = np.abs(task_outputs(variant.eval(), data, task, device) - reference)
         rows[name] = {
             "bytes": _file_bytes(stored),
             "max_change": float(change.max()),
