@@ -113,3 +113,7 @@ def test_shipped_twins_belong_to_the_shipped_model():
     assert f"Same label on {view.agreeing} of {view.reviews} reviews" in captions(at)
     for review in view.disagreements[:4]:
         assert f"shared model **{review.model_label}** · twin **{review.twin_label}**" in captions(at)
+    send_review(at, 4, "Light, absorbs fast, but the pump sticks.")
+    no_problems(at)
+    note = service.twin_review_note()
+    assert "MB" in note and note in captions(at).replace("\\", "")  # the measured sizes, from the artifact
