@@ -187,6 +187,12 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _twins(args) -> int:
+    from guide.evaluation.twin_export import main as export
+
+    return export(["--checkpoint", args.checkpoint] + (["--no-measure"] if args.no_measure else []))
+
+
 def _data_fetch(args) -> int:
     from guide.data.fetch import run_cli
 
@@ -263,6 +269,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     c.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     c.set_defaults(run=_calibrate)
+    x = sub.add_parser("twins", help="export the single-task twins' predictions for the app (assets/twins)")
+    x.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
+    x.add_argument("--no-measure", action="store_true", help="skip the pruning measurement")
+    x.set_defaults(run=_twins)
     d = sub.add_parser("data", help="manage the public data sets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="download the data sets in guide/data/manifest.json, verify, build derived files")

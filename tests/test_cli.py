@@ -128,3 +128,15 @@ def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys)
     with pytest.raises(KeyError):  # only ValueError / FileNotFoundError become exit code 2
         main(["bench"])
     assert capsys.readouterr().err == ""
+
+
+def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(monkeypatch):
+    args = parser().parse_args(["evaluate", "--sasrec", "--sasrec-minutes", "12.5"])
+    assert (args.sasrec, args.sasrec_minutes) == (True, 12.5)
+    assert parser().parse_args(["evaluate"]).sasrec_minutes is None
+    seen = []
+    monkeypatch.setattr("guide.evaluation.twin_export.main", lambda argv: seen.append(argv) or 0)
+    twins = parser().parse_args(["twins", "--checkpoint", "runs/x", "--no-measure"])
+    assert twins.run(twins) == 0 and seen == [["--checkpoint", "runs/x", "--no-measure"]]
+    plain = parser().parse_args(["twins"])
+    assert plain.run(plain) == 0 and seen[-1] == ["--checkpoint", str(DEFAULT_CHECKPOINT)]
