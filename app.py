@@ -40,5 +40,6 @@ if page is pages["shop"] and st.query_params.get("product"):  # /?product=… op
 
 try:
     page.run()
+    service.warm_up()  # the encoder loads in the background after the first page, not while it renders
 except StoreUnavailable as error:  # the database is down or read-only: say so; the model stays loaded
     st.error(f"Your shop cannot be loaded right now: {md_text(error)}", icon=":material/database:")

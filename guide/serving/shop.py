@@ -79,6 +79,7 @@ class ShopService:
     def __init__(self, guide, store: Store | None = None, database_url: str | None = None) -> None:
         self.guide = guide
         self._store, self._database_url, self._store_lock = store, database_url, threading.Lock()
+        self._warming = False  # the encoder warm-up thread has been started (warm_up)
         self._outcomes: OrderedDict[tuple[str, str], ReviewOutcome] = OrderedDict()
         items = guide.catalog.reset_index(drop=True)  # a copy: the Guide's frame stays untouched
         self.row_of = {item: row for row, item in enumerate(items["item_id"])}
@@ -107,16 +108,27 @@ class ShopService:
         self.twins = StoredTwins(guide.checkpoint)  # the single-task twins' stored answers, read on first use
 
     @classmethod
-    def open(cls, checkpoint: str | None = None, database_url: str | None = None) -> ShopService:
+    def open(cls, checkpoint: str | None = None, database_url: str | None = None, warm_up: bool = True) -> ShopService:
         """The model (`GUIDE_CHECKPOINT`, else the shipped one), the data (`GUIDE_DATA_DIR`) and the
-        store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`)."""
+        store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`). With `warm_up`, the sentence
+        encoder starts loading in the background at once; the app passes False and calls `warm_up()`
+        after its first page, so the warm-up does not compete with that page for the interpreter."""
         from guide import Guide
         from guide.serving.facade import use_serving_threads
 
         service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), database_url=database_url)
         use_serving_threads()  # after the load (encoding the catalogue uses every core): one thread per pass
-        threading.Thread(target=service._warm_up, name="guide-warm-up", daemon=True).start()
+        if warm_up:
+            service.warm_up()
         return service
+
+    def warm_up(self) -> None:
+        """Load the sentence encoder in a background thread, once per service (later calls do nothing)."""
+        with self._store_lock:
+            if self._warming:
+                return
+            self._warming = True
+        threading.Thread(target=self._warm_up, name="guide-warm-up", daemon=True).start()
 
     @property
     def store(self) -> Store:

@@ -36,7 +36,7 @@ _VISITOR = re.compile(r"^[a-f0-9]{12}$")
 
 @st.cache_resource(show_spinner="Loading the model and the catalogue (once per server)…")
 def load_service() -> ShopService:
-    return ShopService.open()
+    return ShopService.open(warm_up=False)  # app.py starts the warm-up after the first page has run
 
 
 def service() -> ShopService:

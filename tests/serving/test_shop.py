@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +331,16 @@ def test_a_share_link_names_the_shopper_but_not_their_private_token(shop, sessio
     assert shop.shared_session(share) == session
     with pytest.raises(ValueError, match="share link: expected"):
         shop.shared_session("made-up")
+
+
+def test_warm_up_starts_one_background_load_however_often_it_is_called(shipped_guide, tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(ShopService, "_warm_up", lambda self: started.append(self))
+    monkeypatch.setattr("guide.Guide.load", lambda *a, **k: shipped_guide)
+    service = ShopService.open(database_url=f"sqlite:///{tmp_path / 'w.db'}", warm_up=False)
+    assert started == []  # the app's first page runs before the encoder loads
+    for _ in range(3):
+        service.warm_up()
+    for thread in [t for t in threading.enumerate() if t.name == "guide-warm-up"]:
+        thread.join(5)
+    assert started == [service]
