@@ -239,7 +239,10 @@ def test_why_highlights_words_in_the_review_and_the_product_text(server, page):
     page.goto(f"{server.url}/product?product=P442845")
     settle(page, "Why these tags")
     tags = page.locator(".st-key-why-tags span.g-why")
-    assert tags.count() > 0, "the product's text has no highlighted words"
+    try:  # the explanation fills its spot at the end of the page: wait for it, not only for the heading
+        tags.first.wait_for(timeout=LOAD_MS)
+    except sync_api.TimeoutError:
+        pytest.fail(f"the product's text has no highlighted words: {page.locator('.st-key-why-tags').inner_text()!r}")
     write_review(page, 1, f"{INJECTION} It burned my skin and smelled like glue. Total waste of money.")
     settle(page, "the words that moved it")
     why = page.locator(".st-key-why-review")
