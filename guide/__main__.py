@@ -188,9 +188,20 @@ def _calibrate(args) -> int:
 
 
 def _twins(args) -> int:
-    from guide.evaluation.twin_export import main as export
+    import numpy as np
 
-    return export(["--checkpoint", args.checkpoint] + (["--no-measure"] if args.no_measure else []))
+    from guide.evaluation.twin_export import export, pruning_lines
+
+    folders = {name: value for name, value in (("runs", args.runs), ("out", args.out)) if value}
+    path = export(args.checkpoint, **folders, measured=not args.no_measure)
+    meta = json.loads(str(np.load(path)["meta"]))
+    print(f"{path} ({path.stat().st_size / 1e6:.2f} MB, {meta['seconds']:.0f} s)")
+    if not args.no_measure:
+        print("\n".join(pruning_lines(meta)))
+        for task, twin in meta["twins"].items():
+            ships = twin["pruning"]["ships"]
+            print(f"{task}: {'ships pruned, ' + ships if ships else 'stored predictions (no pruned form fits)'}")
+    return 0
 
 
 def _data_fetch(args) -> int:
@@ -270,8 +281,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     c.set_defaults(run=_calibrate)
     x = sub.add_parser("twins", help="export the single-task twins' predictions for the app (assets/twins)")
-    x.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
-    x.add_argument("--no-measure", action="store_true", help="skip the pruning measurement")
+    x.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="the shipped model the twins belong to")
+    x.add_argument("--runs", default=None, help="where `evaluate --twins ... --save` put the twins (default runs/)")
+    x.add_argument("--out", default=None, help="folder of the artifact twins.npz (default assets/twins)")
+    x.add_argument("--no-measure", action="store_true", help="skip the pruning measurement (~10 s per twin)")
     x.set_defaults(run=_twins)
     d = sub.add_parser("data", help="manage the public data sets")
     dsub = d.add_subparsers(dest="data_command", required=True)

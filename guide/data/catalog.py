@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from guide.config import SENTIMENT_LABELS, DataConfig, data_dir
+from guide.config import SENTIMENT_LABELS, DataConfig, cache_dir, data_dir
 from guide.data import amazon, beauty, clothing, sephora
 from guide.data.load_report import LoadReport, stable_split
 
@@ -127,13 +127,6 @@ class Catalog:
 # --- an on-disk cache of the validated catalogue ---------------------------------------------------------
 # Reading and validating the four sources takes ~15 s on 2 cores; the result only changes when a data file,
 # the loading code or the config does, and all three are in the key. GUIDE_CACHE_DIR=off turns it off.
-def _cache_dir() -> Path | None:
-    env = os.environ.get("GUIDE_CACHE_DIR", "")
-    if env.lower() in ("off", "0", "none"):
-        return None
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopping-guide"
-
-
 def _cache_key(root: Path, config: DataConfig) -> str:
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
     for folder in sorted(FOLDERS.values()):
@@ -147,7 +140,7 @@ def _cache_key(root: Path, config: DataConfig) -> str:
 
 
 def _read_cache(key: str) -> Catalog | None:
-    folder = _cache_dir()
+    folder = cache_dir()
     path = folder / f"catalog-{key}.pkl" if folder else None
     if path is None or not path.exists():
         return None
@@ -165,7 +158,7 @@ def _read_cache(key: str) -> Catalog | None:
 
 
 def _write_cache(key: str, catalog: Catalog) -> None:
-    folder = _cache_dir()
+    folder = cache_dir()
     if folder is None:
         return
     try:

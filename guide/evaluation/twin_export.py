@@ -20,12 +20,10 @@ serving (`guide/serving/twins.py`) can tell a stale artifact from a current one.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -370,30 +368,3 @@ def pruning_lines(meta: dict) -> list[str]:
                 f"{'–' if mean is None else f'{mean:.2g}'} |"
             )
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m guide.evaluation.twin_export", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="the shipped model the twins belong to")
-    parser.add_argument("--runs", default=str(RUNS), help="where `evaluate --twins ... --save` put the twins")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder of the artifact (twins.npz)")
-    parser.add_argument("--no-measure", action="store_true", help="skip the pruning measurement (~10 s per twin)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        path = export(args.checkpoint, args.runs, args.out, measured=not args.no_measure)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    meta = json.loads(str(np.load(path)["meta"]))
-    print(f"{path} ({path.stat().st_size / 1e6:.2f} MB, {meta['seconds']:.0f} s)")
-    if not args.no_measure:
-        print("\n".join(pruning_lines(meta)))
-        for task, twin in meta["twins"].items():
-            ships = twin["pruning"]["ships"]
-            print(f"{task}: {'ships pruned, ' + ships if ships else 'stored predictions (no pruned form fits)'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from guide.config import encoder_id
+from guide.config import cache_dir, encoder_id
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,6 @@ SOURCES = (
     "serving/prepared.py",
 )
 GRAPH = ("graph_data", "graph_indices", "graph_indptr", "graph_shape")
-
-
-def cache_dir() -> Path | None:
-    """GUIDE_CACHE_DIR (`off` disables caching), else ~/.cache/shopping-guide (as the catalogue cache)."""
-    env = os.environ.get("GUIDE_CACHE_DIR", "")
-    if env.lower() in ("off", "0", "none"):
-        return None
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "shopping-guide"
 
 
 def key(model: torch.nn.Module, config: dict, catalog_fingerprint: str, device: torch.device) -> str:

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 TWINS_ENV = "GUIDE_TWINS"  # another artifact than assets/twins/twins.npz (tests, a second model)
 SHOWN, MISSING, STALE, UNREADABLE = "shown", "not shipped", "stale", "unreadable"
-EXPORT = "python -m guide.evaluation.twin_export"
+EXPORT = "python -m guide twins"
 
 
 def default_path() -> Path:

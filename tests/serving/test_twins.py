@@ -139,7 +139,7 @@ def test_a_stale_artifact_is_refused_with_what_to_run(artifact, base, tmp_path):
     retrained.config.steps += 1  # another shipped model: its twins would be other twins
     stale = twins.StoredTwins(retrained, artifact)
     assert not stale.ready() and stale.status == twins.STALE
-    assert "another model" in stale.note and "python -m guide.evaluation.twin_export" in stale.note
+    assert "another model" in stale.note and "python -m guide twins" in stale.note
     assert stale.tags("anything") is None
     # the same model, but one twin was trained another way (its config hash differs)
     with np.load(artifact) as stored:

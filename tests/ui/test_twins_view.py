@@ -95,7 +95,7 @@ def test_shipped_twins_belong_to_the_shipped_model():
     from guide.ui import state
 
     if not (DEFAULT_OUT / ARTIFACT).exists():
-        pytest.skip(f"no {DEFAULT_OUT / ARTIFACT}: run `python -m guide.evaluation.twin_export`")
+        pytest.skip(f"no {DEFAULT_OUT / ARTIFACT}: run `python -m guide twins`")
     service = state.load_service()
     assert service.twins.path == DEFAULT_OUT / ARTIFACT
     assert service.guide.checkpoint.meta["folder"] == str(DEFAULT_CHECKPOINT)
