@@ -29,16 +29,8 @@ from guide.config import (
 )
 
 
-def _train(args) -> int:
-    from guide.data import tasks as task_data
-    from guide.data.catalog import Catalog
-    from guide.data.text import Encoder
-    from guide.training.trainer import train
-
-    if args.threads:  # on a shared machine one thread per process beats oversubscribed, spinning pools
-        import torch
-
-        torch.set_num_threads(args.threads)
+def _configs(args) -> TrainConfig:
+    """The training configuration the `train` / `search` arguments describe."""
     data_config = DataConfig(
         clothing_fraction=args.clothing_fraction,
         sephora_fraction=args.sephora_fraction,
@@ -52,10 +44,11 @@ def _train(args) -> int:
         dropout=args.dropout,
         tasks=tuple(args.tasks.split(",")),
     )
-    config = TrainConfig(
+    return TrainConfig(
         steps=args.steps,
         gram_dropout=args.gram_dropout,
         ngram_lr=args.ngram_lr,
+        lr=args.lr,
         batch_size=args.batch_size,
         weighting=args.weighting,
         sampling=args.sampling,
@@ -65,8 +58,40 @@ def _train(args) -> int:
         model=model_config,
         data=data_config,
     )
-    catalog = Catalog.load(args.data_dir, data_config)
-    data = task_data.build(catalog, Encoder(), data_config, args.attribute_split, model_config.ngram_buckets)
+
+
+def _task_data(args, config: TrainConfig):
+    from guide.data import tasks as task_data
+    from guide.data.catalog import Catalog
+    from guide.data.text import Encoder
+
+    if args.threads:  # on a shared machine one thread per process beats oversubscribed, spinning pools
+        import torch
+
+        torch.set_num_threads(args.threads)
+    catalog = Catalog.load(args.data_dir, config.data)
+    data = task_data.build(catalog, Encoder(), config.data, args.attribute_split, config.model.ngram_buckets)
+    return catalog, data
+
+
+def _search(args) -> int:
+    from guide.training.search import pareto, run_study
+
+    config = _configs(args)
+    _, data = _task_data(args, config)
+    document = run_study(data, config, args.trials, Path(args.search_out), args.minutes, args.seed)
+    for record in document["trials"]:
+        print(f"trial {record['number']:>2}: {record['score']:.4f} {record['params']} {record['val']}")
+    front = pareto(document["trials"], list(config.model.tasks))
+    print(f"best: trial {document['best']['number']}; trade-off front: trials {front}; written to {args.search_out}")
+    return 0
+
+
+def _train(args) -> int:
+    from guide.training.trainer import train
+
+    config = _configs(args)
+    catalog, data = _task_data(args, config)
     checkpoint = train(data, config, catalog, progress=not args.quiet, affinity_every=args.affinity_every)
     checkpoint.attribute_split = args.attribute_split
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
@@ -210,13 +235,8 @@ def _data_fetch(args) -> int:
     return run_cli(args.dest, args.base_url)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
-        prog="python -m guide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    root.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = root.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train the multi-task model")
+def _training_arguments(t: argparse.ArgumentParser) -> None:
+    """What `train` and `search` share: the configuration and the data."""
     t.add_argument("--sharing", choices=SHARING_SCHEMES, default=ModelConfig.sharing)
     t.add_argument("--weighting", choices=WEIGHTINGS, default=TrainConfig.weighting)
     t.add_argument("--sampling", choices=SAMPLINGS, default=TrainConfig.sampling)
@@ -224,6 +244,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=TrainConfig.steps)
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--gram-dropout", type=float, default=TrainConfig.gram_dropout)
     t.add_argument("--ngram-lr", type=float, default=TrainConfig.ngram_lr)
     t.add_argument("--dropout", type=float, default=ModelConfig.dropout)
@@ -240,12 +261,28 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=TrainConfig.seed)
     t.add_argument("--device", default=None)
     t.add_argument("--data-dir", default=None)
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m guide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    root.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = root.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the multi-task model")
+    _training_arguments(t)
     t.add_argument("--out", default=str(DEFAULT_CHECKPOINT))
     t.add_argument("--quiet", action="store_true")
-    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--affinity-every", type=int, default=0, help="record task-gradient cosines every N steps")
     t.add_argument("--affinity-out", default="", help="also write the recorded affinity to this JSON file")
     t.set_defaults(run=_train)
+    s = sub.add_parser("search", help="record an Optuna search over sharing, weighting, sampling and rates")
+    _training_arguments(s)
+    s.add_argument("--trials", type=int, default=12)
+    s.add_argument("--minutes", type=float, default=None, help="stop starting trials after this long")
+    s.add_argument("--search-out", default=str(DEFAULT_CHECKPOINT / "search.json"))
+    s.set_defaults(run=_search, steps=250)
     e = sub.add_parser("evaluate", help="evaluate the checkpoint against STL twins and peers")
     e.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))
     e.add_argument("--json", action="store_true", help="print the report as JSON")

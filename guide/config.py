@@ -84,9 +84,15 @@ class DataConfig:
     sephora_fraction: float = 1.0  # share of Sephora products used (tests use a slice)
     # review sources sentiment trains and validates on; leaving one out makes a model to test out of domain on it
     sentiment_sources: tuple[str, ...] = SENTIMENT_SOURCES
+    # share of the attribute task's training draws shown in a free-text format (name; name + brand; name +
+    # brand + ingredients; no price or rating features) instead of the catalogue's: free text then meets a
+    # model that has seen it. 0 = catalogue format only (and no format texts are embedded).
+    format_share: float = 0.5
     seed: int = 13  # splits and negative samples are reproducible
 
     def __post_init__(self):
+        if not 0.0 <= self.format_share <= 1.0:
+            raise ValueError(f"format_share: expected a share in [0, 1]; got {self.format_share}; fix: pass e.g. 0.5")
         for name in ("clothing_fraction", "sephora_fraction"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
@@ -119,6 +125,7 @@ class ModelConfig:
     num_categories: int = 0
     num_interests: int = 0
     item_features: int = 3  # log price, rating, log popularity
+    lexicon_features: int = 4  # VADER scores the sentiment head reads (0 = none; checkpoints before them)
     num_items: int = 0  # catalogue rows: the purchase head learns one collaborative vector and bias per row
     sequence_dim: int = 64  # the purchase head's item and shopper space (SASRec's 64)
     sequence_blocks: int = 2  # causal self-attention blocks over the history
@@ -134,6 +141,8 @@ class ModelConfig:
         if unknown or not self.tasks:
             raise ValueError(f"tasks: expected a non-empty subset of {TASKS}; got {self.tasks}")
         self.tasks = tuple(self.tasks)
+        if self.lexicon_features not in (0, 4):
+            raise ValueError(f"lexicon_features: expected 0 (none) or 4 (VADER's scores); got {self.lexicon_features}")
         if self.hidden < 8 or self.ngram_dim < 1 or self.num_experts < 1:
             raise ValueError("hidden >= 8, ngram_dim >= 1 and num_experts >= 1 are required")
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.sequence_dropout < 1.0:

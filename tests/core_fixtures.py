@@ -177,7 +177,7 @@ def synthetic_batch(
     return {
         "items": products,
         "attr_index": torch.randint(0, items, (shoppers,), generator=g),
-        "reviews": block(reviews, feats=False),
+        "reviews": {**block(reviews, feats=False), "lexicon": torch.rand(reviews, 4, generator=g)},
         "history": torch.randint(0, items, (shoppers, length), generator=g),
         "history_mask": mask,
         "history_stars": torch.randint(0, 6, (shoppers, length), generator=g),

@@ -66,6 +66,7 @@ def synthetic_task_data(
         ),
         review_source=np.concatenate([["amazon"] * amazon_reviews, ["clothing"] * other_reviews, held_sources]),
         review_stars=rng.integers(1, 6, reviews).astype(np.float32),
+        review_lexicon=rng.random((reviews, 4)).astype(np.float32),
         tags=list(TAGS),
         categories=list(CATEGORIES),
         tag_targets=(rng.random((items, tags)) > 0.5).astype(np.float32),

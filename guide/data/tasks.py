@@ -6,9 +6,11 @@
 - attributes: Sephora highlight tags (>= min count) + secondary category, split by brand (headline)
   or by product; Amazon items add partial tag labels from `details` (only mappable tags supervised).
 - sentiment: Amazon + clothing reviews (or one of them: `DataConfig.sentiment_sources`), stars -> 3 classes.
-- profile: history -> the next item's category and tags as a distribution over the interest vocabulary.
-  Amazon items have no Sephora category: a TF-IDF classifier fitted on Sephora products labels them
-  once ("silver" categories); this is stated wherever profile numbers are reported.
+- profile: history -> the next product's interests as a distribution over the interest vocabulary: the
+  levels of the benchmark's category paths (1-3, e.g. "Skin Care", "Skin Care › Face", "Skin Care › Face ›
+  Cleansers"), its frequent brands, and the Sephora tags. The benchmark's products carry no tags: a TF-IDF
+  one-vs-rest classifier fitted on training Sephora products gives them "silver" tags (stated wherever
+  profile numbers are reported). The headline ranks the next product's second path level.
 """
 
 from __future__ import annotations
@@ -17,18 +19,28 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from guide.config import DataConfig
+from guide.config import DEFAULT_EMBEDDING_DIR, DataConfig
 from guide.data.amazon import DETAIL_TAGS
 from guide.data.catalog import Catalog, attribute_train_mask
 from guide.data.purchase_signals import TransitionGraph
-from guide.data.text import Encoder, hash_ngrams
+from guide.data.text import Encoder, hash_ngrams, lexicon_features
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 BENCHMARK_SOURCE = "beauty2014"  # the purchase and profile tasks learn from the Amazon Beauty 5-core benchmark
-CATEGORY_MASS = 0.5  # share of an item's interest distribution on its category (the rest on tags)
+# Interest masses of one product: its category path levels share PATH_MASS, its brand BRAND_MASS, its (silver)
+# tags the rest; a part the product lacks gives its mass to the others.
+PATH_MASS, BRAND_MASS, TAG_MASS = 0.5, 0.2, 0.3
+PATH_LEVELS = 3  # path levels that become interests ("Skin Care" / "Skin Care › Face" / "… › Cleansers")
+PATH_MIN_COUNT = 20  # benchmark products a path node needs to be an interest
+BRAND_MIN_COUNT = 30  # benchmark products a brand needs to be an interest
+SILVER_TAG_THRESHOLD = 0.5  # a benchmark product gets a silver tag when the classifier's probability reaches it
+PATH_SEPARATOR = " › "
+BRAND_PREFIX = "Brand: "
+HEADLINE_KIND = "path2"  # the profile headline ranks the next product's second path level among those nodes
 EXCLUDED = "excluded"  # the split of reviews from a source the sentiment task leaves out (DataConfig.sentiment_sources)
 
 
@@ -68,11 +80,17 @@ class TaskData:
     tag_mask: np.ndarray  # (N, T) 1 where the tag is known for that item
     cat_targets: np.ndarray  # (N,) category index, -1 unknown
     attr_split: np.ndarray  # (N,) str: train/valid/test/none
-    item_interest: np.ndarray  # (N, C + T) the next-item target distribution of the profile task
+    item_interest: np.ndarray  # (N, K) the next-item target distribution of the profile task
     amazon_rows: np.ndarray  # candidate pool of the purchase task: the benchmark's products
     idf: np.ndarray  # (buckets,) inverse document frequency of each n-gram bucket (train texts)
     purchase: dict[str, PurchaseSplit] = field(default_factory=dict)
     transitions: TransitionGraph | None = None  # purchase transitions of the TRAIN sequences only
+    format_rows: np.ndarray | None = None  # (M,) sorted catalogue rows that have free-text variants (training)
+    format_emb: np.ndarray | None = None  # (F, M, 384) their MiniLM embeddings, one block per free-text format
+    format_ngrams: list[list[np.ndarray]] | None = None  # [format][m] their hashed n-grams
+    review_lexicon: np.ndarray | None = None  # (R, 4) VADER scores of each review (the sentiment head reads them)
+    interest_names: list[str] | None = None  # the profile's vocabulary (None: categories + tags, older layout)
+    interest_kinds: np.ndarray | None = None  # (K,) "path1" / "path2" / "path3" / "brand" / "tag" per interest
 
     @property
     def unit_item_emb(self) -> np.ndarray:
@@ -83,7 +101,18 @@ class TaskData:
 
     @property
     def interests(self) -> list[str]:
-        return self.categories + self.tags
+        return self.interest_names if self.interest_names is not None else self.categories + self.tags
+
+    def interest_columns(self, kind: str = HEADLINE_KIND) -> np.ndarray:
+        """Columns of the interest vocabulary of one kind (the older layout: its categories)."""
+        if self.interest_kinds is None:
+            return np.arange(len(self.categories))
+        return np.flatnonzero(self.interest_kinds == kind)
+
+    def interest_labels(self, targets: np.ndarray, kind: str = HEADLINE_KIND) -> tuple[np.ndarray, np.ndarray]:
+        """(label among `interest_columns(kind)`, has-one mask) of catalogue rows `targets`."""
+        part = self.item_interest[targets][:, self.interest_columns(kind)]
+        return part.argmax(1), part.max(1) > 0
 
     def split_rows(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.attr_split == split)
@@ -98,36 +127,6 @@ class TaskData:
 def lexical_texts(catalog: Catalog) -> list[str]:
     items = catalog.items
     return [f"{t} {ing}" for t, ing in zip(items["text"], items["ingredients"])]
-
-
-def silver_categories(catalog: Catalog, categories: list[str]) -> np.ndarray:
-    """Category index per catalogue row: Sephora's own; Amazon rows labelled by a TF-IDF classifier.
-
-    Vectorizer and classifier are fitted on training rows only (`attribute_train_mask`: train in both
-    attribute splits; the unlabelled Amazon rows are among them), so no held-out Sephora product's text
-    or category shapes the silver labels."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    index = {c: i for i, c in enumerate(categories)}
-    items = catalog.items
-    own = np.array([index.get(c, index["Other"]) if c else -1 for c in items["category"]])
-    known = own >= 0
-    train = attribute_train_mask(items)
-    texts = (items["title"] + " " + items["brand"] + " " + items["description"]).to_numpy()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(texts[train])
-    features = vectorizer.transform(texts)
-    fit_rows = known & train
-    if len(np.unique(own[fit_rows])) < 2:
-        raise ValueError(
-            f"silver categories: expected training Sephora products of >= 2 categories; got "
-            f"{int(fit_rows.sum())} products of {len(np.unique(own[fit_rows]))}; fix: use a larger sephora_fraction"
-        )
-    classifier = LogisticRegression(max_iter=300, C=5.0).fit(features[fit_rows], own[fit_rows])
-    out = own.copy()
-    if (~known).any():
-        out[~known] = classifier.predict(features[~known])
-    return out
 
 
 def _attribute_targets(catalog: Catalog, split_column: str):
@@ -156,14 +155,75 @@ def _attribute_targets(catalog: Catalog, split_column: str):
     return targets, mask, cats, split
 
 
-def _interest_targets(tag_targets: np.ndarray, silver: np.ndarray, num_categories: int) -> np.ndarray:
-    num_tags = tag_targets.shape[1]
-    out = np.zeros((len(silver), num_categories + num_tags), np.float32)
-    out[np.arange(len(silver)), silver] = CATEGORY_MASS
-    counts = tag_targets.sum(1, keepdims=True)
-    has_tags = counts[:, 0] > 0
-    out[has_tags, num_categories:] = (1 - CATEGORY_MASS) * tag_targets[has_tags] / counts[has_tags]
-    out[~has_tags, :num_categories] *= 1 / CATEGORY_MASS
+def silver_tags(catalog: Catalog, tags: list[str], tag_targets: np.ndarray) -> np.ndarray:
+    """(N, T) 0/1 tags: a product's own where it has any, else a TF-IDF one-vs-rest classifier's (fitted on
+    training Sephora products only, `attribute_train_mask`) at probability >= SILVER_TAG_THRESHOLD."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    items = catalog.items
+    own = tag_targets.sum(1) > 0
+    fit = own & attribute_train_mask(items) & (items["source"] == "sephora").to_numpy()
+    out = tag_targets.copy()
+    if fit.sum() < 10 or own.all():
+        return out
+    texts = (items["title"] + " " + items["brand"] + " " + items["description"]).to_numpy()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=50000)
+    x_fit = vectorizer.fit_transform(texts[fit])
+    x_rest = vectorizer.transform(texts[~own])
+    for j in range(len(tags)):
+        y = tag_targets[fit, j]
+        if 0 < y.sum() < len(y):
+            classifier = LogisticRegression(max_iter=200, C=4.0).fit(x_fit, y)
+            out[~own, j] = classifier.predict_proba(x_rest)[:, 1] >= SILVER_TAG_THRESHOLD
+    return out
+
+
+def interest_vocabulary(catalog: Catalog, tags: list[str]) -> tuple[list[str], np.ndarray]:
+    """(names, kinds): the benchmark's category path nodes of levels 1..PATH_LEVELS with >= PATH_MIN_COUNT
+    products, its brands with >= BRAND_MIN_COUNT, then the tags. Counted over the benchmark's products
+    (no split: which products exist is not a label), in a fixed order."""
+    items = catalog.items
+    bench = items[items["source"] == BENCHMARK_SOURCE]
+    names, kinds = [], []
+    for level in range(1, PATH_LEVELS + 1):
+        counts = pd.Series([PATH_SEPARATOR.join(p[:level]) for p in bench["category_path"] if len(p) >= level])
+        counts = counts.value_counts()
+        for node in sorted(counts[counts >= PATH_MIN_COUNT].index):
+            names.append(node)
+            kinds.append(f"path{level}")
+    brands = bench["brand"].fillna("").str.strip()
+    counts = brands[brands != ""].value_counts()
+    for brand in sorted(counts[counts >= BRAND_MIN_COUNT].index):
+        names.append(BRAND_PREFIX + brand)
+        kinds.append("brand")
+    names += list(tags)
+    kinds += ["tag"] * len(tags)
+    return names, np.array(kinds, dtype=object)
+
+
+def _interest_targets(catalog: Catalog, names: list[str], kinds: np.ndarray, tag_targets: np.ndarray) -> np.ndarray:
+    """(N, K) each product's interest distribution: path levels, brand, tags (masses PATH/BRAND/TAG_MASS,
+    renormalised over the parts it has; a product with none spreads evenly over the tags (never happens for
+    benchmark products: every one has a path level or a brand)."""
+    index = {n: i for i, n in enumerate(names)}
+    tag_start = int(np.flatnonzero(kinds == "tag")[0]) if (kinds == "tag").any() else len(names)
+    items = catalog.items
+    out = np.zeros((len(items), len(names)), np.float32)
+    for row, (path, brand) in enumerate(zip(items["category_path"], items["brand"].fillna(""))):
+        nodes = [index[n] for n in (PATH_SEPARATOR.join(path[:k]) for k in range(1, PATH_LEVELS + 1) if len(path) >= k)
+                 if n in index]  # fmt: skip
+        brand_col = index.get(BRAND_PREFIX + str(brand).strip())
+        tag_cols = tag_start + np.flatnonzero(tag_targets[row])
+        parts = [(PATH_MASS, nodes), (BRAND_MASS, [] if brand_col is None else [brand_col]), (TAG_MASS, tag_cols)]
+        total = sum(mass for mass, cols in parts if len(cols))
+        for mass, cols in parts:
+            if len(cols):
+                out[row, cols] += mass / total / len(cols)
+    empty = out.sum(1) == 0
+    if empty.any():  # no part known (not a benchmark product): evenly over the tags (over everything without tags)
+        spread = np.arange(tag_start, len(names)) if tag_start < len(names) else np.arange(len(names))
+        out[np.ix_(empty, spread)] = 1.0 / len(spread)
     return out
 
 
@@ -224,6 +284,26 @@ def _train_bags(items, item_ngrams: list[np.ndarray], reviews, review_ngrams: li
     ]
 
 
+def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: Encoder | None = None):
+    """(rows, embeddings (F, M, 384), n-grams [F][M]) of the free-text formats of the attribute task's training
+    Sephora products (`guide.data.formats`). Their embeddings are cached under `config.cache_dir()` (not in
+    the shipped assets: only training reads them); the first build embeds them (~3 minutes on 2 cores)."""
+    from guide.config import cache_dir
+    from guide.data.formats import format_texts
+    from guide.data.text import EmbeddingCache
+
+    rows = np.flatnonzero((split == "train") & (catalog.items["source"] == "sephora").to_numpy())
+    folder = cache_dir()
+    encoder = encoder or Encoder()
+    if folder is not None:
+        encoder = encoder.with_cache(EmbeddingCache(folder / "embeddings"))
+    persist = encoder.cache.folder.parent.resolve() != DEFAULT_EMBEDDING_DIR.resolve()  # never into the assets
+    texts = format_texts(catalog.items, rows)
+    emb = np.stack([encoder.embed(t, persist=persist, shard_name="formats") for t in texts.values()])
+    ngrams = [[np.array(hash_ngrams(t, buckets), np.int64) for t in group] for group in texts.values()]
+    return rows, emb.astype(np.float32), ngrams
+
+
 def review_splits(reviews, config: DataConfig) -> np.ndarray:
     """Each review's split; reviews of a source outside `config.sentiment_sources` are "excluded": never
     drawn, validated on or counted in idf, so a model trained without a source meets it out of domain."""
@@ -260,7 +340,7 @@ def build(
     item_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in lexical_texts(catalog)]
     review_ngrams = [np.array(hash_ngrams(t, ngram_buckets), np.int64) for t in reviews["full_text"]]
     tag_targets, tag_mask, cats, split = _attribute_targets(catalog, f"{attribute_split}_split")
-    silver = silver_categories(catalog, catalog.categories)
+    interest_names, interest_kinds = interest_vocabulary(catalog, list(catalog.tags))
     review_split = review_splits(reviews, config)
     idf_bags = _train_bags(items, item_ngrams, reviews.assign(split=review_split), review_ngrams)
     amazon_rows = np.flatnonzero(items["source"].to_numpy() == BENCHMARK_SOURCE)  # the benchmark's 12,101
@@ -280,10 +360,17 @@ def build(
         tag_mask=tag_mask,
         cat_targets=cats,
         attr_split=split,
-        item_interest=_interest_targets(tag_targets, silver, len(catalog.categories)),
+        item_interest=_interest_targets(
+            catalog, interest_names, interest_kinds, silver_tags(catalog, list(catalog.tags), tag_targets)
+        ),
+        interest_names=interest_names,
+        interest_kinds=interest_kinds,
         amazon_rows=amazon_rows,
         idf=ngram_idf(idf_bags, ngram_buckets),
+        review_lexicon=lexicon_features(reviews["full_text"].tolist()),
     )
+    if config.format_share > 0:
+        data.format_rows, data.format_emb, data.format_ngrams = format_variants(catalog, split, ngram_buckets, encoder)
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     data.transitions = TransitionGraph.build(data.purchase["train"].sequences, len(items))
     logger.info(

@@ -121,7 +121,16 @@ class Encoder:
         self._model = None
         self._lock = threading.Lock()
 
+    def with_cache(self, cache: EmbeddingCache) -> Encoder:
+        """The same sentence model (loaded once, one lock) in front of another cache."""
+        other = Encoder(self.name, cache, self.device)
+        other._model, other._lock = self._model, self._lock
+        other._shared = self
+        return other
+
     def _load(self):
+        if self._model is None and getattr(self, "_shared", None) is not None:
+            self._model = self._shared._load()
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -183,3 +192,26 @@ def pack_ngrams(texts: list[str], buckets: int) -> tuple[np.ndarray, np.ndarray]
         offsets[1:] = np.cumsum([len(x) for x in lists[:-1]])
     flat = np.fromiter((i for x in lists for i in x), dtype=np.int64)
     return flat, offsets
+
+
+# --- lexicon features ---------------------------------------------------------------------------------------
+LEXICON_FEATURES = 4  # VADER's neg, neu, pos and compound scores
+_VADER = None
+_VADER_LOCK = threading.Lock()
+
+
+def lexicon_features(texts: list[str]) -> np.ndarray:
+    """(N, 4) VADER scores (neg, neu, pos, compound) of each text: a hand-kept, domain-free sentiment lexicon
+    with negation and intensity rules ("not bad", "very good"), which the sentiment head reads beside the
+    learned views so a short or out-of-domain text still has evidence the lexicon knows."""
+    global _VADER
+    with _VADER_LOCK:
+        if _VADER is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            _VADER = SentimentIntensityAnalyzer()
+    out = np.zeros((len(texts), LEXICON_FEATURES), np.float32)
+    for i, text in enumerate(texts):
+        scores = _VADER.polarity_scores(str(text)[:MAX_CHARS])
+        out[i] = (scores["neg"], scores["neu"], scores["pos"], scores["compound"])
+    return out

@@ -154,14 +154,17 @@ def profile_metrics(model, data: TaskData, split: str, device, reps=None, ci=Tru
 
 
 def profile_scores(probs: np.ndarray, data: TaskData, part, ci=True, per_row: dict | None = None) -> dict:
-    num_cat = len(data.categories)
+    """NDCG of the next product's category (its second category-path level, among those nodes), of its third
+    level and of its brand (products without one of them left out of that measure), and the KL divergence."""
     target = data.item_interest[part.target]
-    measures = _means(
-        {
-            "ndcg_category": ndcg_of_label(probs[:, :num_cat], target[:, :num_cat].argmax(1)),
-            "kl": kl_divergence(target, probs),
-        }
-    )
+    values = {}
+    for name, kind in (("ndcg_category", "path2"), ("ndcg_subcategory", "path3"), ("ndcg_brand", "brand")):
+        columns = data.interest_columns(kind) if data.interest_kinds is not None or kind == "path2" else []
+        if len(columns):
+            labels, known = data.interest_labels(part.target, kind)
+            values[name] = ndcg_of_label(probs[known][:, columns], labels[known])
+    values["kl"] = kl_divergence(target, probs)
+    measures = _means(values)
     _keep(per_row, "test", measures["ndcg_category"])
     return _judge(measures, ci)
 

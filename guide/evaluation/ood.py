@@ -28,9 +28,9 @@ from threadpoolctl import threadpool_limits
 from guide.config import ASSETS_DIR, ATTRIBUTES, SENTIMENT, SENTIMENT_SOURCES
 from guide.data.aspects import review_sentences
 from guide.data.catalog import Catalog
-from guide.data.load_report import clean_text
+from guide.data.formats import FORMATS, format_texts
 from guide.data.tasks import BENCHMARK_SOURCE, EXCLUDED, TaskData, lexical_texts
-from guide.data.text import Encoder, hash_ngrams
+from guide.data.text import Encoder, hash_ngrams, lexicon_features
 from guide.evaluation import peers
 from guide.evaluation.evaluate import TRIVIAL, Statistic, _attribute_measures, _judge, decide
 from guide.evaluation.metrics import accuracy, macro_f1, paired_bootstrap_ci, tune_thresholds
@@ -47,7 +47,6 @@ BOTH = "both"
 MAJORITY = TRIVIAL[SENTIMENT]
 SENTENCE_SPLIT = "ood-sentences"  # appended review rows: no peer fits ("train") or tunes ("valid") on them
 CATALOGUE = "catalogue"
-INGREDIENT_CHARS = 300
 CATEGORY_MAP = ASSETS_DIR / "ood" / "category_map.csv"
 Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]  # review rows -> (labels, score or None)
 Fit = Callable[[Catalog, TaskData], Predict]
@@ -115,6 +114,9 @@ def with_sentences(
         review_split=np.concatenate([data.review_split, np.full(n, SENTENCE_SPLIT, dtype=object)]),
         review_source=np.concatenate([data.review_source, sentences["source"].to_numpy(dtype=object)]),
         review_stars=np.concatenate([data.review_stars, sentences["rating"].to_numpy(np.float32)]),
+        review_lexicon=None
+        if data.review_lexicon is None
+        else np.concatenate([data.review_lexicon, lexicon_features(texts)]),
     )
     reviews = pd.concat([catalog.reviews, extra], ignore_index=True)
     return replace(catalog, reviews=reviews), data, np.arange(start, start + n)
@@ -214,23 +216,6 @@ class TextInputs:
     ngrams: list[np.ndarray]
     feats: np.ndarray
     texts: list[str]
-
-
-def _join(*parts: str) -> str:
-    return clean_text(" | ".join(p for p in parts if p))
-
-
-FORMATS: dict[str, Callable[[str, str, str], str]] = {
-    "name": lambda name, brand, ingredients: _join(name),
-    "name + brand": lambda name, brand, ingredients: _join(name, brand),
-    "name + brand + ingredients": lambda name, brand, ingredients: _join(name, brand, ingredients[:INGREDIENT_CHARS]),
-}
-
-
-def format_texts(items: pd.DataFrame, rows: np.ndarray) -> dict[str, list[str]]:
-    """Each free-text format of the products at `rows` (what a person would type or paste)."""
-    columns = [items[c].fillna("").astype(str).to_numpy()[rows] for c in ("title", "brand", "ingredients")]
-    return {name: [make(*values) for values in zip(*columns)] for name, make in FORMATS.items()}
 
 
 def free_inputs(texts: list[str], encoder: Encoder, buckets: int, features: int) -> TextInputs:

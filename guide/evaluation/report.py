@@ -189,9 +189,11 @@ def build_report(
         "twins": list(twin_tasks),
         "sasrec_peer": bool(full if sasrec is None else sasrec) and peers,
         "notes": [
-            "profile targets use silver categories for Amazon items (a TF-IDF classifier "
-            "fitted on training Sephora products only), see guide/data/tasks.py",
-            "tag vocabulary, silver-category classifier and n-gram idf are fitted on training rows only",
+            "profile interests: the Amazon Beauty category path's levels 1-3, frequent brands and the Sephora "
+            "tags; the benchmark's products get silver tags from a TF-IDF one-vs-rest classifier fitted on "
+            "training Sephora products only (guide/data/tasks.py); ndcg_category ranks the next product's "
+            "second path level, ndcg_subcategory its third, ndcg_brand its brand",
+            "tag vocabulary, silver-tag classifier and n-gram idf are fitted on training rows only",
             "verdicts: MTL vs STL by a paired bootstrap of the difference (same resampled rows), "
             "vs peers by non-overlapping 95% CIs; a point estimate alone never decides",
             "purchase: Amazon Beauty 2014 5-core (S3-Rec preprocessing), leave-one-out; full_* ranks each "
@@ -305,7 +307,7 @@ METRICS_SHOWN = {
     "sentiment": ("macro_f1", "accuracy", "spearman"),
     "attributes": ("micro_f1", "macro_f1", "category_accuracy"),
     "purchase": ("full_hr@10", "full_ndcg@10", "full_hr@20", "hr@10", "ndcg@10", "catalogue_hr@10"),
-    "profile": ("ndcg_category", "kl"),
+    "profile": ("ndcg_category", "ndcg_subcategory", "ndcg_brand", "kl"),
 }
 
 

@@ -23,6 +23,7 @@ from guide.model import GuideModel
 
 logger = logging.getLogger(__name__)
 FORMAT = 1
+LEGACY_MODEL_FIELDS = {"lexicon_features": 0}  # ModelConfig fields newer than some saved checkpoints
 
 
 @dataclass
@@ -36,6 +37,12 @@ class Checkpoint:
     meta: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     attribute_split: str = ""  # "brand" or "product"; "" = not recorded (checkpoints saved before it was)
+    interests: list[str] = field(default_factory=list)  # the profile's vocabulary ([]: categories + tags, older)
+    interest_kinds: list[str] = field(default_factory=list)  # "path1".."path3" / "brand" / "tag" per interest
+
+    @property
+    def interest_names(self) -> list[str]:
+        return self.interests or self.categories + self.tags
 
     def save(self, folder: Path | str = DEFAULT_CHECKPOINT) -> Path:
         folder = Path(folder)
@@ -55,6 +62,7 @@ class Checkpoint:
             "train": train_config,
             "tags": self.tags,
             "categories": self.categories,
+            "interests": {"names": self.interests, "kinds": self.interest_kinds},
             "calibration": self.calibration,
             "fingerprint": self.fingerprint,
             "meta": dict(self.meta, attribute_split=self.attribute_split),
@@ -77,7 +85,10 @@ class Checkpoint:
         document = json.loads((folder / "config.json").read_text())
         if document.get("format") != FORMAT:
             raise ValueError(f"checkpoint format: expected {FORMAT}; got {document.get('format')}")
-        model_config = ModelConfig(**{**document["model"], "tasks": tuple(document["model"]["tasks"])})
+        # fields added after a checkpoint was written get the value that checkpoint was trained with
+        model_config = ModelConfig(
+            **{**LEGACY_MODEL_FIELDS, **document["model"], "tasks": tuple(document["model"]["tasks"])}
+        )
         train = dict(document["train"])
         train_config = TrainConfig(**{**train, "model": model_config, "data": DataConfig(**train["data"])})
         model = GuideModel(model_config)
@@ -112,4 +123,6 @@ class Checkpoint:
             meta,
             document.get("metrics", {}),
             attribute_split,
+            list(document.get("interests", {}).get("names", [])),
+            list(document.get("interests", {}).get("kinds", [])),
         )

@@ -143,9 +143,21 @@ class AttributesHead(nn.Module):
 
 
 class SentimentHead(nn.Module):
-    def __init__(self, hidden: int, dropout: float):
-        super().__init__()
-        self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 3))
+    """Negative / neutral / positive logits from the trunk's review representation and, when configured, the
+    review's lexicon features (VADER scores): they join the head's input and vote directly through a linear
+    layer of their own, so evidence the lexicon knows reaches the answer even where the trunk learned little."""
 
-    def forward(self, reviews: torch.Tensor) -> torch.Tensor:
-        return self.out(reviews)  # (R, 3)
+    def __init__(self, hidden: int, dropout: float, lexicon: int = 0):
+        super().__init__()
+        self.lexicon_dim = lexicon
+        self.out = nn.Sequential(
+            nn.Linear(hidden + lexicon, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 3)
+        )
+        self.lexicon = nn.Linear(lexicon, 3) if lexicon else None
+
+    def forward(self, reviews: torch.Tensor, lexicon: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.lexicon_dim:
+            return self.out(reviews)  # (R, 3)
+        if lexicon is None:
+            raise ValueError("this sentiment head reads lexicon features: pass the block's 'lexicon' (R, 4)")
+        return self.out(torch.cat([reviews, lexicon], dim=-1)) + self.lexicon(lexicon)  # (R, 3)

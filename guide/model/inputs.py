@@ -18,9 +18,11 @@ def text_block(
     feats: np.ndarray | None = None,
     drop: float = 0.0,
     rng: np.random.Generator | None = None,
+    lexicon: np.ndarray | None = None,
 ) -> dict:
-    """emb / ngrams / offsets (/ feats) of `rows` as one EmbeddingBag-ready block. `drop` removes
-    that share of each bag's grams at random (training only: stops the table memorising texts)."""
+    """emb / ngrams / offsets (/ feats, / lexicon) of `rows` as one EmbeddingBag-ready block. `drop` removes
+    that share of each bag's grams at random (training only: stops the table memorising texts). `lexicon`:
+    the texts' lexicon features (reviews; `guide.data.text.lexicon_features`)."""
     bags = [ngrams[r] for r in rows]
     if drop > 0 and rng is not None:
         bags = [b[rng.random(len(b)) >= drop] if len(b) > 1 else b for b in bags]
@@ -35,6 +37,8 @@ def text_block(
     }
     if feats is not None:
         block["feats"] = torch.from_numpy(feats[rows]).to(device)
+    if lexicon is not None:
+        block["lexicon"] = torch.from_numpy(lexicon[rows]).to(device)
     return block
 
 

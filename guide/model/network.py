@@ -4,7 +4,8 @@ Batch layout (every key optional; a task runs when its inputs are present):
     items:      {emb (U, 384), ngrams (sum of bag sizes,), offsets (U,), feats (U, F), rows (U,)}  products
                 (rows: their catalogue rows, for the purchase head's per-product vectors)
     attr_index: (B,)    rows of `items` to tag                              -> attributes (B, T + C)
-    reviews:    {emb (R, 384), ngrams, offsets}                             -> sentiment  (R, 3)
+    reviews:    {emb (R, 384), ngrams, offsets, lexicon (R, 4)}             -> sentiment  (R, 3)
+                (lexicon: VADER scores, read when ModelConfig.lexicon_features > 0)
     history:    (B, L)  rows of `items`, with history_mask (B, L) bool and history_stars (B, L) long
     candidates: (B, C)  rows of `items` to score for each shopper           -> purchase   (B, C)
                 (C,)    one shared candidate set                            -> purchase   (B, C)
@@ -79,7 +80,8 @@ class GuideModel(nn.Module):
             out[ATTRIBUTES] = self.attribute_logits(item_repr, batch["attr_index"])
         if SENTIMENT in self.heads and "reviews" in batch:
             reviews = self.encode_reviews(batch["reviews"])
-            out[SENTIMENT] = self.heads[SENTIMENT](reviews[SENTIMENT]) + reviews.get(WIDE, 0.0)
+            lexicon = batch["reviews"].get("lexicon")
+            out[SENTIMENT] = self.heads[SENTIMENT](reviews[SENTIMENT], lexicon) + reviews.get(WIDE, 0.0)
         if "history" in batch:
             history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
             if PURCHASE in self.heads and "candidates" in batch:

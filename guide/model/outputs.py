@@ -48,7 +48,9 @@ def sentiment_log_probs(model, data: TaskData, rows: np.ndarray, device) -> np.n
     model.eval()
     out = []
     for start in range(0, len(rows), CHUNK):
-        block = text_block(data.review_emb, data.review_ngrams, rows[start : start + CHUNK], device)
+        block = text_block(
+            data.review_emb, data.review_ngrams, rows[start : start + CHUNK], device, lexicon=data.review_lexicon
+        )
         out.append(torch.log_softmax(model({"reviews": block})[SENTIMENT], -1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 3), np.float32)
 

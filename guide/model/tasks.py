@@ -92,7 +92,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
         ),
         TaskSpec(
             SENTIMENT,
-            head=lambda c: SentimentHead(c.hidden, c.dropout),
+            head=lambda c: SentimentHead(c.hidden, c.dropout, c.lexicon_features),
             loss=sentiment_loss,
             read=_softmax,  # negative, neutral, positive
             draw="_sentiment",

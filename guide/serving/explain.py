@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from guide.config import SENTIMENT, SENTIMENT_LABELS
-from guide.data.text import MAX_CHARS, hash_ngrams
+from guide.data.text import MAX_CHARS, hash_ngrams, lexicon_features
 from guide.model.inputs import text_block
 from guide.serving.results import Span, Why
 
@@ -77,7 +77,8 @@ def probability(odds: np.ndarray) -> np.ndarray:
 def _block(guide, texts: list[str], lexical: list[str], feats: np.ndarray | None = None) -> dict:
     emb = guide.encoder.encode(texts)  # no cache: occluded variants are seen once
     bags = [np.array(hash_ngrams(t, guide.model.config.ngram_buckets), np.int64) for t in lexical]
-    return text_block(emb, bags, np.arange(len(texts)), guide.device, feats)
+    lexicon = lexicon_features(texts) if feats is None else None  # reviews read the lexicon; products do not
+    return text_block(emb, bags, np.arange(len(texts)), guide.device, feats, lexicon=lexicon)
 
 
 @torch.inference_mode()

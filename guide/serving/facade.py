@@ -25,8 +25,8 @@ import torch
 from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
 from guide.data.catalog import Catalog
 from guide.data.purchase_signals import TransitionGraph, content_scores
-from guide.data.tasks import lexical_texts, train_sequences
-from guide.data.text import MAX_CHARS, Encoder, hash_ngrams
+from guide.data.tasks import BRAND_PREFIX, lexical_texts, train_sequences
+from guide.data.text import MAX_CHARS, Encoder, hash_ngrams, lexicon_features
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
@@ -103,7 +103,14 @@ class Guide:
         self.model = checkpoint.model.to(device).eval()
         self._catalog = catalog
         self.tags, self.categories = checkpoint.tags, checkpoint.categories
-        self.interests = self.categories + self.tags
+        self.interests = checkpoint.interest_names
+        kinds = np.array(checkpoint.interest_kinds or ["category"] * len(self.categories) + ["tag"] * len(self.tags))
+        # the parts a profile is shown in: categories (the path's second level; older checkpoints: their
+        # categories), brands and tags, each renormalised
+        self._interest_parts = {
+            part: np.flatnonzero(np.isin(kinds, accepted))
+            for part, accepted in (("categories", ("path2", "category")), ("brands", ("brand",)), ("tags", ("tag",)))
+        }
         calibration = checkpoint.calibration
         self.tag_thresholds = np.array(calibration.get("tag_thresholds", [0.5] * len(self.tags)))
         self.sentiment_bias = np.array(calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
@@ -199,7 +206,7 @@ class Guide:
     def _reviews_block(self, texts: list[str]) -> dict:
         emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
         bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts]
-        return text_block(emb, bags, np.arange(len(texts)), self.device)
+        return text_block(emb, bags, np.arange(len(texts)), self.device, lexicon=lexicon_features(texts))
 
     # --- results --------------------------------------------------------------------------------
     def _sentiment(self, logits: torch.Tensor, texts: list[str]) -> list[Sentiment]:
@@ -227,13 +234,12 @@ class Guide:
     def _profile(self, logits: torch.Tensor) -> Profile:
         probs = task_spec(PROFILE).read(logits, self.model.config)[0].cpu().numpy()
         interests = dict(sorted(zip(self.interests, map(float, probs)), key=lambda kv: -kv[1]))
-        n = len(self.categories)
-        cats, tags = probs[:n] / probs[:n].sum(), probs[n:] / max(probs[n:].sum(), 1e-12)
-        return Profile(
-            interests,
-            dict(sorted(zip(self.categories, map(float, cats)), key=lambda kv: -kv[1])),
-            dict(sorted(zip(self.tags, map(float, tags)), key=lambda kv: -kv[1])),
-        )
+        parts = {}
+        for part, columns in self._interest_parts.items():
+            share = probs[columns] / max(float(probs[columns].sum()), 1e-12)
+            names = [self.interests[j].removeprefix(BRAND_PREFIX) for j in columns]
+            parts[part] = dict(sorted(zip(names, map(float, share)), key=lambda kv: -kv[1]))
+        return Profile(interests, **parts)
 
     # --- public API -----------------------------------------------------------------------------
     @torch.inference_mode()

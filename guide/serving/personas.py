@@ -148,6 +148,7 @@ def explain(service, row: int, history: list[str], ratings: list, profile) -> Re
     matched = []
     if profile is not None:
         matched = [name for name in list(profile.categories)[:3] if name == category]
+        matched += [brand for brand in list(profile.brands)[:3] if brand == items.at[row, "brand"]]
         matched += [tag for tag in list(profile.tags)[:8] if tag in tags][:3]
     sentence = ""
     if nearest is not None:

@@ -23,9 +23,10 @@ class Attributes:
 
 @dataclass
 class Profile:
-    interests: dict[str, float]  # category or tag -> weight; weights sum to 1, largest first
-    categories: dict[str, float] = field(default_factory=dict)  # the category part, renormalised
+    interests: dict[str, float]  # category-path node, brand or tag -> weight; weights sum to 1, largest first
+    categories: dict[str, float] = field(default_factory=dict)  # the categories (path level 2), renormalised
     tags: dict[str, float] = field(default_factory=dict)  # the tag part, renormalised
+    brands: dict[str, float] = field(default_factory=dict)  # the brand part (names without prefix), renormalised
 
 
 @dataclass

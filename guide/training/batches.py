@@ -14,15 +14,34 @@ AMAZON_SHARE = 0.2
 PROFILE_SMOOTHING = 0.3
 
 
+def source_counts(sizes: dict[str, int], batch_size: int) -> dict[str, int]:
+    """Reviews per source in one sentiment batch: Amazon gets at least AMAZON_SHARE of the batch (rounded
+    up), the other sources share the rest in proportion to their size, each at least one."""
+    total = sum(sizes.values())
+    if "amazon" not in sizes or len(sizes) == 1:
+        shares = {s: n / total for s, n in sizes.items()}
+    else:
+        amazon = max(sizes["amazon"] / total, AMAZON_SHARE)
+        others = total - sizes["amazon"]
+        shares = {s: amazon if s == "amazon" else (1 - amazon) * n / others for s, n in sizes.items()}
+    counts = {s: max(1, int(np.floor(batch_size * v))) for s, v in shares.items()}
+    if "amazon" in counts:
+        counts["amazon"] = max(counts["amazon"], int(np.ceil(batch_size * shares["amazon"] - 1e-9)))
+    largest = max(counts, key=lambda s: sizes[s])
+    counts[largest] += batch_size - sum(counts.values())  # the batch keeps its size
+    return counts
+
+
 class TaskSampler:
     """Draws training batches per task with their targets."""
 
     def __init__(
         self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0,
-        purchase_users: int = 128, max_length: int = 50,
+        purchase_users: int = 128, max_length: int = 50, format_share: float = 0.0,
     ):  # fmt: skip
         self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
         self.drop = drop
+        self.format_share = format_share
         self.attr_rows = data.split_rows("train")
         train = data.review_split == "train"
         self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
@@ -44,7 +63,11 @@ class TaskSampler:
 
     def _attributes(self):
         rows = self.rng.choice(self.attr_rows, self.batch_size)
-        block, where = item_block(self.data, rows, self.device, self.drop, self.rng)
+        free = self._free_formats(rows)
+        if free is None:
+            block, where = item_block(self.data, rows, self.device, self.drop, self.rng)
+        else:  # one text per draw: some in a free-text format, without the catalogue's price/rating features
+            block, where = self._format_block(rows, *free), np.arange(len(rows))
         targets = {
             "tags": torch.from_numpy(self.data.tag_targets[rows]).to(self.device),
             "tag_mask": torch.from_numpy(self.data.tag_mask[rows]).to(self.device),
@@ -52,16 +75,38 @@ class TaskSampler:
         }
         return {"items": block, "attr_index": torch.from_numpy(where).to(self.device)}, targets
 
+    def _free_formats(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(drawn in a free format?, position among `format_rows`, which format) per row, or None (none drawn)."""
+        data = self.data
+        if not self.format_share or data.format_rows is None or not len(data.format_rows):
+            return None
+        position = np.searchsorted(data.format_rows, rows).clip(max=len(data.format_rows) - 1)
+        free = (data.format_rows[position] == rows) & (self.rng.random(len(rows)) < self.format_share)
+        if not free.any():
+            return None
+        return free, position, self.rng.integers(0, len(data.format_emb), len(rows))
+
+    def _format_block(self, rows: np.ndarray, free: np.ndarray, position: np.ndarray, which: np.ndarray) -> dict:
+        data = self.data
+        emb = data.item_emb[rows].copy()
+        emb[free] = data.format_emb[which[free], position[free]]
+        feats = data.item_feats[rows].copy()
+        feats[free] = 0.0  # as `Guide.attributes` serves free text: price, rating and popularity unknown
+        bags = [
+            data.format_ngrams[w][p] if f else data.item_ngrams[r]
+            for r, f, p, w in zip(rows, free, position, which, strict=True)
+        ]
+        return text_block(emb, bags, np.arange(len(rows)), self.device, feats, self.drop, self.rng)
+
     def _sentiment(self):
         # Sources in proportion to their size, but the small Amazon set keeps at least
         # AMAZON_SHARE of each batch (more would replay its 2k reviews until they are memorised).
-        sizes = {s: len(r) for s, r in self.review_rows.items()}
-        total = sum(sizes.values())
-        shares = {s: max(n / total, AMAZON_SHARE if s == "amazon" else 0.0) for s, n in sizes.items()}
-        norm = sum(shares.values())
-        counts = {s: max(1, round(self.batch_size * v / norm)) for s, v in shares.items()}
+        counts = source_counts({s: len(r) for s, r in self.review_rows.items()}, self.batch_size)
         rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in counts.items()])
-        block = text_block(self.data.review_emb, self.data.review_ngrams, rows, self.device, None, self.drop, self.rng)
+        block = text_block(
+            self.data.review_emb, self.data.review_ngrams, rows, self.device, None, self.drop, self.rng,
+            self.data.review_lexicon,
+        )  # fmt: skip
         labels = torch.from_numpy(self.data.review_labels[rows]).to(self.device)
         return {"reviews": block}, {"labels": labels}
 

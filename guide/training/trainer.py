@@ -102,11 +102,17 @@ def _probe(model, probe: TaskSampler, tasks, step: int, weights: dict, device) -
 
 
 def train(
-    data: TaskData, config: TrainConfig, catalog: Catalog | None = None, progress: bool = True, affinity_every: int = 0
+    data: TaskData,
+    config: TrainConfig,
+    catalog: Catalog | None = None,
+    progress: bool = True,
+    affinity_every: int = 0,
+    calibrate_after: bool = True,
 ) -> Checkpoint:
     """Train on `data`; returns the best-on-validation checkpoint (not yet saved). With `affinity_every`,
     every that many steps the cosines between the tasks' gradients on the shared layers are recorded with
-    the loss weights in `meta["affinity"]` (probe batches of their own: the training itself is unchanged)."""
+    the loss weights in `meta["affinity"]` (probe batches of their own: the training itself is unchanged).
+    `calibrate_after=False` skips the validation-tuned thresholds and fusion (a search trial needs only the score)."""
     if affinity_every < 0:
         raise ValueError(f"affinity_every: expected >= 0 (0: off); got {affinity_every}")
     rank, world = _distributed()
@@ -131,6 +137,7 @@ def train(
         config.gram_dropout,
         config.data.purchase_users,
         config.model.max_length,
+        config.data.format_share,
     )
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
     probe = copy.copy(sampler)  # same data and settings, its own draws
@@ -181,7 +188,7 @@ def train(
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()
-    calibration = calibrate(model, data, device)
+    calibration = calibrate(model, data, device) if calibrate_after else {}
     meta = {
         "train_seconds": round(time.perf_counter() - started, 1),
         "best_step": best[2],
@@ -198,4 +205,6 @@ def train(
         calibration=calibration,
         fingerprint=catalog.fingerprint() if catalog else "",
         meta=meta,
+        interests=list(data.interest_names or []),
+        interest_kinds=[] if data.interest_kinds is None else list(data.interest_kinds),
     )

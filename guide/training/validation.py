@@ -189,9 +189,9 @@ def validation_score(model: GuideModel, data: TaskData, device) -> tuple[float, 
                     len(sample))  # fmt: skip
     if PROFILE in tasks:
         probs = profile_probs(model, data, split, device, reps)
-        num_cat = len(data.categories)
-        target_cat = data.item_interest[split.target, :num_cat].argmax(1)
-        metrics[PROFILE] = float(ndcg_of_label(probs[:, :num_cat], target_cat).mean())
+        labels, known = data.interest_labels(split.target)
+        columns = data.interest_columns()
+        metrics[PROFILE] = float(ndcg_of_label(probs[known][:, columns], labels[known]).mean())
     return float(np.mean(list(metrics.values()))), metrics
 
 

@@ -351,8 +351,15 @@ def test_task_data_shapes_agree_with_the_catalogue(small_catalog, task_data):
     assert task_data.review_emb.shape == (r, 384) and task_data.review_labels.shape == (r,)
     assert task_data.tag_targets.shape == task_data.tag_mask.shape == (n, t)
     assert task_data.cat_targets.shape == (n,) and task_data.cat_targets.max() < c
-    assert task_data.item_interest.shape == (n, c + t) and task_data.interests == task_data.categories + task_data.tags
+    k = len(task_data.interests)
+    assert task_data.item_interest.shape == (n, k) and task_data.interest_kinds.shape == (k,)
+    assert task_data.interests[-t:] == task_data.tags  # the tags close the interest vocabulary
+    assert set(task_data.interest_kinds) == {"path1", "path2", "path3", "brand", "tag"}
     np.testing.assert_allclose(task_data.item_interest.sum(1), 1.0, atol=1e-5)
+    assert task_data.review_lexicon.shape == (r, 4)
+    m = len(task_data.format_rows)
+    assert m and task_data.format_emb.shape == (3, m, 384) and [len(g) for g in task_data.format_ngrams] == [m] * 3
+    assert set(task_data.attr_split[task_data.format_rows]) == {"train"}  # held-out products never get variants
     shoppers = BENCHMARK_SHOPPERS
     assert {k: len(v.target) for k, v in task_data.purchase.items()} == {"train": shoppers, "valid": shoppers,
                                                                           "test": shoppers}  # fmt: skip

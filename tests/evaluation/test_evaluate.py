@@ -13,7 +13,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
 from guide.data.catalog import _vocabularies
-from guide.data.tasks import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_categories
+from guide.data.tasks import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_tags
 from guide.evaluation.evaluate import (
     HEADLINES,
     Statistic,
@@ -193,21 +193,22 @@ def test_idf_of_a_word_seen_only_in_held_out_texts_is_the_unseen_value():
     assert idf[1] < idf[3] < unseen
 
 
-def test_silver_categories_are_learnt_from_training_products_only():
-    rows = [
-        ("sephora", "train", [], "Lipstick", "red matte lipstick"),
-        ("sephora", "train", [], "Lipstick", "glossy lipstick shade"),
-        ("sephora", "train", [], "Serum", "hydrating face serum"),
-        ("sephora", "train", [], "Serum", "vitamin serum drops"),
-        ("sephora", "test", [], "Perfume", "floral perfume spray"),
-        ("sephora", "test", [], "Perfume", "woody perfume spray"),
-        ("amazon", "train", [], "", "floral perfume spray"),
+def test_silver_tags_are_learnt_from_training_products_only():
+    train = [("sephora", "train", ["vegan"], "Lipstick", f"vegan plant lipstick {i}") for i in range(6)]
+    train += [("sephora", "train", ["matte"], "Lipstick", f"matte powder lipstick {i}") for i in range(6)]
+    held_out = [("sephora", "test", ["floral"], "Perfume", f"floral perfume spray {i}") for i in range(6)]
+    unlabelled = [
+        ("beauty2014", "train", [], "", "floral perfume spray"),
+        ("beauty2014", "train", [], "", "vegan plant"),
     ]
+    rows = train + held_out + unlabelled
     items = _items([r[:4] for r in rows]).assign(title=[r[4] for r in rows], brand="b", description="")
-    categories = ["Lipstick", "Perfume", "Serum", "Other"]
-    silver = silver_categories(SimpleNamespace(items=items), categories)
-    assert silver[4] == silver[5] == 1  # held-out products keep their own category
-    assert categories[silver[6]] != "Perfume"  # only test products teach "Perfume": it cannot be predicted
+    tags = ["vegan", "matte", "floral"]
+    own = np.array([[t in r[2] for t in tags] for r in rows], np.float32)
+    silver = silver_tags(SimpleNamespace(items=items), tags, own)
+    np.testing.assert_array_equal(silver[:18], own[:18])  # products with their own tags keep them
+    assert silver[18, 2] == 0  # only test products teach "floral": it cannot be predicted
+    assert silver[19, 0] == 1  # a training tag reaches the unlabelled product that reads like its products
 
 
 # --- device handling of the twins' evaluation ---------------------------------------------------------
@@ -253,6 +254,7 @@ def synthetic_task_data(items: int = ITEMS, reviews: int = 24, shoppers: int = 6
         review_split=splits[np.arange(reviews) % 3],
         review_source=np.array(["amazon", "clothing"])[np.arange(reviews) // 3 % 2],
         review_stars=rng.integers(1, 6, size=reviews).astype(np.float32),
+        review_lexicon=rng.random((reviews, 4)).astype(np.float32),
         tags=[f"t{i}" for i in range(TAGS)],
         categories=[f"c{i}" for i in range(CATEGORIES)],
         tag_targets=tag_targets,

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, TrainConfig
+from guide.data.formats import INGREDIENT_CHARS
 from guide.data.tasks import EXCLUDED, TaskData
 from guide.evaluation import metrics, ood, peers
 from guide.evaluation.evaluate import VERDICTS, attribute_metrics
@@ -34,7 +35,7 @@ def test_formats_are_what_a_person_types():
     assert texts["name + brand"] == ["Lip Oil", "Glow Serum | Acme"]  # an empty brand adds no separator
     with_ingredients = texts["name + brand + ingredients"][1]
     assert with_ingredients.startswith("Glow Serum | Acme | Water, x")
-    assert len(with_ingredients) == len("Glow Serum | Acme | ") + ood.INGREDIENT_CHARS
+    assert len(with_ingredients) == len("Glow Serum | Acme | ") + INGREDIENT_CHARS
 
 
 def test_category_map_takes_the_longest_prefix_and_keeps_deliberate_gaps():

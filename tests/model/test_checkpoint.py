@@ -38,8 +38,9 @@ def batch(task_data) -> dict:
     )
     out["attr_index"] = torch.arange(min(32, len(out["items"]["emb"])))
     out["reviews"] = text_block(
-        task_data.review_emb, task_data.review_ngrams, task_data.review_rows("valid")[:64], "cpu"
-    )
+        task_data.review_emb, task_data.review_ngrams, task_data.review_rows("valid")[:64], "cpu",
+        lexicon=task_data.review_lexicon,
+    )  # fmt: skip
     return out
 
 

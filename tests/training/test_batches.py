@@ -49,16 +49,7 @@ def test_sentiment_draw_labels_belong_to_the_reviews_drawn(seed):
         np.testing.assert_array_equal(bag, data.review_ngrams[row])
 
 
-AMAZON_SMALL = pytest.param(
-    10,
-    190,
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="guide bug: _sentiment raises Amazon's share to AMAZON_SHARE, then renormalises all shares, "
-        "which dilutes it below AMAZON_SHARE (here 11 of 64 = 0.17 < 0.2)",
-    ),
-    id="amazon-5%",
-)
+AMAZON_SMALL = pytest.param(10, 190, id="amazon-5%")  # was diluted to 11 of 64 before the fix
 
 
 @pytest.mark.parametrize("amazon, other", [AMAZON_SMALL, pytest.param(100, 100, id="amazon-50%")])
