@@ -84,6 +84,11 @@ def _search(args) -> int:
         print(f"trial {record['number']:>2}: {record['score']:.4f} {record['params']} {record['val']}")
     front = pareto(document["trials"], list(config.model.tasks))
     print(f"best: trial {document['best']['number']}; trade-off front: trials {front}; written to {args.search_out}")
+    report = Path(args.search_out).parent / "report.json"
+    if report.exists():  # the saved report carries the study too (evaluate adds it on its next run as well)
+        from guide.evaluation.report import merge_saved
+
+        merge_saved({"search": document}, report.parent)
     return 0
 
 

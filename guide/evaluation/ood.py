@@ -423,8 +423,9 @@ def _attribute_sections(checkpoint, catalog, data, encoder, device, sizes, ci) -
         f"Amazon Beauty 2014 products: {coverage['with_title']:,} with a title, {coverage['mapped']:,} "
         f"({coverage['share_mapped']:.0%}) whose category path maps onto the model's categories through "
         f"assets/ood/category_map.csv; a seeded sample of {coverage['judged']:,} judged, the title alone as input. "
-        "These products are in the catalogue (the purchase and profile tasks train on them, with their full text "
-        "and silver categories), but their category paths are never an attribute target."
+        "These products are in the catalogue (the purchase and profile tasks train on them: their full text "
+        "includes the category path, and the profile's interests are its levels), but their category paths are "
+        "never an attribute target."
     )
     return formats, {"rows": title_rows, "coverage": coverage, "note": title_note}
 

@@ -33,6 +33,7 @@ from guide.evaluation.sequential import PUBLISHED, calibration
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
+from guide.training.search import load_study, study_lines
 
 logger = logging.getLogger(__name__)
 RUNS = PROJECT_ROOT / "runs"
@@ -174,6 +175,8 @@ def build_report(
             base, catalog, data, encoder, device, progress, ood_twins or full, ood_checkpoints, ood_encoder
         )
     report["summary"] = summarise(report, per_row=per_row)
+    if (study := load_study(checkpoint_dir)) is not None:
+        report["search"] = study
     report["meta"] = {
         "checkpoint": str(checkpoint_dir),
         "fingerprint": base.fingerprint,
@@ -332,6 +335,7 @@ def markdown(report: dict) -> str:
     lines += calibration_lines(report.get("purchase_calibration"))
     lines += summary_lines(report.get("summary", {}))
     lines += ood_lines(report.get("ood"))
+    lines += study_lines(report.get("search"))
     return "\n".join(lines)
 
 

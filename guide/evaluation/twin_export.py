@@ -338,7 +338,8 @@ def export(
             "folder": folder.name,
             "best_step": twin.meta.get("best_step"),
             "tags": twin.tags,
-            "categories": [twin.interest_names[j] for j in category_columns(twin)],
+            "categories": twin.categories,
+            "interest_categories": [twin.interest_names[j] for j in category_columns(twin)],
             "pruning": measure(twin, data, task, device, folder) if measured else None,
         }
         logger.info("exported the %s twin (%.0f s so far)", task, time.perf_counter() - started)

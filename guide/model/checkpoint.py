@@ -24,6 +24,7 @@ from guide.model import GuideModel
 logger = logging.getLogger(__name__)
 FORMAT = 1
 LEGACY_MODEL_FIELDS = {"lexicon_features": 0}  # ModelConfig fields newer than some saved checkpoints
+LEGACY_DATA_FIELDS = {"format_share": 0.0}  # DataConfig fields newer than some saved checkpoints
 
 
 @dataclass
@@ -90,7 +91,9 @@ class Checkpoint:
             **{**LEGACY_MODEL_FIELDS, **document["model"], "tasks": tuple(document["model"]["tasks"])}
         )
         train = dict(document["train"])
-        train_config = TrainConfig(**{**train, "model": model_config, "data": DataConfig(**train["data"])})
+        train_config = TrainConfig(
+            **{**train, "model": model_config, "data": DataConfig(**{**LEGACY_DATA_FIELDS, **train["data"]})}
+        )
         model = GuideModel(model_config)
         state = {k: v.float() for k, v in load_file(folder / "model.safetensors").items()}
         try:

@@ -237,4 +237,5 @@ def build_profile_view(service, session, max_steps: int = 8, max_items: int = 5)
         _sentiment_points(service, session, persona),
         points,
         service.cards(session, recent),
+        dict(list(profile.brands.items())[:10]) if profile else {},
     )

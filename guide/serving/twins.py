@@ -158,7 +158,8 @@ class StoredTwins:
         if not (self.has(PROFILE) and self.has(PURCHASE)) or user_id not in self._shoppers:
             return None
         row, a = self._shoppers[user_id], self._arrays
-        names = self.meta["twins"][PROFILE]["categories"]
+        profile = self.meta["twins"][PROFILE]
+        names = profile.get("interest_categories", profile["categories"])  # older artifacts: the categories
         categories = {
             names[j]: float(p)
             for j, p in zip(a["profile.interest_index"][row], a["profile.interest_prob"][row], strict=True)

@@ -120,6 +120,7 @@ class ProfileView:
     sentiment: list[SentimentPoint]
     likelihood: list[LikelihoodPoint]
     recent: list  # ProductCard of recently viewed products, newest first
+    brands: dict[str, float] = field(default_factory=dict)  # the brand part of the profile, renormalised
 
 
 @dataclass(frozen=True)

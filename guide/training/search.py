@@ -144,3 +144,42 @@ def pareto(records: list[dict], tasks: list[str]) -> list[int]:
         if not dominated:
             front.append(r["number"])
     return front
+
+
+def load_study(folder: Path) -> dict | None:
+    """The study recorded beside a checkpoint (`search.json`), or None."""
+    path = Path(folder) / "search.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        logger.warning("search: %s unreadable (%s); left out of the report", path, error)
+        return None
+
+
+def study_lines(document: dict | None) -> list[str]:
+    """The study as Markdown: its budget, then every trial, best first, with the trade-off front marked."""
+    if not document or not document.get("trials"):
+        return []
+    trials = sorted(document["trials"], key=lambda r: -r["score"])
+    tasks = list(trials[0]["val"])
+    front = set(pareto(trials, tasks))
+    lines = [
+        f"\nConfiguration search ({len(trials)} trials of {document['steps_per_trial']} steps, "
+        f"{document['seconds'] / 60:.0f} minutes; {document['sampler']}; objective: {document['objective']}; "
+        "* = on the trade-off front: no other trial is better on every task):\n",
+        "| trial | sharing | weighting | sampling | lr | ngram_lr | gram_dropout | dropout | "
+        + " | ".join(tasks)
+        + " | mean |",
+        "|---" * (9 + len(tasks)) + "|",
+    ]
+    for r in trials:
+        p = r["params"]
+        cells = [
+            f"{r['number']}{'*' if r['number'] in front else ''}", p["sharing"], p["weighting"], p["sampling"],
+            f"{p['lr']:.4f}", f"{p['ngram_lr']:.4f}", f"{p['gram_dropout']:.2f}", f"{p['dropout']:.2f}",
+            *(f"{r['val'][t]:.3f}" for t in tasks), f"{r['score']:.3f}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

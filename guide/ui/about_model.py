@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from guide.training.search import pareto
 from guide.ui import charts, state
 from guide.ui.visuals import md_text
 
@@ -230,6 +231,45 @@ def _affinity(affinity: dict) -> None:
     right.plotly_chart(charts.weight_curves(records), config={"displayModeBar": False})
 
 
+def _search(study: dict | None, tasks: list[str]) -> None:
+    """How the configuration was chosen: the recorded search's trials and their trade-off."""
+    st.markdown("#### How was this configuration chosen?")
+    if not study or not study.get("trials"):
+        st.info("No configuration search is recorded beside this checkpoint (`python -m guide search`).")
+        return
+    trials = study["trials"]
+    best = max(trials, key=lambda t: t["score"])
+    front = set(pareto(trials, tasks))
+    st.caption(
+        f"A recorded search ({md_text(study['sampler'])}): {len(trials)} trials of {study['steps_per_trial']} "
+        f"training steps each ({study['seconds'] / 60:.0f} minutes on 2 CPU cores), each scored on the validation "
+        "split only. Short trials favour configurations that learn fast; the shipped model is the best trial's "
+        "configuration trained for its full budget. Ringed: trials no other trial beats on every task."
+    )
+    st.markdown(
+        f"**Best trial:** {best['number']} — "
+        + md_text(", ".join(f"{k} {v if isinstance(v, str) else round(v, 4)}" for k, v in best["params"].items()))
+    )
+    left, right = st.columns(2)
+    x = left.selectbox("Horizontal", tasks, index=tasks.index("purchase") if "purchase" in tasks else 0, key="search_x")
+    y = right.selectbox(
+        "Vertical", tasks, index=tasks.index("sentiment") if "sentiment" in tasks else 1, key="search_y"
+    )
+    st.plotly_chart(charts.search_tradeoff(trials, x, y, front), config={"displayModeBar": False})
+    rows = [
+        {
+            "trial": t["number"],
+            "front": "yes" if t["number"] in front else "",
+            **t["params"],
+            **t["val"],
+            "mean": t["score"],
+        }
+        for t in sorted(trials, key=lambda t: -t["score"])
+    ]
+    with st.expander("Every trial", expanded=False):
+        st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")
+
+
 def main() -> None:
     svc = state.service()
     card = svc.model_card()
@@ -268,6 +308,7 @@ def main() -> None:
             st.caption(f"Note: {md_text(note)}")
         _ood(report.get("ood"))
     _affinity(card.affinity)
+    _search(report.get("search"), list(config.get("tasks", [])))
     st.markdown("#### How is it built?")
     keys = (
         "sharing",

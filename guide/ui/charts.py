@@ -211,3 +211,32 @@ def weight_curves(records: list[dict]) -> go.Figure:
     return fig.update_layout(
         legend=dict(orientation="h", yanchor="top", y=-0.28, x=0)
     )  # below the plot, clear of the title
+
+
+def search_tradeoff(trials: list[dict], x: str, y: str, front: set[int]) -> go.Figure:
+    """Each configuration-search trial as a point (validation metric of task x against task y), coloured by the
+    mean over all tasks; trials on the trade-off front are ringed, and hovering names the configuration."""
+    text = [
+        f"trial {t['number']}: {t['params']['sharing']}, {t['params']['weighting']}, {t['params']['sampling']}, "
+        f"lr {t['params']['lr']:.4f}<br>mean {t['score']:.3f}"
+        for t in trials
+    ]
+    fig = go.Figure(
+        go.Scatter(
+            x=[t["val"][x] for t in trials],
+            y=[t["val"][y] for t in trials],
+            mode="markers+text",
+            text=[str(t["number"]) for t in trials],
+            textposition="top center",
+            hovertext=text,
+            hoverinfo="text",
+            marker=dict(
+                size=14,
+                color=[t["score"] for t in trials],
+                colorscale="Viridis",
+                colorbar=dict(title="mean"),
+                line=dict(width=[3 if t["number"] in front else 0 for t in trials], color="#d62728"),
+            ),
+        )
+    )
+    return _layout(fig, xaxis=dict(title=f"{x} (validation)"), yaxis=dict(title=f"{y} (validation)"))

@@ -26,8 +26,8 @@ def main() -> None:
     components.shopper_line(svc, session)
     st.caption(
         "The profile head reads the shopper's whole history (their stars included) and predicts "
-        "their interest in each category and tag. Buy, add to cart or review a product and "
-        "watch it move."
+        "their interest in each category (the Amazon category path), brand and tag. Buy, add to cart or "
+        "review a product and watch it move."
     )
     top = next(iter(view.categories), None)
     with st.grid(4, min_column_width=150, key="profile_numbers"):  # two by two on a phone
@@ -54,8 +54,13 @@ def main() -> None:
         st.markdown("#### Interest radar · top categories")
         st.plotly_chart(charts.interest_radar(view.categories, before_categories), key="radar", config=CHART_CONFIG)
     with tags:
-        st.markdown("#### Tag affinities")
-        st.plotly_chart(charts.tag_bars(view.tags, before_tags), key="tags", config=CHART_CONFIG)
+        st.markdown("#### Tag and brand affinities")
+        tag_tab, brand_tab = st.tabs(["Tags", "Brands"])
+        tag_tab.plotly_chart(charts.tag_bars(view.tags, before_tags), key="tags", config=CHART_CONFIG)
+        if view.brands:
+            brand_tab.plotly_chart(charts.tag_bars(view.brands), key="brands", config=CHART_CONFIG)
+        else:
+            brand_tab.caption("This model's profile has no brand interests.")
     if last:
         st.markdown(f"#### Before / after the last action: {last.kind} of “{md_text(last.title[:70])}”")
         chart, numbers = st.columns([2, 1])
