@@ -90,3 +90,36 @@ def test_gram_dropout_removes_grams_but_never_empties_a_bag(task):
                 np.testing.assert_array_equal(bag, original)  # a one-gram text keeps its gram
             kept, total = kept + len(bag), total + len(original)
     assert kept < 0.5 * total  # 90% asked: most grams are gone
+
+
+def test_attribute_draw_shows_products_in_their_free_text_formats():
+    data = synthetic_task_data(seed=3)
+    train = data.split_rows("train")
+    with_variants = np.sort(train[::2])  # half the training products have free-text variants
+    data.format_rows = with_variants
+    data.format_emb = np.stack([np.full((len(with_variants), 384), 10.0 * (f + 1), np.float32) for f in range(3)])
+    data.format_ngrams = [[np.array([f + 1]) for _ in with_variants] for f in range(3)]
+    sampler = TaskSampler(data, 64, 8, np.random.default_rng(0), "cpu", 0.0, format_share=1.0)
+    batch, targets = sampler.draw(ATTRIBUTES)
+    block = batch["items"]
+    assert "rows" not in block and batch["attr_index"].tolist() == list(range(64))  # one text per draw
+    emb, feats = block["emb"].numpy(), block["feats"].numpy()
+    free = np.isin(emb[:, 0], [10.0, 20.0, 30.0])
+    assert free.any() and (~free).any()
+    np.testing.assert_array_equal(feats[free], 0.0)  # free text: no price, rating or popularity
+    bags = bags_of(block)
+    for i in np.flatnonzero(free):
+        assert bags[i].tolist() == [int(emb[i, 0] // 10)]  # the format's own n-grams
+    # every catalogue-format row is a product without variants, and the targets are the drawn product's
+    rows = [int(np.flatnonzero((data.item_emb == e).all(1))[0]) for e in emb[~free]]
+    assert not set(rows) & set(with_variants.tolist())
+    np.testing.assert_array_equal(targets["tags"].numpy()[~free], data.tag_targets[rows])
+
+
+def test_attribute_draw_without_format_share_is_the_catalogue_draw():
+    data = synthetic_task_data(seed=4)
+    data.format_rows = data.split_rows("train")
+    data.format_emb = np.zeros((3, len(data.format_rows), 384), np.float32)
+    data.format_ngrams = [[np.array([1]) for _ in data.format_rows] for _ in range(3)]
+    batch, _ = TaskSampler(data, 32, 8, np.random.default_rng(0), "cpu", 0.0, format_share=0.0).draw(ATTRIBUTES)
+    assert "rows" in batch["items"]  # unique catalogue rows, features and all
