@@ -224,7 +224,7 @@ def test_phone_width_layout(server, browser):
         for path, text, name in (
             ("/", "View details", "shop-phone"),
             ("/product?product=P442845", "Write a review", "product-phone"),
-            ("/profile", "Tag affinities", "profile-phone"),
+            ("/profile", "Tag and brand affinities", "profile-phone"),
         ):
             page.goto(server.url + path)
             settle(page, text)
