@@ -34,23 +34,40 @@ def _short(name: str, limit: int = 18) -> str:
     return html.escape(name if len(name) <= limit else name[: limit - 1] + "…")
 
 
+def axis_labels(names: list[str], limit: int = 16) -> list[str]:
+    """Short, distinct axis labels: a category path's last level ("Skin Care › Face" -> "Face"), its first
+    level added where two would read the same ("Face (Makeup)"), cut to `limit`; a polar chart merges axes
+    whose labels are equal, so distinct names must stay distinct labels."""
+    parts = [n.split(" › ") for n in names]
+    lasts = [p[-1] for p in parts]
+    labels = [f"{p[-1]} ({p[0]})" if len(p) > 1 and lasts.count(p[-1]) > 1 else p[-1] for p in parts]
+    out: list[str] = []
+    for label in labels:
+        short = _short(label, limit)
+        while short in out:  # still equal after cutting: number it
+            short = f"{short} {len(out) + 1}"
+        out.append(short)
+    return out
+
+
 def interest_radar(now: dict[str, float], before: dict[str, float] | None = None, top: int = 7) -> go.Figure:
     names = list(now)[:top]
     if len(names) < 3:  # a radar needs a polygon
         names += [n for n in (before or {}) if n not in names][: 3 - len(names)]
+    labels = axis_labels(names)
     fig = go.Figure()
     if before:
         values = [before.get(n, 0.0) for n in names]
         fig.add_scatterpolar(
             r=values + values[:1],
-            theta=[_short(n, 13) for n in names + names[:1]],
+            theta=labels + labels[:1],
             name="before last action",
             line=dict(color=BEFORE, dash="dash"),
         )
     values = [now.get(n, 0.0) for n in names]
     fig.add_scatterpolar(
         r=values + values[:1],
-        theta=[_short(n, 13) for n in names + names[:1]],
+        theta=labels + labels[:1],
         name="now",
         fill="toself",
         line=dict(color=NOW),
@@ -146,16 +163,17 @@ def before_after(change: Change, top: int = 6) -> go.Figure:
     names = set(change.categories_after) | set(change.categories_before)
     moved = sorted(names, key=lambda n: -abs(change.categories_after.get(n, 0) - change.categories_before.get(n, 0)))
     names = moved[:top][::-1]
+    labels = axis_labels(names, 26)  # distinct, or two categories would share one bar row
     fig = go.Figure()
     fig.add_bar(
-        y=[_short(n, 26) for n in names],
+        y=labels,
         x=[change.categories_before.get(n, 0.0) for n in names],
         orientation="h",
         name="before",
         marker_color=BEFORE,
     )
     fig.add_bar(
-        y=[_short(n, 26) for n in names],
+        y=labels,
         x=[change.categories_after.get(n, 0.0) for n in names],
         orientation="h",
         name="after",

@@ -54,3 +54,14 @@ def test_line_breaks_become_spaces_and_none_is_empty():
     assert md_text("one\ntwo\r\nthree\u2028four") == "one two three four"
     assert md_text(None) == "" and md_text("") == ""
     assert md_text(ValueError("got '[x](y)'")) == "got \\'\\[x\\]\\(y\\)\\'"
+
+
+def test_radar_axes_stay_distinct_for_category_paths():
+    from guide.ui.charts import axis_labels, interest_radar
+
+    names = ["Hair Care › Conditioners", "Hair Care › Styling Products", "Skin Care › Face", "Makeup › Face"]
+    labels = axis_labels(names)
+    assert labels == ["Conditioners", "Styling Products", "Face (Skin Care)", "Face (Makeup)"]
+    assert len(set(axis_labels(["A › " + "x" * 30 + "1", "B › " + "x" * 30 + "2"]))) == 2  # equal once cut
+    fig = interest_radar(dict(zip(names, (0.4, 0.3, 0.2, 0.1), strict=True)))
+    assert list(fig.data[-1].theta) == labels + labels[:1]  # four axes, not two merged "Hair Care › …"
