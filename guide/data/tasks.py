@@ -104,9 +104,10 @@ class TaskData:
         return self.interest_names if self.interest_names is not None else self.categories + self.tags
 
     def interest_columns(self, kind: str = HEADLINE_KIND) -> np.ndarray:
-        """Columns of the interest vocabulary of one kind (the older layout: its categories)."""
+        """Columns of the interest vocabulary of one kind (the older layout: its categories stand for the
+        headline kind, and it has no others)."""
         if self.interest_kinds is None:
-            return np.arange(len(self.categories))
+            return np.arange(len(self.categories) if kind == HEADLINE_KIND else 0)
         return np.flatnonzero(self.interest_kinds == kind)
 
     def interest_labels(self, targets: np.ndarray, kind: str = HEADLINE_KIND) -> tuple[np.ndarray, np.ndarray]:

@@ -159,7 +159,7 @@ def profile_scores(probs: np.ndarray, data: TaskData, part, ci=True, per_row: di
     target = data.item_interest[part.target]
     values = {}
     for name, kind in (("ndcg_category", "path2"), ("ndcg_subcategory", "path3"), ("ndcg_brand", "brand")):
-        columns = data.interest_columns(kind) if data.interest_kinds is not None or kind == "path2" else []
+        columns = data.interest_columns(kind)
         if len(columns):
             labels, known = data.interest_labels(part.target, kind)
             values[name] = ndcg_of_label(probs[known][:, columns], labels[known])

@@ -158,20 +158,13 @@ def shipped_shoppers(catalog: Catalog, max_history: int) -> PurchaseSplit:
     return PurchaseSplit(list(users), history, ratings, np.zeros(len(users), np.int64))
 
 
-def category_columns(checkpoint: Checkpoint) -> np.ndarray:
-    """Columns of a checkpoint's interest vocabulary that the shop shows as categories."""
-    if checkpoint.interest_kinds:
-        return np.flatnonzero(np.array(checkpoint.interest_kinds) == "path2")
-    return np.arange(len(checkpoint.categories))
-
-
 def profile_part(
     twin: Checkpoint, data: TaskData, catalog: Catalog, shoppers: PurchaseSplit, device
 ) -> dict[str, np.ndarray]:
     """Top interest categories, renormalised over the categories (as the shop's profile shows them: the
     category path's second level; older checkpoints: their categories)."""
     probs = profile_probs(twin.model, data, shoppers, device)
-    cats = probs[:, category_columns(twin)]
+    cats = probs[:, twin.interest_columns("path2")]
     index, prob = _top(cats / cats.sum(1, keepdims=True).clip(1e-12), TOP_INTERESTS)
     return {"interest_index": index, "interest_prob": prob.astype(np.float16)}
 
@@ -339,7 +332,7 @@ def export(
             "best_step": twin.meta.get("best_step"),
             "tags": twin.tags,
             "categories": twin.categories,
-            "interest_categories": [twin.interest_names[j] for j in category_columns(twin)],
+            "interest_categories": [twin.interest_names[j] for j in twin.interest_columns("path2")],
             "pruning": measure(twin, data, task, device, folder) if measured else None,
         }
         logger.info("exported the %s twin (%.0f s so far)", task, time.perf_counter() - started)

@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -44,6 +45,12 @@ class Checkpoint:
     @property
     def interest_names(self) -> list[str]:
         return self.interests or self.categories + self.tags
+
+    def interest_columns(self, kind: str) -> np.ndarray:
+        """Columns of `interest_names` of one kind ("path2" = the categories the shop shows; the older layout's
+        categories stand for it, then its tags)."""
+        kinds = self.interest_kinds or ["path2"] * len(self.categories) + ["tag"] * len(self.tags)
+        return np.flatnonzero(np.array(kinds) == kind)
 
     def save(self, folder: Path | str = DEFAULT_CHECKPOINT) -> Path:
         folder = Path(folder)

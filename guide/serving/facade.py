@@ -104,12 +104,10 @@ class Guide:
         self._catalog = catalog
         self.tags, self.categories = checkpoint.tags, checkpoint.categories
         self.interests = checkpoint.interest_names
-        kinds = np.array(checkpoint.interest_kinds or ["category"] * len(self.categories) + ["tag"] * len(self.tags))
-        # the parts a profile is shown in: categories (the path's second level; older checkpoints: their
-        # categories), brands and tags, each renormalised
+        # the parts a profile is shown in, each renormalised: categories (the path's second level), brands, tags
         self._interest_parts = {
-            part: np.flatnonzero(np.isin(kinds, accepted))
-            for part, accepted in (("categories", ("path2", "category")), ("brands", ("brand",)), ("tags", ("tag",)))
+            part: checkpoint.interest_columns(kind)
+            for part, kind in (("categories", "path2"), ("brands", "brand"), ("tags", "tag"))
         }
         calibration = checkpoint.calibration
         self.tag_thresholds = np.array(calibration.get("tag_thresholds", [0.5] * len(self.tags)))
