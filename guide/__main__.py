@@ -35,6 +35,7 @@ def _configs(args) -> TrainConfig:
         clothing_fraction=args.clothing_fraction,
         sephora_fraction=args.sephora_fraction,
         sentiment_sources=tuple(args.sentiment_sources.split(",")),
+        sentence_share=args.sentence_share,
         seed=args.seed,
     )
     model_config = ModelConfig(
@@ -262,6 +263,12 @@ def _training_arguments(t: argparse.ArgumentParser) -> None:
         "--sentiment-sources",
         default=",".join(SENTIMENT_SOURCES),
         help="comma-separated review sources sentiment learns from; one source = a model to test out of domain",
+    )
+    t.add_argument(
+        "--sentence-share",
+        type=float,
+        default=DataConfig.sentence_share,
+        help="share of sentiment draws shown as a title or one sentence of the review (0: whole reviews)",
     )
     t.add_argument("--seed", type=int, default=TrainConfig.seed)
     t.add_argument("--device", default=None)

@@ -144,3 +144,12 @@ def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(
     assert twins.run(twins) == 0 and seen == [(("runs/x",), {"measured": False})]
     plain = parser().parse_args(["twins"])
     assert plain.run(plain) == 0 and seen[-1] == ((str(DEFAULT_CHECKPOINT),), {"measured": True})
+
+
+def test_train_sentence_share_reaches_the_data_config():
+    from guide.__main__ import _configs
+
+    assert _configs(parser().parse_args(["train"])).data.sentence_share == 0.0  # the shipped model: whole reviews
+    assert _configs(parser().parse_args(["train", "--sentence-share", "0.3"])).data.sentence_share == 0.3
+    with pytest.raises(ValueError, match="sentence_share"):
+        _configs(parser().parse_args(["train", "--sentence-share", "2"]))

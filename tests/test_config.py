@@ -28,7 +28,17 @@ def test_data_config_rejects_fractions_outside_unit_interval(fraction):
         DataConfig(clothing_fraction=fraction)
 
 
-@pytest.mark.parametrize("field", ["max_history", "purchase_negatives", "purchase_users", "eval_negatives"])
+@pytest.mark.parametrize("field", ["format_share", "sentence_share"])
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_data_config_rejects_shares_outside_unit_interval(field, share):
+    with pytest.raises(ValueError, match=rf"{field}: expected a share in \[0, 1\].*fix"):
+        DataConfig(**{field: share})
+    assert getattr(DataConfig(**{field: 0.0}), field) == 0.0  # 0 turns the draws off
+
+
+@pytest.mark.parametrize(
+    "field", ["max_history", "purchase_negatives", "purchase_users", "eval_negatives", "short_text_reviews"]
+)
 def test_data_config_rejects_non_positive_counts(field):
     with pytest.raises(ValueError, match=field):
         DataConfig(**{field: 0})

@@ -25,6 +25,7 @@ from guide.config import DEFAULT_EMBEDDING_DIR, DataConfig
 from guide.data.amazon import DETAIL_TAGS
 from guide.data.catalog import Catalog, attribute_train_mask
 from guide.data.purchase_signals import TransitionGraph
+from guide.data.short_texts import ShortTexts, short_texts
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class TaskData:
     review_lexicon: np.ndarray | None = None  # (R, 4) VADER scores of each review (the sentiment head reads them)
     interest_names: list[str] | None = None  # the profile's vocabulary (None: categories + tags, older layout)
     interest_kinds: np.ndarray | None = None  # (K,) "path1" / "path2" / "path3" / "brand" / "tag" per interest
+    short_texts: ShortTexts | None = None  # titles and sentences of training reviews (DataConfig.sentence_share)
 
     @property
     def unit_item_emb(self) -> np.ndarray:
@@ -285,20 +287,27 @@ def _train_bags(items, item_ngrams: list[np.ndarray], reviews, review_ngrams: li
     ]
 
 
-def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: Encoder | None = None):
-    """(rows, embeddings (F, M, 384), n-grams [F][M]) of the free-text formats of the attribute task's training
-    Sephora products (`guide.data.formats`). Their embeddings are cached under `config.cache_dir()` (not in
-    the shipped assets: only training reads them); the first build embeds them (~3 minutes on 2 cores)."""
+def training_encoder(encoder: Encoder | None) -> tuple[Encoder, bool]:
+    """(encoder, persist?) for texts only training reads (free-text formats, short review texts): their
+    embeddings are cached under `config.cache_dir()`, never written into the shipped assets."""
     from guide.config import cache_dir
-    from guide.data.formats import format_texts
     from guide.data.text import EmbeddingCache
 
-    rows = np.flatnonzero((split == "train") & (catalog.items["source"] == "sephora").to_numpy())
     folder = cache_dir()
     encoder = encoder or Encoder()
     if folder is not None:
         encoder = encoder.with_cache(EmbeddingCache(folder / "embeddings"))
-    persist = encoder.cache.folder.parent.resolve() != DEFAULT_EMBEDDING_DIR.resolve()  # never into the assets
+    return encoder, encoder.cache.folder.parent.resolve() != DEFAULT_EMBEDDING_DIR.resolve()
+
+
+def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: Encoder | None = None):
+    """(rows, embeddings (F, M, 384), n-grams [F][M]) of the free-text formats of the attribute task's training
+    Sephora products (`guide.data.formats`). Their embeddings are cached under `config.cache_dir()` (not in
+    the shipped assets: only training reads them); the first build embeds them (~3 minutes on 2 cores)."""
+    from guide.data.formats import format_texts
+
+    rows = np.flatnonzero((split == "train") & (catalog.items["source"] == "sephora").to_numpy())
+    encoder, persist = training_encoder(encoder)
     texts = format_texts(catalog.items, rows)
     emb = np.stack([encoder.embed(t, persist=persist, shard_name="formats") for t in texts.values()])
     ngrams = [[np.array(hash_ngrams(t, buckets), np.int64) for t in group] for group in texts.values()]
@@ -372,6 +381,10 @@ def build(
     )
     if config.format_share > 0:
         data.format_rows, data.format_emb, data.format_ngrams = format_variants(catalog, split, ngram_buckets, encoder)
+    if config.sentence_share > 0:
+        data.short_texts = short_texts(
+            reviews, review_split, ngram_buckets, *training_encoder(encoder), config.short_text_reviews, config.seed
+        )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     data.transitions = TransitionGraph.build(data.purchase["train"].sequences, len(items))
     logger.info(

@@ -25,7 +25,7 @@ from guide.model import GuideModel
 logger = logging.getLogger(__name__)
 FORMAT = 1
 LEGACY_MODEL_FIELDS = {"lexicon_features": 0}  # ModelConfig fields newer than some saved checkpoints
-LEGACY_DATA_FIELDS = {"format_share": 0.0}  # DataConfig fields newer than some saved checkpoints
+LEGACY_DATA_FIELDS = {"format_share": 0.0, "sentence_share": 0.0}  # DataConfig fields newer than some saved checkpoints
 
 
 @dataclass

@@ -37,11 +37,11 @@ class TaskSampler:
 
     def __init__(
         self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0,
-        purchase_users: int = 128, max_length: int = 50, format_share: float = 0.0,
+        purchase_users: int = 128, max_length: int = 50, format_share: float = 0.0, sentence_share: float = 0.0,
     ):  # fmt: skip
         self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
         self.drop = drop
-        self.format_share = format_share
+        self.format_share, self.sentence_share = format_share, sentence_share
         self.attr_rows = data.split_rows("train")
         train = data.review_split == "train"
         self.review_rows = {s: np.flatnonzero(train & (data.review_source == s)) for s in np.unique(data.review_source)}
@@ -103,12 +103,33 @@ class TaskSampler:
         # AMAZON_SHARE of each batch (more would replay its 2k reviews until they are memorised).
         counts = source_counts({s: len(r) for s, r in self.review_rows.items()}, self.batch_size)
         rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in counts.items()])
-        block = text_block(
-            self.data.review_emb, self.data.review_ngrams, rows, self.device, None, self.drop, self.rng,
-            self.data.review_lexicon,
-        )  # fmt: skip
-        labels = torch.from_numpy(self.data.review_labels[rows]).to(self.device)
+        short = self._short_texts(rows)
+        data = self.data
+        if short is None:
+            block = text_block(
+                data.review_emb, data.review_ngrams, rows, self.device, None, self.drop, self.rng, data.review_lexicon
+            )  # fmt: skip
+        else:  # some draws show the title or one sentence of their review, with the review's label
+            pool, taken = data.short_texts, short >= 0
+            emb, lexicon = data.review_emb[rows].copy(), data.review_lexicon[rows].copy()
+            emb[taken], lexicon[taken] = pool.emb[short[taken]], pool.lexicon[short[taken]]
+            bags = [pool.ngrams[i] if i >= 0 else data.review_ngrams[r] for r, i in zip(rows, short, strict=True)]
+            block = text_block(emb, bags, np.arange(len(rows)), self.device, None, self.drop, self.rng, lexicon)
+        labels = torch.from_numpy(data.review_labels[rows]).to(self.device)
         return {"reviews": block}, {"labels": labels}
+
+    def _short_texts(self, rows: np.ndarray) -> np.ndarray | None:
+        """Per drawn review, the index of one of its short texts to show instead (-1: the whole review), or
+        None when no draw shows one."""
+        pool = self.data.short_texts
+        if not self.sentence_share or pool is None or not len(pool.review_row):
+            return None
+        start = np.searchsorted(pool.review_row, rows, "left")
+        count = np.searchsorted(pool.review_row, rows, "right") - start
+        take = (count > 0) & (self.rng.random(len(rows)) < self.sentence_share)
+        if not take.any():
+            return None
+        return np.where(take, start + (self.rng.random(len(rows)) * count).astype(np.int64), -1)
 
     def _shoppers(self):
         picks = self.rng.choice(len(self.purchase.target), self.batch_size)

@@ -138,6 +138,7 @@ def train(
         config.data.purchase_users,
         config.model.max_length,
         config.data.format_share,
+        config.data.sentence_share,
     )
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
     probe = copy.copy(sampler)  # same data and settings, its own draws

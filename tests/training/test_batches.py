@@ -123,3 +123,48 @@ def test_attribute_draw_without_format_share_is_the_catalogue_draw():
     data.format_ngrams = [[np.array([1]) for _ in data.format_rows] for _ in range(3)]
     batch, _ = TaskSampler(data, 32, 8, np.random.default_rng(0), "cpu", 0.0, format_share=0.0).draw(ATTRIBUTES)
     assert "rows" in batch["items"]  # unique catalogue rows, features and all
+
+
+def _with_short_texts(data, every: int = 2):
+    """Give every `every`-th training review two short texts whose embedding holds -(review row + 1) and whose
+    n-gram bag is [7, row], so a batch says which review each short text came from."""
+    from guide.data.short_texts import ShortTexts
+
+    rows = np.repeat(data.review_rows("train")[::every], 2)
+    emb = np.zeros((len(rows), 384), np.float32)
+    emb[:, 0] = -(rows + 1.0)
+    data.short_texts = ShortTexts(
+        review_row=rows, emb=emb, ngrams=[np.array([7, r]) for r in rows],
+        lexicon=np.full((len(rows), 4), -1.0, np.float32), texts=[f"short {r}" for r in rows],
+    )  # fmt: skip
+    return set(rows.tolist())
+
+
+def test_sentiment_draw_shows_short_texts_with_the_label_of_their_review():
+    data = synthetic_task_data(seed=5, amazon_reviews=40, other_reviews=160)
+    with_short = _with_short_texts(data)
+    sampler = TaskSampler(data, 64, 8, np.random.default_rng(0), "cpu", 0.0, sentence_share=1.0)
+    shown = 0
+    for _ in range(3):
+        batch, targets = sampler.draw(SENTIMENT)
+        block, labels = batch["reviews"], targets["labels"].numpy()
+        first, lexicon, bags = block["emb"][:, 0].numpy(), block["lexicon"].numpy(), bags_of(block)
+        short = first < 0
+        rows = np.where(short, -first - 1, first).astype(int)
+        assert set(rows[short].tolist()) <= with_short and not set(rows[~short].tolist()) & with_short
+        np.testing.assert_array_equal(labels, data.review_labels[rows])  # a short text keeps its review's label
+        np.testing.assert_array_equal(lexicon[short], -1.0)  # and has lexicon features of its own
+        for i in np.flatnonzero(short):
+            assert bags[i].tolist() == [7, rows[i]]
+        for i in np.flatnonzero(~short):
+            np.testing.assert_array_equal(lexicon[i], data.review_lexicon[rows[i]])
+        shown += short.sum()
+    assert shown > 0
+    assert set(data.review_split[rows]) == {"train"}
+
+
+def test_sentiment_draw_without_sentence_share_shows_whole_reviews():
+    data = synthetic_task_data(seed=6)
+    _with_short_texts(data, every=1)
+    batch, _ = TaskSampler(data, 64, 8, np.random.default_rng(0), "cpu", 0.0, sentence_share=0.0).draw(SENTIMENT)
+    assert (batch["reviews"]["emb"][:, 0].numpy() >= 0).all()
