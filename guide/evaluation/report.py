@@ -45,6 +45,9 @@ def config_key(config) -> str:
     values = asdict(config)
     if tuple(values["data"].get("sentiment_sources", ())) == SENTIMENT_SOURCES:
         del values["data"]["sentiment_sources"]  # the default: twins trained before the setting existed stay valid
+    if not values["data"].get("sentence_share"):  # off (the default): its settings change nothing trained
+        values["data"].pop("sentence_share", None)
+        values["data"].pop("short_text_reviews", None)
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
