@@ -300,14 +300,13 @@ def training_encoder(encoder: Encoder | None) -> tuple[Encoder, bool]:
     return encoder, encoder.cache.folder.parent.resolve() != DEFAULT_EMBEDDING_DIR.resolve()
 
 
-def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: Encoder | None = None):
+def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: Encoder, persist: bool):
     """(rows, embeddings (F, M, 384), n-grams [F][M]) of the free-text formats of the attribute task's training
-    Sephora products (`guide.data.formats`). Their embeddings are cached under `config.cache_dir()` (not in
-    the shipped assets: only training reads them); the first build embeds them (~3 minutes on 2 cores)."""
+    Sephora products (`guide.data.formats`), embedded by a `training_encoder` (cached under
+    `config.cache_dir()`, not in the shipped assets); the first build embeds them (~3 minutes on 2 cores)."""
     from guide.data.formats import format_texts
 
     rows = np.flatnonzero((split == "train") & (catalog.items["source"] == "sephora").to_numpy())
-    encoder, persist = training_encoder(encoder)
     texts = format_texts(catalog.items, rows)
     emb = np.stack([encoder.embed(t, persist=persist, shard_name="formats") for t in texts.values()])
     ngrams = [[np.array(hash_ngrams(t, buckets), np.int64) for t in group] for group in texts.values()]
@@ -379,11 +378,14 @@ def build(
         idf=ngram_idf(idf_bags, ngram_buckets),
         review_lexicon=lexicon_features(reviews["full_text"].tolist()),
     )
+    if config.format_share > 0 or config.sentence_share > 0:
+        trainer_encoder = training_encoder(encoder)  # (encoder, persist): its cache is read from disk once
     if config.format_share > 0:
-        data.format_rows, data.format_emb, data.format_ngrams = format_variants(catalog, split, ngram_buckets, encoder)
+        variants = format_variants(catalog, split, ngram_buckets, *trainer_encoder)
+        data.format_rows, data.format_emb, data.format_ngrams = variants
     if config.sentence_share > 0:
         data.short_texts = short_texts(
-            reviews, review_split, ngram_buckets, *training_encoder(encoder), config.short_text_reviews, config.seed
+            reviews, review_split, ngram_buckets, *trainer_encoder, config.short_text_reviews, config.seed
         )
     data.purchase = _purchase_splits(catalog, amazon_rows, config)
     data.transitions = TransitionGraph.build(data.purchase["train"].sequences, len(items))

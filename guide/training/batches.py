@@ -111,7 +111,7 @@ class TaskSampler:
             )  # fmt: skip
         else:  # some draws show the title or one sentence of their review, with the review's label
             pool, taken = data.short_texts, short >= 0
-            emb, lexicon = data.review_emb[rows].copy(), data.review_lexicon[rows].copy()
+            emb, lexicon = data.review_emb[rows], data.review_lexicon[rows]  # copies (fancy indexing)
             emb[taken], lexicon[taken] = pool.emb[short[taken]], pool.lexicon[short[taken]]
             bags = [pool.ngrams[i] if i >= 0 else data.review_ngrams[r] for r, i in zip(rows, short, strict=True)]
             block = text_block(emb, bags, np.arange(len(rows)), self.device, None, self.drop, self.rng, lexicon)
