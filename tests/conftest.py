@@ -16,6 +16,8 @@ import pytest
 
 from guide.config import DEFAULT_CHECKPOINT, data_dir
 
+pytest.register_assert_rewrite("tests.db_fixtures")  # test modules import its helpers before it is a plugin
+
 # Fixtures whose values are built from the public data sets or the shipped checkpoint.
 REAL_DATA_FIXTURES = {
     "shipped_guide",

@@ -1,154 +1,21 @@
-"""Tests for guide.serving.store on a SQLite file and on a throwaway local PostgreSQL server.
-
-The PostgreSQL params start their own server from the installed binaries (initdb + pg_ctl, loopback
-only, in a temporary directory) and skip with a reason when no binaries are installed.
-"""
+"""Tests for guide.serving.store on a SQLite file and on a throwaway local PostgreSQL server
+(`tests/db_fixtures.py`; the schema and connection setup are tested in test_schema.py)."""
 
 from __future__ import annotations
 
 import math
-import os
-import pwd
-import re
-import secrets
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from datetime import UTC
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from guide.serving import store as store_module
 from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable, metadata
+from tests.db_fixtures import free_port
+from tests.db_fixtures import sample_review as _review
 
-PG_USER = "guide"
-PG_DATABASE = "guide_test"
-
-
-def _postgres_bin() -> Path | None:
-    """The newest /usr/lib/postgresql/<version>/bin that has initdb and pg_ctl."""
-    found = [
-        path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb") if (path.parent / "pg_ctl").exists()
-    ]
-    return max(found, key=lambda path: int(re.sub(r"\D", "", path.parent.name) or 0), default=None)
-
-
-def _run_as_prefix(directory: Path) -> list[str]:
-    """initdb refuses root: run the server as an unprivileged user that owns `directory`."""
-    if os.geteuid() != 0:
-        return []
-    for name in ("postgres", "nobody"):
-        try:
-            user = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if shutil.which("runuser"):
-            os.chown(directory, user.pw_uid, user.pw_gid)
-            return ["runuser", "-u", name, "--"]
-    pytest.skip("running as root without runuser and a 'postgres' or 'nobody' user to run initdb")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _run(command: list[str], cwd: Path, log: Path | None = None) -> None:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
-    if done.returncode != 0:
-        log_text = log.read_text()[-2000:] if log and log.exists() else ""
-        pytest.fail(f"{command[-1]!r} failed ({done.returncode}): {done.stderr}\n{log_text}")
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A PostgreSQL server on 127.0.0.1:<free port> for this test session; stopped at the end."""
-    bin_dir = _postgres_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin/initdb)")
-    root = Path(tempfile.mkdtemp(prefix="guide-pg-"))
-    data, log, port = root / "data", root / "server.log", _free_port()
-    prefix = _run_as_prefix(root)
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    try:
-        _run(
-            [
-                *prefix,
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                PG_USER,
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-            cwd=root,
-        )
-        _run(
-            [
-                *prefix,
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                options,
-                "start",
-            ],
-            cwd=root,
-            log=log,
-        )
-        admin = sa.create_engine(
-            f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {PG_DATABASE}")
-        admin.dispose()
-        yield f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/{PG_DATABASE}"
-    finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                cwd=root,
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    """A fresh Store on each backend; the PostgreSQL tables are dropped after every test."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'guide.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = Store(url)
-    yield opened
-    metadata.drop_all(opened.engine)
-    opened.close()
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'guide.db'}"
+pytest_plugins = ["tests.db_fixtures"]  # store / sqlite_url / postgres_url: each backend, fresh per test
 
 
 def _counts(store: Store) -> dict[str, int]:
@@ -157,21 +24,6 @@ def _counts(store: Store) -> dict[str, int]:
             table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             for table in metadata.sorted_tables
         }
-
-
-def _review(store: Store, shopper_id: str = "ana", **overrides):
-    arguments = {
-        "shopper_id": shopper_id,
-        "session_id": "s1",
-        "item_id": "lipstick",
-        "stars": 4,
-        "title": "Nice",
-        "text": "Lasts all day.",
-        "sentiment_label": "positive",
-        "sentiment_score": 0.8,
-        "interests": {"lips": 0.7, "vegan": 0.3},
-    }
-    return store.save_review(**{**arguments, **overrides})
 
 
 def test_ensure_shopper_is_idempotent(store):
@@ -407,14 +259,6 @@ def test_healthcheck(store, monkeypatch):
     assert health["ok"] is False and health["detail"]
 
 
-def test_sqlite_pragmas(sqlite_url):
-    with Store(sqlite_url) as store, store.engine.connect() as conn:
-        pragma = conn.exec_driver_sql
-        assert pragma("PRAGMA journal_mode").scalar() == "wal"
-        assert pragma("PRAGMA foreign_keys").scalar() == 1
-        assert pragma("PRAGMA busy_timeout").scalar() == store_module.SQLITE_BUSY_TIMEOUT_MS
-
-
 def test_data_survives_reopening(sqlite_url):
     with Store(sqlite_url) as first:
         first.ensure_shopper("ana", "Ana", "persona")
@@ -440,86 +284,6 @@ def test_default_url_uses_state_dir(monkeypatch, tmp_path):
 def test_unsupported_database_is_refused():
     with pytest.raises(ValueError, match="GUIDE_DATABASE_URL"):
         Store("mysql://user@127.0.0.1/guide")
-
-
-# --- creating the schema while other replicas do ----------------------------------------------------
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_url(request, tmp_path):
-    """The URL of a database with no tables yet: a new SQLite file or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    server = sa.make_url(request.getfixturevalue("postgres_url"))
-    name = f"guide_fresh_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
-
-
-def test_replicas_starting_together_on_an_empty_database_all_come_up(empty_url):
-    start, opened, errors = threading.Barrier(4), [], []
-
-    def open_store() -> None:
-        try:
-            start.wait()
-            opened.append(Store(empty_url))
-        except Exception as error:  # noqa: BLE001 - asserted in the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=open_store) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(opened) == 4
-    opened[0].ensure_shopper("ana", "Ana", "new")
-    assert all(store.healthcheck()["detail"] == "1 shoppers" for store in opened)
-    for store in opened:
-        store.close()
-
-
-def test_replicas_opening_a_new_sqlite_file_together_never_see_it_locked(tmp_path):
-    # Switching a new file to WAL raced about one time in ten (SQLite answers "database is locked"
-    # without waiting); thirty rounds would miss a regression about one time in twenty-four.
-    for round_ in range(30):
-        url = f"sqlite:///{tmp_path / f'fresh-{round_}.db'}"
-        start, opened, errors = threading.Barrier(4), [], []
-
-        def open_store(url: str, start: threading.Barrier, opened: list, errors: list) -> None:
-            try:
-                start.wait()
-                opened.append(Store(url))
-            except Exception as error:  # noqa: BLE001 - asserted in the main thread
-                errors.append(error)
-
-        threads = [threading.Thread(target=open_store, args=(url, start, opened, errors)) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        for store in opened:
-            store.close()
-        assert errors == [], f"round {round_}: {errors}"
-        assert len(opened) == 4
-
-
-def test_an_older_database_gets_the_submission_key_column(sqlite_url):
-    engine = sa.create_engine(sqlite_url)
-    old = sa.MetaData()
-    for table in metadata.sorted_tables:  # the schema as it was before idempotent submits
-        table.to_metadata(old)
-    old.tables["reviews"]._columns.remove(old.tables["reviews"].c.submission_key)
-    old.tables["reviews"].indexes.clear()
-    old.create_all(engine)
-    engine.dispose()
-    with Store(sqlite_url) as store:
-        store.ensure_shopper("ana", "Ana", "new")
-        first = _review(store, submission_key="form-1")
-        assert _review(store, submission_key="form-1").review.id == first.review.id
 
 
 # --- one review per submission, however often it is sent -------------------------------------------
@@ -584,7 +348,7 @@ def test_a_read_only_sqlite_database_raises_store_unavailable_and_keeps_its_data
 
 def test_a_stopped_postgres_raises_store_unavailable():
     with pytest.raises(StoreUnavailable, match=r"expected a reachable, writable database .*Fix: "):
-        Store(f"postgresql+psycopg://guide@127.0.0.1:{_free_port()}/nowhere?connect_timeout=3")
+        Store(f"postgresql+psycopg://guide@127.0.0.1:{free_port()}/nowhere?connect_timeout=3")
 
 
 def test_a_database_going_down_later_raises_store_unavailable(store, monkeypatch):
