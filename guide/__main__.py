@@ -44,6 +44,8 @@ def _configs(args) -> TrainConfig:
         soft_sharing=args.soft_sharing,
         dropout=args.dropout,
         tasks=tuple(args.tasks.split(",")),
+        ngram_dim=args.ngram_dim,
+        wide=not args.no_wide,
     )
     return TrainConfig(
         steps=args.steps,
@@ -93,16 +95,61 @@ def _search(args) -> int:
     return 0
 
 
+def _finetune_config(args):
+    from guide.config import FinetuneConfig
+
+    return FinetuneConfig(
+        steps=args.finetune_steps,
+        batch_size=args.finetune_batch,
+        max_tokens=args.max_tokens,
+        encoder_lr=args.encoder_lr,
+        layer_decay=args.layer_decay,
+        freeze_layers=args.freeze_layers,
+        head_lr=args.head_lr,
+        eval_every=args.finetune_eval_every,
+        checkpoint_minutes=args.checkpoint_minutes,
+        refit_steps=args.refit_steps,
+        refit_lr=args.refit_lr,
+    )
+
+
+def _staged(args, config: TrainConfig):
+    """Stages 1-3 (`guide/training/staged.py`); None when --stop-after ended stage 2 early."""
+    from guide.data.catalog import Catalog
+    from guide.training.staged import save_with_encoder, staged_training
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    catalog = Catalog.load(args.data_dir, config.data)
+    checkpoint, encoder = staged_training(
+        catalog, config, _finetune_config(args), Path(args.run_dir), args.attribute_split, args.resume,
+        not args.quiet, args.affinity_every, args.stop_after,
+    )  # fmt: skip
+    if checkpoint is None:
+        print(f"stage 2 stopped early; its resume file is in {args.run_dir}: rerun with --resume to continue")
+        return None
+    save_with_encoder(checkpoint, encoder, args.out)
+    return checkpoint
+
+
 def _train(args) -> int:
     from guide.training.trainer import train
 
     config = _configs(args)
-    catalog, data = _task_data(args, config)
-    checkpoint = train(data, config, catalog, progress=not args.quiet, affinity_every=args.affinity_every)
-    checkpoint.attribute_split = args.attribute_split
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
-        return 0
-    folder = checkpoint.save(args.out)
+    if args.finetune_steps:
+        checkpoint = _staged(args, config)
+        if checkpoint is None:
+            return 0
+        folder = Path(args.out)
+    else:
+        catalog, data = _task_data(args, config)
+        checkpoint = train(data, config, catalog, progress=not args.quiet, affinity_every=args.affinity_every)
+        checkpoint.attribute_split = args.attribute_split
+        if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 writes
+            return 0
+        folder = checkpoint.save(args.out)
     if args.affinity_out and "affinity" in checkpoint.meta:
         _save_affinity(checkpoint, Path(args.affinity_out))
     history = checkpoint.meta["history"]
@@ -176,9 +223,10 @@ def _evaluate(args) -> int:
 def _embed(args) -> int:
     from guide.data.catalog import Catalog
     from guide.data.text import Encoder
+    from guide.model.checkpoint import Checkpoint
 
     catalog = Catalog.load(args.data_dir)
-    encoder = Encoder()
+    encoder = Checkpoint.load(args.checkpoint).sentence_encoder() if args.checkpoint else Encoder()
     encoder.embed(catalog.items["text"].tolist(), progress=True, shard_name="items")
     encoder.embed(catalog.reviews["full_text"].tolist(), progress=True, shard_name="reviews")
     print(f"{len(encoder.cache)} embeddings cached in {encoder.cache.folder}")
@@ -199,7 +247,6 @@ def _calibrate(args) -> int:
 
     from guide.data import tasks as task_data
     from guide.data.catalog import Catalog
-    from guide.data.text import Encoder
     from guide.model.checkpoint import Checkpoint
     from guide.model.device import resolve_device
     from guide.training.validation import calibrate
@@ -210,7 +257,8 @@ def _calibrate(args) -> int:
     checkpoint = Checkpoint.load(args.checkpoint, device)
     catalog = Catalog.load(None, checkpoint.config.data)
     split = checkpoint.attribute_split or "brand"
-    data = task_data.build(catalog, Encoder(), checkpoint.config.data, split, checkpoint.model.config.ngram_buckets)
+    encoder = checkpoint.sentence_encoder()
+    data = task_data.build(catalog, encoder, checkpoint.config.data, split, checkpoint.model.config.ngram_buckets)
     checkpoint.calibration = calibrate(checkpoint.model.to(device).eval(), data, device)
     checkpoint.save(args.checkpoint)
     shown = {k: v for k, v in checkpoint.calibration.items() if not isinstance(v, list) or len(v) <= 3}
@@ -255,6 +303,8 @@ def _training_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--ngram-lr", type=float, default=TrainConfig.ngram_lr)
     t.add_argument("--dropout", type=float, default=ModelConfig.dropout)
     t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    t.add_argument("--ngram-dim", type=int, default=ModelConfig.ngram_dim, help="lexical n-gram branch (0: none)")
+    t.add_argument("--no-wide", action="store_true", help="no wide (linear n-gram) logits beside the heads")
     t.add_argument("--soft-sharing", type=float, default=0.0)
     t.add_argument("--attribute-split", choices=("brand", "product"), default="brand")
     t.add_argument("--clothing-fraction", type=float, default=1.0)
@@ -276,6 +326,26 @@ def _training_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
 
 
+def _finetune_arguments(t: argparse.ArgumentParser) -> None:
+    """The staged training (stage 2 fine-tunes the shared sentence encoder; guide/training/finetune.py)."""
+    from guide.config import FinetuneConfig as F
+
+    t.add_argument("--finetune-steps", type=int, default=0, help="stage-2 steps (0: one stage, frozen encoder)")
+    t.add_argument("--run-dir", default="runs/finetune", help="where the stages keep their results")
+    t.add_argument("--resume", action="store_true", help="continue the staged run in --run-dir where it stopped")
+    t.add_argument("--stop-after", type=int, default=None, help="end stage 2 after this many steps (resumable)")
+    t.add_argument("--finetune-batch", type=int, default=F.batch_size)
+    t.add_argument("--max-tokens", type=int, default=F.max_tokens)
+    t.add_argument("--encoder-lr", type=float, default=F.encoder_lr)
+    t.add_argument("--layer-decay", type=float, default=F.layer_decay)
+    t.add_argument("--freeze-layers", type=int, default=F.freeze_layers)
+    t.add_argument("--head-lr", type=float, default=F.head_lr)
+    t.add_argument("--finetune-eval-every", type=int, default=F.eval_every)
+    t.add_argument("--checkpoint-minutes", type=float, default=F.checkpoint_minutes)
+    t.add_argument("--refit-steps", type=int, default=F.refit_steps)
+    t.add_argument("--refit-lr", type=float, default=F.refit_lr)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m guide", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,6 +358,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--affinity-every", type=int, default=0, help="record task-gradient cosines every N steps")
     t.add_argument("--affinity-out", default="", help="also write the recorded affinity to this JSON file")
+    _finetune_arguments(t)
     t.set_defaults(run=_train)
     s = sub.add_parser("search", help="record an Optuna search over sharing, weighting, sampling and rates")
     _training_arguments(s)
@@ -320,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(run=_evaluate)
     m = sub.add_parser("embed", help="embed the catalogue and reviews into the cache")
     m.add_argument("--data-dir", default=None)
+    m.add_argument("--checkpoint", default="", help="embed with this checkpoint's (fine-tuned) encoder")
     m.set_defaults(run=_embed)
     b = sub.add_parser("bench", help="time loading and requests")
     b.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT))

@@ -129,7 +129,9 @@ class ModelConfig:
     hidden: int = 256  # width of the shared trunk and of each expert
     num_experts: int = 4  # experts for mmoe/ple (ple: per group)
     ngram_buckets: int = 2**17  # hashed word uni/bi-gram vocabulary of the lexical branch
-    ngram_dim: int = 64  # width of the lexical branch (carries what MiniLM alone misses)
+    # width of the lexical branch: a hashed n-gram table beside the sentence embedding (what a frozen MiniLM alone
+    # missed); 0 = none, as with a fine-tuned encoder (the table memorises in-domain words that do not travel)
+    ngram_dim: int = 64
     dropout: float = 0.3  # the data sets are small; regularise (measured: 0.3 > 0.2 on validation)
     soft_sharing: float = 0.0  # L2 pull between task-specific weights (0 = off)
     wide: bool = True  # per-task linear n-gram logits beside the deep path (wide & deep) for tags and sentiment
@@ -145,6 +147,10 @@ class ModelConfig:
     sequence_dropout: float = 0.5  # SASRec's setting for Beauty: its sequences are short and sparse
     max_length: int = 50  # longest history the purchase head reads (positions beyond share the last embedding)
     tasks: tuple[str, ...] = TASKS  # which heads exist (single-task baselines use one)
+    # the sentence encoder the model reads: "" = the base one (`encoder_name()`); else the folder, beside the
+    # checkpoint's weights, of the encoder fine-tuned with it (`guide.training.finetune`), cached as `encoder_id`
+    encoder: str = ""
+    encoder_id: str = ""
 
     def __post_init__(self):
         if self.sharing not in SHARING_SCHEMES:
@@ -155,8 +161,13 @@ class ModelConfig:
         self.tasks = tuple(self.tasks)
         if self.lexicon_features not in (0, 4):
             raise ValueError(f"lexicon_features: expected 0 (none) or 4 (VADER's scores); got {self.lexicon_features}")
-        if self.hidden < 8 or self.ngram_dim < 1 or self.num_experts < 1:
-            raise ValueError("hidden >= 8, ngram_dim >= 1 and num_experts >= 1 are required")
+        if self.hidden < 8 or self.ngram_dim < 0 or self.num_experts < 1:
+            raise ValueError("hidden >= 8, ngram_dim >= 0 (0: no lexical branch) and num_experts >= 1 are required")
+        if self.encoder and (not self.encoder_id or "/" in self.encoder or self.encoder.startswith(".")):
+            raise ValueError(
+                f"encoder: expected a folder name beside the checkpoint's weights with an encoder_id; got "
+                f"{self.encoder!r} / {self.encoder_id!r}; fix: save the checkpoint with `guide.training.finetune`"
+            )
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.sequence_dropout < 1.0:
             raise ValueError(f"dropout: expected [0, 1); got {self.dropout}, {self.sequence_dropout}")
         if self.sequence_dim % self.sequence_heads or self.sequence_blocks < 1 or self.max_length < 1:
@@ -196,3 +207,33 @@ class TrainConfig:
             raise ValueError(f"gram_dropout: expected [0, 1); got {self.gram_dropout}")
         if self.steps < 1 or self.batch_size < 2 or self.lr <= 0:
             raise ValueError("steps >= 1, batch_size >= 2 and lr > 0 are required")
+
+
+@dataclass
+class FinetuneConfig:
+    """Stage 2 of the staged training (`guide/training/finetune.py`): the sentence encoder fine-tuned with
+    every task. Stage 1 is `TrainConfig` itself; stage 3 re-fits trunk and heads on the refreshed cache."""
+
+    steps: int = 600  # optimiser steps of stage 2; each draws one batch per task
+    batch_size: int = 32  # texts per text task and step (a 32 x 128-token step costs ~2.5 s on one core here)
+    max_tokens: int = 128  # texts are cut here in training and in the exported encoder
+    buckets: int = 4  # length buckets a text draw comes from (less padding)
+    encoder_lr: float = 5e-5  # the top transformer layer's rate
+    layer_decay: float = 0.85  # each lower layer learns this much slower than the one above it
+    freeze_layers: int = 0  # lowest transformer layers (and the token embeddings) kept frozen
+    head_lr: float = 5e-4  # trunk and heads, warm from stage 1
+    eval_every: int = 100  # steps between looks at a fixed validation sample (no best-step pick)
+    eval_texts: int = 400  # validation reviews per source, and products, in that sample
+    checkpoint_minutes: float = 10.0  # a resume file at least this often
+    refit_steps: int = 750  # stage 3: trunk and heads on the refreshed cache, encoder frozen
+    refit_lr: float = 1e-3  # stage 3's peak rate (warm start: below stage 1's)
+
+    def __post_init__(self):
+        if self.steps < 1 or self.batch_size < 2 or self.refit_steps < 1 or self.eval_every < 1:
+            raise ValueError("steps, refit_steps, eval_every >= 1 and batch_size >= 2 are required")
+        if not 8 <= self.max_tokens <= 512:
+            raise ValueError(f"max_tokens: expected 8..512; got {self.max_tokens}; fix: pass e.g. 128")
+        if not 0.0 < self.layer_decay <= 1.0 or self.encoder_lr <= 0 or self.head_lr <= 0 or self.refit_lr <= 0:
+            raise ValueError("layer_decay in (0, 1] and positive learning rates are required")
+        if not 0 <= self.freeze_layers <= 6 or self.buckets < 1:
+            raise ValueError(f"freeze_layers: expected 0..6, buckets >= 1; got {self.freeze_layers}, {self.buckets}")

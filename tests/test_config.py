@@ -54,7 +54,7 @@ def test_model_config_rejects_unknown_sharing_and_tasks():
 
 
 @pytest.mark.parametrize(
-    "overrides", [{"hidden": 4}, {"ngram_dim": 0}, {"num_experts": 0}, {"dropout": 1.0}, {"dropout": -0.1}]
+    "overrides", [{"hidden": 4}, {"ngram_dim": -1}, {"num_experts": 0}, {"dropout": 1.0}, {"dropout": -0.1}]
 )
 def test_model_config_rejects_degenerate_sizes(overrides):
     with pytest.raises(ValueError):

@@ -93,6 +93,19 @@ class TaskData:
     interest_names: list[str] | None = None  # the profile's vocabulary (None: categories + tags, older layout)
     interest_kinds: np.ndarray | None = None  # (K,) "path1" / "path2" / "path3" / "brand" / "tag" per interest
     short_texts: ShortTexts | None = None  # titles and sentences of training reviews (DataConfig.sentence_share)
+    # The base (frozen) encoder's vectors, which the MiniLM peers read when the model reads a fine-tuned encoder
+    # (`with_peer_embeddings`); None: the same as item_emb / review_emb.
+    peer_item_emb: np.ndarray | None = None
+    peer_review_emb: np.ndarray | None = None
+
+    @property
+    def peer_items(self) -> np.ndarray:
+        """Item vectors of the frozen base encoder (what a MiniLM peer reads)."""
+        return self.item_emb if self.peer_item_emb is None else self.peer_item_emb
+
+    @property
+    def peer_reviews(self) -> np.ndarray:
+        return self.review_emb if self.peer_review_emb is None else self.peer_review_emb
 
     @property
     def unit_item_emb(self) -> np.ndarray:
@@ -296,7 +309,7 @@ def training_encoder(encoder: Encoder | None) -> tuple[Encoder, bool]:
     folder = cache_dir()
     encoder = encoder or Encoder()
     if folder is not None:
-        encoder = encoder.with_cache(EmbeddingCache(folder / "embeddings"))
+        encoder = encoder.with_cache(EmbeddingCache(folder / "embeddings", model_id=encoder.cache.model_id))
     return encoder, encoder.cache.folder.parent.resolve() != DEFAULT_EMBEDDING_DIR.resolve()
 
 
@@ -311,6 +324,18 @@ def format_variants(catalog: Catalog, split: np.ndarray, buckets: int, encoder: 
     emb = np.stack([encoder.embed(t, persist=persist, shard_name="formats") for t in texts.values()])
     ngrams = [[np.array(hash_ngrams(t, buckets), np.int64) for t in group] for group in texts.values()]
     return rows, emb.astype(np.float32), ngrams
+
+
+def with_peer_embeddings(data: TaskData, catalog: Catalog, encoder: Encoder) -> TaskData:
+    """`data` with the base encoder's item and review vectors beside the model's own: peers that read a frozen
+    MiniLM stay the frozen MiniLM when the model reads its fine-tuned encoder (both come from the caches)."""
+    from dataclasses import replace
+
+    return replace(
+        data,
+        peer_item_emb=encoder.embed(catalog.items["text"].tolist(), shard_name="items"),
+        peer_review_emb=encoder.embed(catalog.reviews["full_text"].tolist(), shard_name="reviews"),
+    )
 
 
 def review_splits(reviews, config: DataConfig) -> np.ndarray:

@@ -41,7 +41,8 @@ class EmbeddingCache:
     """
 
     def __init__(self, folder: Path | str | None = None, model_id: str | None = None):
-        self.folder = Path(folder or embedding_dir()) / (model_id or encoder_id()).replace("/", "__")
+        self.model_id = model_id or encoder_id()
+        self.folder = Path(folder or embedding_dir()) / self.model_id.replace("/", "__")
         self._index: dict[bytes, int] = {}
         self._blocks: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
@@ -134,11 +135,14 @@ class Encoder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import torch
             from sentence_transformers import SentenceTransformer
 
             name = self.name or encoder_name()
             logger.info("loading sentence encoder %s", name)
-            self._model = SentenceTransformer(name, device=self.device or "cpu")
+            # float32 whatever the folder stores (a fine-tuned encoder is saved in float16)
+            kwargs = {"dtype": torch.float32}
+            self._model = SentenceTransformer(name, device=self.device or "cpu", model_kwargs=kwargs)
         return self._model
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:

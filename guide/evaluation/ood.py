@@ -95,10 +95,16 @@ def sentence_sample(reviews: pd.DataFrame, rows: np.ndarray, limit: int, seed: i
 
 
 def with_sentences(
-    catalog: Catalog, data: TaskData, sentences: pd.DataFrame, encoder: Encoder, buckets: int
+    catalog: Catalog,
+    data: TaskData,
+    sentences: pd.DataFrame,
+    encoder: Encoder,
+    buckets: int,
+    peer_encoder: Encoder | None = None,
 ) -> tuple[Catalog, TaskData, np.ndarray]:
     """The catalogue and task data with `sentences` appended as reviews of split SENTENCE_SPLIT, and their rows:
-    peers and the model then read them like any review."""
+    peers and the model then read them like any review (`peer_encoder`: the base encoder the MiniLM peers
+    read, when the model reads a fine-tuned one)."""  # fmt: skip
     n, start = len(sentences), len(catalog.reviews)
     texts = sentences["text"].tolist()
     extra = pd.DataFrame(
@@ -106,8 +112,14 @@ def with_sentences(
          "text": texts, "full_text": texts, "split": SENTENCE_SPLIT}
     )  # fmt: skip
     emb = encoder.embed(texts, shard_name="ood-sentences")
+    peer = None
+    if data.peer_review_emb is not None:
+        if peer_encoder is None:
+            raise ValueError("with_sentences: the data carry peer embeddings; expected a peer_encoder for new texts")
+        peer = np.concatenate([data.peer_review_emb, peer_encoder.embed(texts, shard_name="ood-sentences")])
     data = replace(
         data,
+        peer_review_emb=peer,
         review_emb=np.concatenate([data.review_emb, emb]),
         review_ngrams=data.review_ngrams + [np.array(hash_ngrams(t, buckets), np.int64) for t in texts],
         review_labels=np.concatenate([data.review_labels, sentences["label"].to_numpy()]),
@@ -216,24 +228,34 @@ class TextInputs:
     ngrams: list[np.ndarray]
     feats: np.ndarray
     texts: list[str]
+    peer_emb: np.ndarray | None = None  # the base encoder's vectors (None: emb), for the MiniLM peers
+
+    @property
+    def peer_vectors(self) -> np.ndarray:
+        return self.emb if self.peer_emb is None else self.peer_emb
 
 
-def free_inputs(texts: list[str], encoder: Encoder, buckets: int, features: int) -> TextInputs:
+def free_inputs(
+    texts: list[str], encoder: Encoder, buckets: int, features: int, peer_encoder: Encoder | None = None
+) -> TextInputs:
     """Free text as `Guide.attributes` serves it: the item features (price, rating, popularity) unknown (0)."""
     return TextInputs(
         encoder.embed(texts, shard_name="ood-texts"),
         [np.array(hash_ngrams(t, buckets), np.int64) for t in texts],
         np.zeros((len(texts), features), np.float32),
         texts,
+        None if peer_encoder is None else peer_encoder.embed(texts, shard_name="ood-texts"),
     )
 
 
 def catalogue_inputs(catalog: Catalog, data: TaskData, rows: np.ndarray) -> TextInputs:
     """The catalogue's own format: the model's input rows (features included) and the peers' lexical texts."""
     lexical = lexical_texts(catalog)
+    peer = None if data.peer_item_emb is None else data.peer_item_emb[rows]
     return TextInputs(
-        data.item_emb[rows], [data.item_ngrams[r] for r in rows], data.item_feats[rows], [lexical[r] for r in rows]
-    )
+        data.item_emb[rows], [data.item_ngrams[r] for r in rows], data.item_feats[rows], [lexical[r] for r in rows],
+        peer,
+    )  # fmt: skip
 
 
 @torch.inference_mode()
@@ -259,7 +281,7 @@ def _tfidf_features(catalog: Catalog, data: TaskData, train: np.ndarray):
 # features of other texts)
 PEER_FEATURES = {
     "TF-IDF OvR": _tfidf_features,
-    "MiniLM OvR": lambda catalog, data, train: (data.item_emb, lambda inputs: inputs.emb),
+    "MiniLM OvR": lambda catalog, data, train: (data.peer_items, lambda inputs: inputs.peer_vectors),
 }
 
 
@@ -357,12 +379,12 @@ def check_source_only(checkpoint: Checkpoint, source: str) -> None:
         )
 
 
-def _sentiment_section(checkpoint, catalog, data, encoder, device, ood_checkpoints, sizes, ci) -> dict:
+def _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci) -> dict:
     buckets = checkpoint.model.config.ngram_buckets
     parts = [sentence_sample(catalog.reviews, data.review_rows("test", s), sizes.sentences, sizes.seed)
              for s in SENTIMENT_SOURCES]  # fmt: skip
     sentences = pd.concat(parts, ignore_index=True)
-    catalog_x, data_x, sentence_rows = with_sentences(catalog, data, sentences, encoder, buckets)
+    catalog_x, data_x, sentence_rows = with_sentences(catalog, data, sentences, encoders[0], buckets, encoders[1])
     tests = {}
     for source in SENTIMENT_SOURCES:
         tests[("reviews", source)] = data.review_rows("test", source)
@@ -384,16 +406,16 @@ def _sentiment_section(checkpoint, catalog, data, encoder, device, ood_checkpoin
     return {"rows": rows, "note": note, "sizes": sizes_seen}
 
 
-def _attribute_sections(checkpoint, catalog, data, encoder, device, sizes, ci) -> tuple[dict, dict]:
+def _attribute_sections(checkpoint, catalog, data, encoders, device, sizes, ci) -> tuple[dict, dict]:
     buckets, features = checkpoint.model.config.ngram_buckets, data.item_feats.shape[1]
     judged = peers._labelled_rows(data, "test")
     if sizes.products is not None and len(judged) > sizes.products:
         judged = np.sort(np.random.default_rng(sizes.seed).choice(judged, sizes.products, replace=False))
-    blocks = {name: free_inputs(texts, encoder, buckets, features)
+    blocks = {name: free_inputs(texts, encoders[0], buckets, features, encoders[1])
               for name, texts in format_texts(catalog.items, judged).items()}  # fmt: skip
     blocks[CATALOGUE] = catalogue_inputs(catalog, data, judged)
     titles, coverage = title_sample(catalog, load_category_map(), sizes.titles, sizes.seed)
-    blocks["titles"] = free_inputs(titles["title"].tolist(), encoder, buckets, features)
+    blocks["titles"] = free_inputs(titles["title"].tolist(), encoders[0], buckets, features, encoders[1])
     thresholds = np.asarray(checkpoint.calibration.get("tag_thresholds", [0.5] * len(data.tags)))
     predictions = {}
     for block, inputs in blocks.items():
@@ -439,17 +461,20 @@ def ood_report(
     ood_checkpoints: dict[str, Checkpoint] | None = None,
     sizes: Sizes | None = None,
     ci: bool = True,
+    peer_encoder: Encoder | None = None,
 ) -> dict:
     """The out-of-domain section of the report for `checkpoint` (trained on both review sources) on `data`
     (the brand split, both sources), plus `ood_checkpoints` {source: checkpoint trained on that source only}.
-    `encoder` embeds the new texts (sentences, formats, titles) through its cache."""
+    `encoder` (the model's) embeds the new texts (sentences, formats, titles) through its cache; `peer_encoder`
+    (the frozen base encoder) embeds them for the MiniLM peers when `data` carries peer embeddings."""
     sizes = sizes or Sizes()
     started = time.perf_counter()
     for source, other in (ood_checkpoints or {}).items():
         check_source_only(other, source)
     with threadpool_limits(limits=1):  # the machine is shared with training; more BLAS threads only contend
-        sentiment = _sentiment_section(checkpoint, catalog, data, encoder, device, ood_checkpoints, sizes, ci)
-        formats, titles = _attribute_sections(checkpoint, catalog, data, encoder, device, sizes, ci)
+        encoders = (encoder, peer_encoder)
+        sentiment = _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci)
+        formats, titles = _attribute_sections(checkpoint, catalog, data, encoders, device, sizes, ci)
     meta = {"sizes": asdict(sizes), "one_source_models": sorted(ood_checkpoints or {}),
             "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
     return {"sentiment": sentiment, "formats": formats, "titles": titles, "meta": meta}

@@ -135,7 +135,7 @@ SENTIMENT_PEERS = {
     # Grids: TF-IDF with C > 4 scored lower in trials on this data (and saga slows there); embeddings need larger C.
     "TF-IDF+LogReg": partial(_fit_review_regression, _tfidf_reviews, (0.25, 1.0, 4.0)),
     "MiniLM+LogReg": partial(
-        _fit_review_regression, lambda catalog, data: lambda rows: data.review_emb[rows], (1.0, 4.0, 16.0)
+        _fit_review_regression, lambda catalog, data: lambda rows: data.peer_reviews[rows], (1.0, 4.0, 16.0)
     ),
 }
 
@@ -170,7 +170,7 @@ def _tfidf_items(catalog: Catalog, data: TaskData, train: np.ndarray):
 # on the brand slice's valid split (a grid per run would cost minutes on two cores).
 ATTRIBUTE_PEERS = {
     "TF-IDF OvR": (_tfidf_items, 16.0, 16.0),
-    "MiniLM OvR": (lambda catalog, data, train: data.item_emb, 1.0, 4.0),
+    "MiniLM OvR": (lambda catalog, data, train: data.peer_items, 1.0, 4.0),
 }
 
 

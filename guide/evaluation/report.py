@@ -80,7 +80,12 @@ def _twin(
     else:
         checkpoint = train(data, config, catalog, progress=progress)
         checkpoint.attribute_split = split
-        checkpoint.save(folder)
+        if base.encoder_folder is not None:  # the twin reads the shared model's fine-tuned encoder, frozen
+            from guide.training.staged import save_with_encoder
+
+            save_with_encoder(checkpoint, base.encoder_folder, folder)
+        else:
+            checkpoint.save(folder)
     check_checkpoint(checkpoint, split, catalog.fingerprint(), data.tags)
     return _on(checkpoint, device)
 
@@ -131,7 +136,9 @@ def build_report(
     _add(report, trivial_metrics(data))
     data_product = None
     if full or peers:  # the attribute peers and twins are also judged on the product split
-        data_product = task_data.build(catalog, encoder, base.config.data, "product", buckets)
+        data_product = _with_peers(
+            base, catalog, task_data.build(catalog, encoder, base.config.data, "product", buckets)
+        )
         _add(report, {ATTRIBUTES: trivial_metrics(data_product, attribute_slice="product").get(ATTRIBUTES, {})})
     twin_tasks = TASKS if full else tuple(t for t in (twins or ()) if t in base.model.config.tasks)
     for task in twin_tasks:
@@ -219,10 +226,17 @@ def _load(checkpoint_dir: Path, catalog: Catalog | None, encoder: Encoder | None
     device = resolve_device(None)  # one device for the model, its twins and every tensor fed to them
     base = Checkpoint.load(checkpoint_dir, device)
     catalog = catalog or Catalog.load(None, base.config.data)
-    encoder = encoder or Encoder()
-    data = task_data.build(catalog, encoder, base.config.data, "brand", base.model.config.ngram_buckets)
+    encoder = encoder or base.sentence_encoder()
+    data = _with_peers(
+        base, catalog, task_data.build(catalog, encoder, base.config.data, "brand", base.model.config.ngram_buckets)
+    )
     check_checkpoint(base, "brand", catalog.fingerprint(), data.tags)
     return device, _on(base, device), catalog, encoder, data
+
+
+def _with_peers(base: Checkpoint, catalog: Catalog, data):
+    """A fine-tuned model's data carry the frozen base encoder's vectors too, for the MiniLM peers."""
+    return data if base.encoder_folder is None else task_data.with_peer_embeddings(data, catalog, Encoder())
 
 
 def one_source_models(
@@ -267,8 +281,9 @@ def ood_section(
     from guide.evaluation.ood import ood_report
 
     models = one_source_models(base, catalog, encoder, device, progress, ood_twins, ood_checkpoints)
-    ood_encoder = ood_encoder or Encoder(cache=EmbeddingCache(OOD_EMBEDDINGS))
-    return ood_report(base, catalog, data, ood_encoder, device, models)
+    ood_encoder = ood_encoder or base.sentence_encoder(OOD_EMBEDDINGS)
+    peer_encoder = None if base.encoder_folder is None else Encoder(cache=EmbeddingCache(OOD_EMBEDDINGS))
+    return ood_report(base, catalog, data, ood_encoder, device, models, peer_encoder=peer_encoder)
 
 
 def build_ood(

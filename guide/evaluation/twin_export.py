@@ -197,7 +197,8 @@ PARTS = {ATTRIBUTES: attribute_part, SENTIMENT: sentiment_part, PROFILE: profile
 # --- how small a twin gets -----------------------------------------------------------------------------
 def _tables(model) -> list[str]:
     """The hashed n-gram tables: the shared one and the wide parts (rows = buckets)."""
-    return ["encoder.ngrams.weight", *[f"wide.{task}.weight" for task in model.wide]]
+    shared = ["encoder.ngrams.weight"] if model.encoder.ngrams is not None else []
+    return [*shared, *[f"wide.{task}.weight" for task in model.wide]]
 
 
 def _saved_state(model) -> dict[str, torch.Tensor]:
@@ -311,7 +312,7 @@ def export(
     folders = find_twins(base, Path(runs))
     catalog = catalog or Catalog.load(None, base.config.data)
     buckets = base.model.config.ngram_buckets
-    data = data or task_data.build(catalog, encoder or Encoder(), base.config.data, "brand", buckets)
+    data = data or task_data.build(catalog, encoder or base.sentence_encoder(), base.config.data, "brand", buckets)
     check_checkpoint(base, "brand", catalog.fingerprint(), data.tags)
     shoppers = shipped_shoppers(catalog, base.config.data.max_history)
     arrays: dict[str, np.ndarray] = {

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from guide.config import DEFAULT_CHECKPOINT, DataConfig, ModelConfig, TrainConfig
+from guide.data.text import EmbeddingCache, Encoder
 from guide.model import GuideModel
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,29 @@ class Checkpoint:
         categories stand for it, then its tags)."""
         kinds = self.interest_kinds or ["path2"] * len(self.categories) + ["tag"] * len(self.tags)
         return np.flatnonzero(np.array(kinds) == kind)
+
+    @property
+    def encoder_folder(self) -> Path | None:
+        """The fine-tuned sentence encoder saved beside the weights (None: the model reads the base encoder)."""
+        name = self.model.config.encoder
+        if not name:
+            return None
+        if "folder" not in self.meta:
+            raise ValueError("encoder_folder: expected a saved checkpoint (meta.folder); fix: save, then load it")
+        return Path(self.meta["folder"]) / name
+
+    def sentence_encoder(self, cache_root: Path | str | None = None, device: str | None = None) -> Encoder:
+        """The sentence encoder this model reads, in front of its own embedding cache under `cache_root`
+        (default: `config.embedding_dir()`); a fine-tuned one is cached under its own id, never beside the base's."""
+        folder = self.encoder_folder
+        if folder is None:
+            return Encoder(cache=EmbeddingCache(cache_root) if cache_root else None, device=device)
+        if not (folder / "modules.json").exists():
+            raise FileNotFoundError(
+                f"expected the fine-tuned sentence encoder of this checkpoint in {folder}; got no modules.json "
+                "there; fix: copy the checkpoint folder whole (its encoder/ folder included) or retrain it"
+            )
+        return Encoder(str(folder), EmbeddingCache(cache_root, model_id=self.model.config.encoder_id), device)
 
     def save(self, folder: Path | str = DEFAULT_CHECKPOINT) -> Path:
         folder = Path(folder)

@@ -33,8 +33,10 @@ class InputEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.ngrams = nn.EmbeddingBag(config.ngram_buckets, config.ngram_dim, mode="sum", sparse=False)
-        nn.init.normal_(self.ngrams.weight, std=0.05)
+        self.ngrams = None  # ngram_dim 0: the sentence embedding alone (a fine-tuned encoder reads the words)
+        if config.ngram_dim:
+            self.ngrams = nn.EmbeddingBag(config.ngram_buckets, config.ngram_dim, mode="sum", sparse=False)
+            nn.init.normal_(self.ngrams.weight, std=0.05)
         # Inverse document frequency per bucket (set from the training texts): a bag is the
         # idf-weighted mean of its grams, so rare, telling words outweigh "the" and "and".
         self.register_buffer("idf", torch.ones(config.ngram_buckets))
@@ -42,7 +44,7 @@ class InputEncoder(nn.Module):
         # Both text views are normalised before mixing: a mean of many small n-gram vectors is tiny
         # next to a unit-norm MiniLM vector, and would otherwise learn (and count) far too slowly.
         self.norm_emb = nn.LayerNorm(EMBED_DIM)
-        self.norm_bag = nn.LayerNorm(config.ngram_dim)
+        self.norm_bag = nn.LayerNorm(config.ngram_dim) if config.ngram_dim else None
         dim_in = EMBED_DIM + config.ngram_dim + config.item_features
         self.project = nn.Sequential(
             nn.Linear(dim_in, config.hidden), nn.LayerNorm(config.hidden), nn.GELU(), nn.Dropout(config.dropout)
@@ -52,10 +54,14 @@ class InputEncoder(nn.Module):
     def forward(
         self, emb: torch.Tensor, ngram_ids: torch.Tensor, offsets: torch.Tensor, feats: torch.Tensor | None, kind: int
     ) -> torch.Tensor:
-        bag = self.ngrams(ngram_ids, offsets, per_sample_weights=self._bag_weights(ngram_ids, offsets))  # (N, D)
         if feats is None:
             feats = emb.new_zeros(emb.shape[0], self.item_features)
-        x = torch.cat([self.norm_emb(emb), self.norm_bag(bag), feats], dim=-1)  # (N, 384 + ngram_dim + F)
+        views = [self.norm_emb(emb)]
+        if self.ngrams is not None:
+            views.append(
+                self.norm_bag(self.ngrams(ngram_ids, offsets, per_sample_weights=self._bag_weights(ngram_ids, offsets)))
+            )  # (N, D)
+        x = torch.cat([*views, feats], dim=-1)  # (N, 384 + ngram_dim + F)
         return self.project(x) + self.kind.weight[kind]  # (N, H)
 
     def wide(self, table: nn.EmbeddingBag, ngram_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:

@@ -154,7 +154,8 @@ class Guide:
                 catalog.fingerprint(),
                 checkpoint.fingerprint,
             )
-        guide = cls(checkpoint, catalog, Encoder(device=str(resolved) if resolved.type == "cuda" else None), resolved)
+        encoder = checkpoint.sentence_encoder(device=str(resolved) if resolved.type == "cuda" else None)
+        guide = cls(checkpoint, catalog, encoder, resolved)
         logger.info("Guide loaded in %.1f s on %s", time.perf_counter() - started, resolved)
         return guide
 

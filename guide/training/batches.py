@@ -1,6 +1,14 @@
-"""Training draws: one mini-batch per task with its targets (`TaskSampler`)."""
+"""Training draws: one mini-batch per task with its targets (`TaskSampler`).
+
+With token tables (`TaskSampler.use_tokens`, the encoder's fine-tuning) the attribute and sentiment draws also
+carry each text's token ids, and rows are drawn from one length bucket at a time (equal-sized groups of
+similar token length): a batch is padded to its longest text, so mixing a 10-token title with a 128-token
+review would make every text cost 128 tokens.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -8,6 +16,7 @@ import torch
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.tasks import TaskData
 from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
+from guide.model.sentence import TokenTable
 from guide.model.tasks import task_spec
 
 AMAZON_SHARE = 0.2
@@ -32,6 +41,22 @@ def source_counts(sizes: dict[str, int], batch_size: int) -> dict[str, int]:
     return counts
 
 
+@dataclass
+class TextTokens:
+    """The texts of the text tasks as token ids, for draws that run them through the encoder itself."""
+
+    items: TokenTable  # catalogue texts (`items["text"]`), by catalogue row
+    reviews: TokenTable  # review texts, by review row
+    formats: list[TokenTable] | None = None  # per free-text format, by position in `TaskData.format_rows`
+    short: TokenTable | None = None  # the short review texts (`TaskData.short_texts`), by position
+
+
+def length_buckets(rows: np.ndarray, lengths: np.ndarray, buckets: int) -> list[np.ndarray]:
+    """`rows` split into `buckets` groups of (nearly) equal size by token length, shortest first."""
+    order = rows[np.argsort(lengths[rows], kind="stable")]
+    return [group for group in np.array_split(order, buckets) if len(group)]
+
+
 class TaskSampler:
     """Draws training batches per task with their targets."""
 
@@ -48,6 +73,26 @@ class TaskSampler:
         self.review_rows = {s: r for s, r in self.review_rows.items() if len(r)}
         self.purchase = data.purchase["train"]
         self.purchase_users, self.max_length = purchase_users, max_length
+        self.tokens: TextTokens | None = None
+        self.attr_buckets: list[np.ndarray] = [self.attr_rows]
+        self.review_buckets = {s: [r] for s, r in self.review_rows.items()}
+
+    def use_tokens(self, tokens: TextTokens, buckets: int = 4) -> None:
+        """Attribute and sentiment draws carry token ids (`items["tokens"]`, `reviews["tokens"]`), each drawn
+        from one of `buckets` length buckets chosen uniformly (equal-sized buckets keep every row's chance)."""
+        if self.sentence_share and self.data.short_texts is not None and tokens.short is None:
+            raise ValueError("use_tokens: expected a token table of the short texts; fix: build TextTokens.short")
+        if self.format_share and (tokens.formats is None or len(tokens.formats) != len(self.data.format_emb)):
+            raise ValueError("use_tokens: expected one token table per free-text format; fix: build TextTokens.formats")
+        self.tokens = tokens
+        self.attr_buckets = length_buckets(self.attr_rows, tokens.items.lengths, buckets)
+        self.review_buckets = {
+            s: length_buckets(r, tokens.reviews.lengths, buckets) for s, r in self.review_rows.items()
+        }
+
+    def _bucket(self) -> int:
+        """The length bucket of this draw (0 without token tables: one bucket holds every row)."""
+        return int(self.rng.integers(len(self.attr_buckets))) if self.tokens is not None else 0
 
     def sizes(self) -> dict[str, int]:
         return {
@@ -62,12 +107,20 @@ class TaskSampler:
         return getattr(self, task_spec(task).draw)()
 
     def _attributes(self):
-        rows = self.rng.choice(self.attr_rows, self.batch_size)
+        rows = self.rng.choice(self.attr_buckets[self._bucket()], self.batch_size)
         free = self._free_formats(rows)
         if free is None:
             block, where = item_block(self.data, rows, self.device, self.drop, self.rng)
+            if self.tokens is not None:
+                block["tokens"] = self.tokens.items.batch(np.unique(rows), self.device)  # item_block's order
         else:  # one text per draw: some in a free-text format, without the catalogue's price/rating features
             block, where = self._format_block(rows, *free), np.arange(len(rows))
+            if self.tokens is not None:
+                ids = [
+                    self.tokens.formats[w].ids[p] if f else self.tokens.items.ids[r]
+                    for r, f, p, w in zip(rows, *free, strict=True)
+                ]
+                block["tokens"] = TokenTable(ids).batch(range(len(ids)), self.device)
         targets = {
             "tags": torch.from_numpy(self.data.tag_targets[rows]).to(self.device),
             "tag_mask": torch.from_numpy(self.data.tag_mask[rows]).to(self.device),
@@ -102,7 +155,11 @@ class TaskSampler:
         # Sources in proportion to their size, but the small Amazon set keeps at least
         # AMAZON_SHARE of each batch (more would replay its 2k reviews until they are memorised).
         counts = source_counts({s: len(r) for s, r in self.review_rows.items()}, self.batch_size)
-        rows = np.concatenate([self.rng.choice(self.review_rows[s], n) for s, n in counts.items()])
+        bucket = self._bucket()
+        rows = np.concatenate(
+            [self.rng.choice(self.review_buckets[s][min(bucket, len(self.review_buckets[s]) - 1)], n)
+             for s, n in counts.items()]
+        )  # fmt: skip
         short = self._short_texts(rows)
         data = self.data
         if short is None:
@@ -115,6 +172,11 @@ class TaskSampler:
             emb[taken], lexicon[taken] = pool.emb[short[taken]], pool.lexicon[short[taken]]
             bags = [pool.ngrams[i] if i >= 0 else data.review_ngrams[r] for r, i in zip(rows, short, strict=True)]
             block = text_block(emb, bags, np.arange(len(rows)), self.device, None, self.drop, self.rng, lexicon)
+        if self.tokens is not None and short is None:
+            block["tokens"] = self.tokens.reviews.batch(rows, self.device)
+        elif self.tokens is not None:
+            ids = [self.tokens.short.ids[i] if i >= 0 else self.tokens.reviews.ids[r] for r, i in zip(rows, short)]
+            block["tokens"] = TokenTable(ids).batch(range(len(ids)), self.device)
         labels = torch.from_numpy(data.review_labels[rows]).to(self.device)
         return {"reviews": block}, {"labels": labels}
 

@@ -82,7 +82,8 @@ def build_model(data: TaskData, config: TrainConfig) -> GuideModel:
 
 
 def _optimizer(model: GuideModel, weighting: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    ngram = [model.encoder.ngrams.weight] + [table.weight for table in model.wide.values()]
+    shared = [model.encoder.ngrams.weight] if model.encoder.ngrams is not None else []
+    ngram = shared + [table.weight for table in model.wide.values()]
     ids = {id(p) for p in ngram}
     rest = [p for p in model.parameters() if id(p) not in ids]
     return torch.optim.AdamW(
@@ -108,17 +109,22 @@ def train(
     progress: bool = True,
     affinity_every: int = 0,
     calibrate_after: bool = True,
+    init_state: dict | None = None,
 ) -> Checkpoint:
     """Train on `data`; returns the best-on-validation checkpoint (not yet saved). With `affinity_every`,
     every that many steps the cosines between the tasks' gradients on the shared layers are recorded with
     the loss weights in `meta["affinity"]` (probe batches of their own: the training itself is unchanged).
-    `calibrate_after=False` skips the validation-tuned thresholds and fusion (a search trial needs only the score)."""
+    `calibrate_after=False` skips the validation-tuned thresholds and fusion (a search trial needs only the score).
+    `init_state`: weights to start from (a warm start, e.g. stage 3 of the staged training) instead of new ones."""
     if affinity_every < 0:
         raise ValueError(f"affinity_every: expected >= 0 (0: off); got {affinity_every}")
     rank, world = _distributed()
     seed_everything(config.seed + rank)
     device = resolve_device(config.device)
-    model = build_model(data, config).to(device)
+    model = build_model(data, config)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model = model.to(device)
     tasks = model.config.tasks
     if world > 1:  # every rank starts from rank 0's weights
         for tensor in model.state_dict().values():
