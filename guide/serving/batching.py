@@ -30,6 +30,7 @@ class Ask:
     stars: np.ndarray | None = None
     texts: list[str] = field(default_factory=list)
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    owned: np.ndarray | None = None  # every product of the shopper's history, masked (None: `history`)
     out: dict | None = None  # set by the pass
     error: BaseException | None = None  # set instead when this ask's pass failed
     done: bool = False  # `out` or `error` is final (a pass fills `out` step by step)

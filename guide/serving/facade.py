@@ -191,16 +191,18 @@ class Guide:
         return arrays | prepared.graph_arrays(graph.matrix)
 
     # --- blocks ---------------------------------------------------------------------------------
-    def _history(self, history, ratings) -> tuple[np.ndarray, np.ndarray]:
-        """A shopper's catalogue rows and stars (0 = no rating), the latest `max_history` of them."""
+    def _history(self, history, ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A shopper's catalogue rows and stars (0 = no rating), the latest `max_history` of them (what the
+        model reads), and every row of the history (what is masked: as in evaluation, nothing the shopper
+        has is their next purchase, however long ago they got it)."""
         if isinstance(history, str) or not isinstance(history, (list, tuple)):
             raise ValueError(f"history: expected a list of item ids (may be empty); got {type(history).__name__}")
         if ratings is not None and len(ratings) != len(history):
             raise ValueError(f"ratings: expected one per history item ({len(history)}); got {len(ratings)}")
         limit = self.checkpoint.config.data.max_history
-        rows = self._catalog.rows(list(history))[-limit:]
+        owned = self._catalog.rows(list(history))
         stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
-        return rows, stars
+        return owned[-limit:], stars, owned
 
     def _reviews_block(self, texts: list[str]) -> dict:
         emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
@@ -278,14 +280,16 @@ class Guide:
         if isinstance(candidates, str) or not candidates:
             raise ValueError("candidates: expected a non-empty list of item ids")
         rows = self._catalog.rows(list(candidates))
-        out, _ = self._forward(Ask(*self._history(history, ratings), rows=rows))
+        rows_read, stars, owned = self._history(history, ratings)
+        out, _ = self._forward(Ask(rows_read, stars, rows=rows, owned=owned))
         return [float(p) for p in out[PURCHASE]]
 
     def score_catalog(self, history: list[str], ratings=None) -> np.ndarray:
         """P(next purchase = product) for every catalogue row, in catalogue order (`history`: item ids,
         oldest first). Products in the history get 0: the benchmark the model learns from has no repeat
         purchases, so it cannot say how likely one is."""
-        return self._forward(Ask(*self._history(history, ratings), rows=self._all_rows_np))[0][PURCHASE]
+        rows, stars, owned = self._history(history, ratings)
+        return self._forward(Ask(rows, stars, rows=self._all_rows_np, owned=owned))[0][PURCHASE]
 
     def profile(self, history: list[str], ratings=None) -> Profile:
         return self.predict(history, items=[], ratings=ratings).profile
@@ -301,14 +305,14 @@ class Guide:
         """Purchase scores for `items` (None: the whole catalogue), attributes of an explicit `items`
         list and of `review_item`, the shopper's profile and the review's sentiment —
         all from one forward pass of the shared model."""
-        history_rows, stars = self._history(history, ratings)
+        history_rows, stars, owned = self._history(history, ratings)
         rows = self._all_rows_np if items is None else self._catalog.rows(list(items))
         review_texts = _check_texts([review]) if review is not None else []
         attr_ids = list(
             dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else []))
         )
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
-        out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows))
+        out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows, owned=owned))
         purchase = dict(zip(self._ids if items is None else [self._ids[r] for r in rows], out[PURCHASE].tolist()))
         # A catalogue product's attributes do not depend on the request: read from the pass made at load.
         attributes = {self._ids[r]: self._attributes(self._item_tags[r], self._item_cats[r]) for r in attr_rows}
@@ -358,7 +362,8 @@ class Guide:
             neural = raw[PURCHASE][buying].cpu().numpy()  # (n, N)
             fused = self._fused(neural, [shoppers[i].history for i in buying]) / self.purchase_temperature
             for logits, i in zip(fused, buying, strict=True):
-                logits[shoppers[i].history] = -np.inf  # what the shopper has is not their next purchase
+                owned = shoppers[i].history if shoppers[i].owned is None else shoppers[i].owned
+                logits[owned] = -np.inf  # what the shopper has (all of it) is not their next purchase
                 probs = np.exp(logits - logits.max())
                 shoppers[i].out[PURCHASE] = (probs / probs.sum())[shoppers[i].rows]
         for i, ask in enumerate(shoppers):

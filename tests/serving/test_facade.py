@@ -107,6 +107,19 @@ def test_purchase_keeps_one_score_per_candidate_even_when_repeated(guide, shoppe
     assert len(guide.purchase(shopper, repeated)) == 3
 
 
+def test_the_whole_history_is_masked_not_only_what_the_model_reads(guide):
+    """As the evaluation masks everything bought before the target: a product bought longer ago than the
+    model's history window (the latest `max_history`) is still not a next purchase."""
+    limit = guide.checkpoint.config.data.max_history
+    history = guide.catalog["item_id"].iloc[: limit + 10].tolist()
+    scores = guide.score_catalog(history)
+    rows = guide._catalog.rows(history)
+    assert (scores[rows] == 0).all()  # the 10 oldest too, outside the window
+    assert scores.sum() == pytest.approx(1.0, abs=1e-4)
+    prediction = guide.predict(history)
+    assert all(prediction.purchase[item] == 0 for item in history[:10])
+
+
 @pytest.mark.parametrize("history, items", [(["NOT-AN-ITEM"], None), ([], ["NOT-AN-ITEM"])])
 def test_purchase_refuses_unknown_ids(guide, candidates, history, items):
     with pytest.raises(ValueError, match="unknown item id"):

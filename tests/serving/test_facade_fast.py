@@ -50,7 +50,7 @@ def fresh(shipped_guide) -> tuple[dict, TransitionGraph]:
 def _straightforward(guide, fresh, history: list[str], review: str, review_item: str) -> dict:
     """The request as one plain forward pass: every product gathered as a candidate, attributes through the
     head, the fusion of one shopper, the softmax."""
-    rows, stars = guide._history(history, None)
+    rows, stars, owned = guide._history(history, None)
     batch = history_batch([rows], [stars], guide.device)
     batch.update(
         reviews=guide._reviews_block([review]),
@@ -67,7 +67,7 @@ def _straightforward(guide, fresh, history: list[str], review: str, review_item:
         logits = guide.fusion.combine(neural[None, :], content, graph_scores)[0] / guide.purchase_temperature
     else:
         logits = guide.fusion.neural * neural / guide.purchase_temperature
-    logits[rows] = -np.inf
+    logits[owned] = -np.inf
     probs = np.exp(logits - logits.max())
     tags, cats = task_spec(ATTRIBUTES).read(raw[ATTRIBUTES], guide.model.config)
     return {
