@@ -110,6 +110,8 @@ def _finetune_config(args):
         checkpoint_minutes=args.checkpoint_minutes,
         refit_steps=args.refit_steps,
         refit_lr=args.refit_lr,
+        refit_ngram_dim=args.refit_ngram_dim,
+        refit_wide=args.refit_wide,
     )
 
 
@@ -344,6 +346,8 @@ def _finetune_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--checkpoint-minutes", type=float, default=F.checkpoint_minutes)
     t.add_argument("--refit-steps", type=int, default=F.refit_steps)
     t.add_argument("--refit-lr", type=float, default=F.refit_lr)
+    t.add_argument("--refit-ngram-dim", type=int, default=0, help="stage 3 adds the n-gram branch (measured)")
+    t.add_argument("--refit-wide", action="store_true", help="stage 3 adds the wide n-gram logits (measured)")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -227,6 +227,10 @@ class FinetuneConfig:
     checkpoint_minutes: float = 10.0  # a resume file at least this often
     refit_steps: int = 750  # stage 3: trunk and heads on the refreshed cache, encoder frozen
     refit_lr: float = 1e-3  # stage 3's peak rate (warm start: below stage 1's)
+    # stage 3 may add the lexical branch back on top of the fine-tuned encoder (new n-gram tables, the rest
+    # warm): how "with and without the n-gram tables" is measured; 0 / False = without (as stages 1-2)
+    refit_ngram_dim: int = 0
+    refit_wide: bool = False
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 2 or self.refit_steps < 1 or self.eval_every < 1:

@@ -90,7 +90,13 @@ def staged_training(
         config,
         steps=tune.refit_steps,
         lr=tune.refit_lr,
-        model=dataclasses.replace(config.model, encoder=ENCODER_FOLDER, encoder_id=encoder_id),
+        model=dataclasses.replace(
+            config.model,
+            encoder=ENCODER_FOLDER,
+            encoder_id=encoder_id,
+            ngram_dim=tune.refit_ngram_dim or config.model.ngram_dim,
+            wide=tune.refit_wide or config.model.wide,
+        ),
     )
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     checkpoint = train(data, refit, catalog, progress=progress, affinity_every=affinity_every, init_state=state)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from guide.config import SAMPLINGS, TrainConfig
+from guide.config import EMBED_DIM, SAMPLINGS, TrainConfig
 from guide.data.catalog import Catalog
 from guide.data.tasks import TaskData
 from guide.model import GuideModel
@@ -81,6 +81,26 @@ def build_model(data: TaskData, config: TrainConfig) -> GuideModel:
     return model
 
 
+def _warm_start(model: GuideModel, state: dict) -> None:
+    """Load `state` into `model`; only a lexical branch the state lacks (new n-gram tables) may stay new. Its
+    columns of the input projection start at 0, so the warm model's outputs are unchanged at the start."""
+    state = dict(state)
+    name = "encoder.project.0.weight"
+    mine = model.state_dict()[name]
+    if name in state and state[name].shape != mine.shape and state[name].shape[0] == mine.shape[0]:
+        old, features = state[name], model.config.item_features
+        grown = torch.zeros_like(mine)
+        grown[:, :EMBED_DIM], grown[:, -features:] = old[:, :EMBED_DIM], old[:, -features:]
+        state[name] = grown  # (H, 384 + ngram_dim + F): the n-gram columns new, at 0
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    lexical = ("encoder.ngrams.", "encoder.norm_bag.", "wide.")
+    if unexpected or [k for k in missing if not k.startswith(lexical)]:
+        raise ValueError(
+            f"init_state: expected the weights of this model (a new lexical branch aside); got missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}; fix: warm-start from a model of the same configuration"
+        )
+
+
 def _optimizer(model: GuideModel, weighting: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     shared = [model.encoder.ngrams.weight] if model.encoder.ngrams is not None else []
     ngram = shared + [table.weight for table in model.wide.values()]
@@ -123,7 +143,7 @@ def train(
     device = resolve_device(config.device)
     model = build_model(data, config)
     if init_state is not None:
-        model.load_state_dict(init_state)
+        _warm_start(model, init_state)
     model = model.to(device)
     tasks = model.config.tasks
     if world > 1:  # every rank starts from rank 0's weights

@@ -191,3 +191,15 @@ def test_a_model_without_the_lexical_branch_has_no_ngram_table(task_data):
     model = build_model(task_data, _config())
     assert model.encoder.ngrams is None and not len(model.wide)
     assert not any("ngram" in name for name, _ in model.named_parameters())
+
+
+def test_stage3_may_add_the_lexical_branch_on_a_warm_model_and_nothing_else(task_data):
+    from guide.training.trainer import _warm_start
+
+    warm = build_model(task_data, _config()).state_dict()
+    with_ngrams = build_model(task_data, tiny_train_config(model=tiny_model_config(ngram_dim=8, wide=True)))
+    _warm_start(with_ngrams, warm)  # the n-gram tables stay new, every other weight is the warm one
+    assert torch.equal(with_ngrams.state_dict()["encoder.norm_emb.weight"], warm["encoder.norm_emb.weight"])
+    other = build_model(task_data, tiny_train_config(model=tiny_model_config(ngram_dim=0, wide=False, hidden=16)))
+    with pytest.raises((ValueError, RuntimeError)):
+        _warm_start(other, warm)
