@@ -3,7 +3,7 @@
 A shop over 20,951 real beauty products where one shared multi-task model answers, for the shopper
 you pick: how likely they buy each product, what a product is (tags, category), how a review feels,
 and what the shopper is into. Pages live in guide/ui/; this file wires navigation, the shopper
-picker and deep links (`?product=…`, `?persona=…`).
+picker and deep links (`?product=…`, `?persona=…`, `?tour=N` for the guided tour at step N).
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ pages = {
     ),  # reached from a card or a ?product= link
     "profile": st.Page(state.PROFILE, title="Your profile", icon=":material/person:", url_path="profile"),
     "model": st.Page(state.MODEL, title="The model", icon=":material/neurology:", url_path="model"),
+    "tour": st.Page(state.TOUR, title="Tour", icon=":material/tour:", url_path="tour"),
 }
 page = st.navigation(list(pages.values()), position="top")
 
 service = state.service()
 state.sync(service)
-components.sidebar(service)
+components.sidebar(service, tour=page is pages["tour"])
 
 if page is pages["shop"] and st.query_params.get("product"):  # /?product=… opens the product page
     state.open_product(st.query_params["product"])
+if page is pages["shop"] and st.query_params.get("tour"):  # /?tour=1 opens the guided tour at that step
+    state.open_tour(st.query_params["tour"])
 
 try:
     page.run()

@@ -30,20 +30,25 @@ from guide.serving.personas import (
     top_items,
 )
 from guide.serving.results import Profile, Sentiment, Why
+from guide.serving.standing import LikelihoodScale
 from guide.serving.store import MAX_REVIEW_CHARS, Store, StoreUnavailable
 from guide.serving.twins import StoredTwins, build_twin_view
 from guide.serving.views import (
     BrowsePage,
     Change,
     Filters,
+    Headline,
     ModelCard,
     Persona,
     ProductCard,
     ProductDetail,
     ProfileView,
+    Recap,
     ReviewOutcome,
     ReviewView,
     Session,
+    Standing,
+    TourPlan,
     TwinView,
 )
 from guide.training.affinity import affinity_matrix
@@ -106,6 +111,8 @@ class ShopService:
         self._lock = threading.Lock()
         self.aspect_index = AspectIndex(guide)
         self.twins = StoredTwins(guide.checkpoint)  # the single-task twins' stored answers, read on first use
+        self._tour_plan: TourPlan | None = None  # made on first use (tour_plan)
+        self._plan_lock = threading.Lock()
 
     @classmethod
     def open(cls, checkpoint: str | None = None, database_url: str | None = None, warm_up: bool = True) -> ShopService:
@@ -140,11 +147,16 @@ class ShopService:
         return self._store
 
     def _warm_up(self) -> None:
-        """Load the sentence encoder now, so the first search does not wait for it."""
+        """Load the sentence encoder now, so the first search does not wait for it; then pick the tour's shopper
+        and product, so "Take the tour" does not wait for their profile passes either."""
         try:
             self.guide.search("gentle moisturizer", k=1)
         except (ValueError, OSError, RuntimeError) as error:
             logger.warning("search warm-up failed (%s); the first search will load the encoder", error)
+        try:
+            self.tour_plan()
+        except (ValueError, RuntimeError) as error:
+            logger.warning("tour warm-up failed (%s); the tour will pick its shopper when opened", error)
 
     # --- shoppers ------------------------------------------------------------------------------
     def persona_choices(self) -> list[Persona]:
@@ -232,6 +244,15 @@ class ShopService:
             lambda: np.asarray(self.guide.score_catalog(history, ratings=ratings)),
         )
 
+    def scale(self, history: list[str], ratings: list) -> LikelihoodScale | None:
+        """Where each of this history's likelihoods stands among the products it does not own (rank, median
+        multiple); sorted once per history. None for a shopper with no history."""
+        scores = self.scores(history, ratings)
+        if scores is None:
+            return None
+        owned = [self.row_of[item] for item in history if item in self.row_of]
+        return self._cached(("scale", tuple(history), tuple(ratings)), lambda: LikelihoodScale(scores, owned))
+
     def profile_of(self, history: list[str], ratings: list) -> Profile | None:
         if not history:
             return None
@@ -284,7 +305,7 @@ class ShopService:
         if sort not in SORTS:
             raise ValueError(f"sort: expected one of {SORTS}, got {sort!r}")
         history, ratings = self.history(session)
-        likelihood = self.scores(history, ratings)
+        likelihood, scale = self.scores(history, ratings), self.scale(history, ratings)
         query = (query or "").strip()[:MAX_FILTER_QUERY_CHARS]
         rows = np.arange(len(self.items))
         if query:  # relevance order; rows the search did not return are not shown
@@ -305,7 +326,8 @@ class ShopService:
         pages = max(1, math.ceil(len(rows) / page_size))
         page = min(max(1, int(page)), pages)
         shown = rows[(page - 1) * page_size : page * page_size]
-        return BrowsePage([self.card(r, likelihood) for r in shown], len(rows), page, pages, query, sort, notice)
+        cards = [self.card(r, likelihood, scale) for r in shown]
+        return BrowsePage(cards, len(rows), page, pages, query, sort, notice)
 
     def _sorted(self, rows: np.ndarray, likelihood, sort: str, searched: bool) -> np.ndarray:
         if sort == "Best match" and searched:
@@ -318,7 +340,8 @@ class ShopService:
             key = -(likelihood if likelihood is not None else self.items["popularity"].to_numpy(float))[rows]
         return rows[np.argsort(key, kind="stable")]
 
-    def card(self, row: int, likelihood: np.ndarray | None) -> ProductCard:
+    def card(self, row: int, likelihood: np.ndarray | None, scale: LikelihoodScale | None = None) -> ProductCard:
+        """A product as a card; with the history's `scale`, its likelihood also carries rank and median multiple."""
         item = self.items.iloc[row]
         price, rating = float(item["price"]), float(item["rating"])
         return ProductCard(
@@ -332,11 +355,13 @@ class ShopService:
             list(item["shown_tags"][:3]),
             bool(item["tags_predicted"]),
             None if likelihood is None else float(likelihood[row]),
+            None if scale is None else scale.of_row(row),
         )
 
     def cards(self, session: Session, item_ids: list[str]) -> list[ProductCard]:
-        likelihood = self.scores(*self.history(session))
-        return [self.card(self.row_of[i], likelihood) for i in item_ids if i in self.row_of]
+        history, ratings = self.history(session)
+        likelihood, scale = self.scores(history, ratings), self.scale(history, ratings)
+        return [self.card(self.row_of[i], likelihood, scale) for i in item_ids if i in self.row_of]
 
     def check_item(self, item_id: str) -> int:
         if not isinstance(item_id, str) or item_id not in self.row_of:
@@ -350,11 +375,11 @@ class ShopService:
     def product(self, session: Session, item_id: str) -> ProductDetail:
         row = self.check_item(item_id)
         history, ratings = self.history(session)
-        likelihood = self.scores(history, ratings)
+        likelihood, scale = self.scores(history, ratings), self.scale(history, ratings)
         item, attributes = self.items.iloc[row], self.attributes[row]
         similar = [self.row_of[i] for i, _ in self.guide.similar(item_id, k=4) if i in self.row_of]
         return ProductDetail(
-            card=self.card(row, likelihood),
+            card=self.card(row, likelihood, scale),
             description=item["description"] or "",
             details={str(k): str(v) for k, v in (item["details"] or {}).items()},
             ingredients=item["ingredients"] or "",
@@ -364,7 +389,7 @@ class ShopService:
             category_probs=attributes.category_probs,
             reason=explain(self, row, history, ratings, self.profile_of(history, ratings)),
             reviews=self.reviews_of(item_id),
-            similar=[self.card(r, likelihood) for r in similar],
+            similar=[self.card(r, likelihood, scale) for r in similar],
             in_history=item_id in history,
         )
 
@@ -420,16 +445,16 @@ class ShopService:
         if kind not in SHOP_ACTIONS:
             raise ValueError(f"action: expected one of {SHOP_ACTIONS}, got {kind!r}")
         history, ratings = self.history(session)
-        before = self.scores(history, ratings)
         if kind == "view":
+            before = self.scores(history, ratings)
             payload = None if before is None else {"likelihood": float(before[row])}
             self.store.record_event(session.shopper_id, session.visitor, kind, item_id, payload)
             return None
-        prediction, after = self._predict([*history, item_id], [*ratings, None], None, item_id)
+        prediction, change = self.rescore(kind, row, history, ratings)
         self.store.record_action(
             session.shopper_id, session.visitor, kind, item_id, interests=prediction.profile.interests
         )
-        return self._change(kind, row, before, after, self.profile_of(history, ratings), prediction)
+        return change
 
     def submit_review(
         self, session: Session, item_id: str, stars: int, text: str, title: str = "", submission_key: str | None = None
@@ -444,10 +469,8 @@ class ShopService:
         if first is not None:
             return first
         history, ratings = self.history(session)
-        before, profile_before = self.scores(history, ratings), self.profile_of(history, ratings)
-        prediction, after = self._predict(
-            [*history, item_id], [*ratings, float(stars)], f"{title}. {text}" if title else text, item_id
-        )
+        review = f"{title}. {text}" if title else text
+        prediction, change = self.rescore("review", row, history, ratings, float(stars), review)
         sentiment = prediction.sentiment
         saved = self.store.save_review(
             session.shopper_id,
@@ -461,18 +484,22 @@ class ShopService:
             interests=prediction.profile.interests,
             submission_key=submission_key,
         )
-        attributes = prediction.attributes[item_id]
-        review = saved.review
-        outcome = ReviewOutcome(
+        notice = ALREADY_SAVED if saved.replayed else notice
+        outcome = self.review_outcome(row, saved.review, prediction, change, notice)
+        return self._remember_outcome(session, submission_key, outcome)
+
+    def review_outcome(self, row: int, review, prediction, change: Change, notice: str = "") -> ReviewOutcome:
+        """A stored review's four answers: its sentiment, the product's tags before and after, and `change`."""
+        attributes = prediction.attributes[self.items.at[row, "item_id"]]
+        return ReviewOutcome(
             _own_review(review),
-            sentiment,
+            prediction.sentiment,
             {t: self.attributes[row].tags[t] for t in self.attributes[row].predicted},
             {t: attributes.tags[t] for t in attributes.predicted},
             attributes.category,
-            self._change("review", row, before, after, profile_before, prediction),
-            ALREADY_SAVED if saved.replayed else notice,
+            change,
+            notice,
         )
-        return self._remember_outcome(session, submission_key, outcome)
 
     def _first_outcome(self, session: Session, submission_key: str | None) -> ReviewOutcome | None:
         """The result of an earlier submit with this key: kept here, else (another replica, a restart)
@@ -533,7 +560,29 @@ class ShopService:
         self._remember(("profile", tuple(history), tuple(ratings)), prediction.profile)
         return prediction, scores
 
-    def _change(self, kind, row, before, after, profile_before, prediction) -> Change:
+    def rescore(self, kind: str, row: int, history: list[str], ratings: list, stars=None, review=None):
+        """An action's one forward pass (the history plus this product, with the review text if any) and what it
+        changed against the history before: (Prediction, Change). Nothing is stored here."""
+        item_id = self.items.at[row, "item_id"]
+        prediction, after = self._predict([*history, item_id], [*ratings, stars], review, item_id)
+        return prediction, self._change(kind, row, history, ratings, after, prediction)
+
+    def replay(self, session: Session, limit: int = 10) -> tuple[list[ReviewOutcome | Change], int]:
+        """This shopper's last `limit` actions here, each scored again from the store as it was sent (the same
+        history, stars and text through the same model: the same answers), and how many older ones were left out."""
+        from guide.serving.tour import replay
+
+        return replay(self, session, limit)
+
+    def _change(self, kind, row, history, ratings, after, prediction) -> Change:
+        """Before/after of one action. Likelihoods are placed among the products the shopper did not own at that
+        point (what "For you" lists): the top picks leave out what they have, as the shop does."""
+        before, profile_before = self.scores(history, ratings), self.profile_of(history, ratings)
+        scale = self.scale(history, ratings)
+        owned = scale.owned if scale is not None else frozenset(self.row_of[i] for i in history if i in self.row_of)
+        now = LikelihoodScale(after, owned | {row})  # the product is the shopper's now
+        top_before, standings_before = self._picks(scale)
+        top_after, standings_after = self._picks(now)
         return Change(
             kind,
             self.items.at[row, "item_id"],
@@ -544,15 +593,56 @@ class ShopService:
             prediction.profile.categories,
             profile_before.tags if profile_before else {},
             prediction.profile.tags,
-            top_items(self.items, before),
-            top_items(self.items, after),
+            top_before,
+            top_after,
             prediction.elapsed_ms,
             prediction.device,
+            None if scale is None else scale.of_row(row),
+            None if row in owned else LikelihoodScale(after, owned).of_row(row),  # the products ranked before
+            standings_before,
+            standings_after,
         )
+
+    def _picks(self, scale: LikelihoodScale | None, n: int = 5) -> tuple[list, list[Standing | None]]:
+        """The `n` most likely products the shopper does not own, with their standings."""
+        if scale is None:
+            return [], []
+        candidates = scale.scores.copy()
+        candidates[list(scale.owned)] = -np.inf
+        picks = top_items(self.items, candidates, n)
+        return picks, [scale.of_row(self.row_of[item]) for item, _, _ in picks]
 
     # --- profile and model ---------------------------------------------------------------------
     def profile(self, session: Session) -> ProfileView:
         return build_profile_view(self, session)
+
+    # --- the guided tour and the recap (serving/tour.py) ----------------------------------------------
+    def tour_plan(self) -> TourPlan:
+        """The tour's shopper and product, by the rule in `serving/tour.py`; worked out once per service."""
+        from guide.serving.tour import plan
+
+        with self._plan_lock:
+            if self._tour_plan is None:
+                self._tour_plan = plan(self)
+            return self._tour_plan
+
+    def tour_session(self, visitor: str) -> Session:
+        """The tour's sandbox shopper for this visitor (its own history in the store, apart from theirs)."""
+        from guide.serving.tour import sandbox
+
+        return sandbox(self.tour_plan().persona_id, visitor)
+
+    def headlines(self) -> list[Headline]:
+        """Each task's headline figure (shared model, single-task twin, best peer, with 95% CIs) from the report."""
+        from guide.serving.tour import headlines
+
+        return headlines(self.model_card().report)
+
+    def recap(self, session: Session, sandbox: bool = False) -> Recap:
+        """Everything a recap file shows about this shopper's session and the model."""
+        from guide.serving.tour import recap
+
+        return recap(self, session, sandbox)
 
     def model_card(self) -> ModelCard:
         card = self.guide.model_card()

@@ -36,6 +36,16 @@ class Persona:
     ratings: tuple[float, ...]  # their stars for `history`
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where one purchase likelihood stands among the products the shopper could buy next (the ones they do not
+    own, as "For you" lists them), read from the same scores: its rank and its multiple of their median."""
+
+    rank: int  # 1 = the most likely next purchase
+    of: int  # how many products were ranked
+    times_median: float | None  # P / the median product's P; None when the median is 0
+
+
 @dataclass
 class ProductCard:
     item_id: str
@@ -48,6 +58,7 @@ class ProductCard:
     tags: list[str]
     tags_predicted: bool  # the tags are the model's (the catalogue has none for this product)
     likelihood: float | None  # P(this shopper buys it next); None for a shopper with no history
+    standing: Standing | None = None  # rank and median multiple; None without history or for an owned product
 
 
 @dataclass
@@ -79,6 +90,12 @@ class Change:
     top_after: list[tuple[str, str, float]]
     elapsed_ms: float = 0.0
     device: str = ""
+    # The product's standing among the products the shopper did not own before the action, before and after it
+    # (None without scores or for a product owned already); and the standing of each top pick.
+    standing_before: Standing | None = None
+    standing_after: Standing | None = None
+    top_standings_before: list[Standing | None] = field(default_factory=list)
+    top_standings_after: list[Standing | None] = field(default_factory=list)
 
 
 @dataclass
@@ -251,3 +268,54 @@ class TwinView:
     disagreements: list[TwinReview] = field(default_factory=list)
     shopper: TwinShopper | None = None
     shopper_note: str = ""  # why `shopper` is None (a new shopper, or one the artifact does not hold)
+
+
+@dataclass(frozen=True)
+class TourPlan:
+    """Whom and what the guided tour shows, picked by a rule over the service's own answers (never fixed ids, so
+    a retrained model may pick others): the demo shopper whose profile is most concentrated, and their most
+    likely next product among those the catalogue has tags for (else their most likely one)."""
+
+    persona_id: str
+    item_id: str
+    top_interest: str  # the shopper's largest interest category, as the profile head reads them
+    top_share: float  # its share of their category interest
+    standing: Standing | None  # the product's place in the shopper's "For you"
+    tagged: bool  # the catalogue has its own tags for the product (so the model's can be checked against them)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One task's headline figure on the test split: the shared model, its single-task twin and the best peer,
+    each with its 95% bootstrap CI, and the verdicts the report decided by those CIs."""
+
+    task: str
+    metric: str
+    shared: float | None
+    shared_ci: tuple[float, float] | None
+    twin: float | None
+    twin_ci: tuple[float, float] | None
+    peer: str
+    peer_value: float | None
+    peer_ci: tuple[float, float] | None
+    vs_twin: str  # "beats" | "ties" | "behind" | ""
+    vs_peer: str
+
+
+@dataclass
+class Recap:
+    """What a session did, to send round afterwards: the shopper, each action's four answers before and after
+    (replayed from the store by the same model), where their interests stand now, and the model's headlines."""
+
+    persona: Persona
+    sandbox: bool  # the guided tour's own shopper: nothing it did touched a real shopper's history
+    made_at: datetime
+    actions: list  # ReviewOutcome | Change, oldest first
+    actions_left_out: int  # older actions past the recap's limit
+    categories: dict[str, float]  # the profile's categories now
+    headlines: list[Headline]
+    delta_m: float | None
+    decision_rule: str
+    calibration: str  # what the likelihood on a card means (the report's own sentence)
+    catalogue_size: int
+    model: dict[str, str] = field(default_factory=dict)  # sharing, weighting, device

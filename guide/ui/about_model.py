@@ -7,15 +7,10 @@ import streamlit as st
 
 from guide.training.search import pareto
 from guide.ui import charts, state
+from guide.ui.charts import TASK_TITLES
 from guide.ui.visuals import md_text
 
 NEAR_ORTHOGONAL = 0.05  # |cosine| under this reads as "close to orthogonal"
-TASK_TITLES = {
-    "purchase": "Purchase likelihood",
-    "attributes": "Product attributes",
-    "sentiment": "Review sentiment",
-    "profile": "Shopper profile",
-}
 TASK_BLURBS = {
     "purchase": "The next product a shopper buys, on the Amazon Beauty 2014 5-core benchmark (22,363 "
     "shoppers, leave-one-out): the last product ranked among all 12,101 (full_*, history masked) and among "
@@ -70,7 +65,10 @@ def _calibration(calibration: dict | None) -> None:
         f"The likelihood on a card means: {md_text(calibration.get('meaning', ''))}. On "
         f"{calibration['shoppers']:,} test shoppers' 20 most likely products: ECE {calibration['ece']:.4f}, "
         f"Brier {calibration['brier']:.4f}; the top 10 hold {calibration['top10_mass']:.1%} of the probability "
-        f"and contain the next purchase {calibration['top10_hit_rate']:.1%} of the time."
+        f"and contain the next purchase {calibration['top10_hit_rate']:.1%} of the time. Over ~21,000 products "
+        "every probability is small, so beside it the shop shows, from the same scores, the product's rank among "
+        "those the shopper does not own (“#3 of …”) and its multiple of their median product (“40×”): the "
+        "probability says how likely, the rank and multiple how strong a pick it is for this shopper."
     )
     frame = pd.DataFrame(calibration.get("reliability", []))
     if len(frame):

@@ -9,9 +9,16 @@ import html
 
 import plotly.graph_objects as go
 
-from guide.serving.views import Change, LikelihoodPoint, SentimentPoint
+from guide.serving.views import Change, Headline, LikelihoodPoint, SentimentPoint
 
 NOW, BEFORE = "#B4235A", "#9FA6B2"
+TWIN, PEER = "#3B6FB6", "#D49A2A"
+TASK_TITLES = {
+    "purchase": "Purchase likelihood",
+    "attributes": "Product attributes",
+    "sentiment": "Review sentiment",
+    "profile": "Shopper profile",
+}
 SENTIMENT_COLOURS = {"positive": "#4C9F70", "neutral": "#9FA6B2", "negative": "#C8453B"}
 FONT = dict(family="sans-serif", size=12, color="#1F1A1C")
 
@@ -158,7 +165,7 @@ def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
     return _layout(fig, height=360, yaxis=yaxis, xaxis=xaxis)
 
 
-def before_after(change: Change, top: int = 6) -> go.Figure:
+def before_after(change: Change, top: int = 6, height: int = 300) -> go.Figure:
     """The interests that moved most with the last action, before and after."""
     names = set(change.categories_after) | set(change.categories_before)
     moved = sorted(names, key=lambda n: -abs(change.categories_after.get(n, 0) - change.categories_before.get(n, 0)))
@@ -179,7 +186,7 @@ def before_after(change: Change, top: int = 6) -> go.Figure:
         name="after",
         marker_color=NOW,
     )
-    return _layout(fig, height=300, barmode="group", xaxis=dict(tickformat=".0%"))
+    return _layout(fig, height=height, barmode="group", xaxis=dict(tickformat=".0%"))
 
 
 def affinity_heatmap(tasks: list[str], matrix: list[list[float]]) -> go.Figure:
@@ -258,3 +265,36 @@ def search_tradeoff(trials: list[dict], x: str, y: str, front: set[int]) -> go.F
         )
     )
     return _layout(fig, xaxis=dict(title=f"{x} (validation)"), yaxis=dict(title=f"{y} (validation)"))
+
+
+def _error(value: float | None, interval: tuple[float, float] | None) -> tuple[float, float]:
+    if value is None or interval is None:
+        return 0.0, 0.0
+    return max(0.0, interval[1] - value), max(0.0, value - interval[0])
+
+
+def headline_chart(headlines: list[Headline], height: int = 300) -> go.Figure:
+    """Each task's headline metric: the shared model, its single-task twin and the best peer, with 95% CIs."""
+    labels = [f"{TASK_TITLES.get(h.task, html.escape(h.task))}<br>{html.escape(h.metric)}" for h in headlines][::-1]
+    fig = go.Figure()
+    series = (
+        ("best peer", PEER, lambda h: (h.peer_value, h.peer_ci)),
+        ("single-task twin", TWIN, lambda h: (h.twin, h.twin_ci)),
+        ("shared model", NOW, lambda h: (h.shared, h.shared_ci)),
+    )
+    for name, colour, read in series:
+        values = [read(h) for h in headlines][::-1]
+        errors = [_error(value, interval) for value, interval in values]
+        fig.add_bar(
+            y=labels,
+            x=[value for value, _ in values],
+            orientation="h",
+            name=name,
+            marker_color=colour,
+            error_x=dict(type="data", array=[e[0] for e in errors], arrayminus=[e[1] for e in errors], thickness=1.2),
+            hovertemplate="%{x:.3f}<extra>" + name + "</extra>",
+        )
+    fig = _layout(
+        fig, height=height, barmode="group", xaxis=dict(title="test split, 95% bootstrap CI", rangemode="tozero")
+    )
+    return fig.update_layout(legend=dict(traceorder="reversed", orientation="h", yanchor="bottom", y=1.0, x=0))

@@ -10,9 +10,9 @@ import streamlit as st
 
 from guide.serving.personas import NEW_SHOPPER
 from guide.serving.shop import ShopService, StoreUnavailable
-from guide.serving.views import ProductCard, ReviewView
+from guide.serving.views import ProductCard, ProductDetail, ReviewView, Standing
 from guide.ui import state
-from guide.ui.visuals import card_html, md_text, percent, points
+from guide.ui.visuals import card_html, md_text, percent, points, standing_text
 
 SENTIMENT_COLORS = {"positive": "green", "neutral": "gray", "negative": "red"}
 SENTIMENT_ICONS = {
@@ -71,10 +71,28 @@ def _share_button(svc: ShopService) -> None:
         st.page_link(state.SHOP, label="Open the read-only page", query_params={"share": link})
 
 
-def sidebar(svc: ShopService) -> None:
+def _tour_sidebar(svc: ShopService) -> None:
+    """The tour's sidebar: whom the tour shows, and that the presenter's own shopper is left as it was."""
+    st.markdown("### Guided tour")
+    try:
+        shown = svc.persona(svc.tour_plan().persona_id).label
+    except ValueError as error:
+        st.caption(md_text(error))
+        return
+    own = svc.persona(st.session_state.persona).label
+    st.caption(
+        f"The tour shows **{md_text(shown)}** through a sandbox copy of them: what it does stays out of your own "
+        f"shop, where you shop as **{md_text(own)}**. Leave the tour with *Shop* in the top bar."
+    )
+
+
+def sidebar(svc: ShopService, tour: bool = False) -> None:
     with st.sidebar:
         if state.read_only():
             _shared_sidebar(svc)
+            return
+        if tour:
+            _tour_sidebar(svc)
             return
         st.markdown("### Who is shopping?")
         choices = {p.persona_id: p for p in svc.persona_choices()}
@@ -164,14 +182,31 @@ def review_block(review: ReviewView, key: str) -> None:
 LIKELIHOOD_HELP = (
     "The chance that this is the shopper's next purchase among all the products they do not own yet: the "
     "shared model's purchase score (with content similarity and what others bought next), turned into a "
-    "probability calibrated on validation shoppers."
+    "probability calibrated on validation shoppers. Over ~21,000 products every probability is small, so beside "
+    "it: its rank among those products and how many times the median product's probability it is."
 )
 
 
-def likelihood_metric(label: str, before: float | None, after: float | None) -> None:
-    st.metric(
-        label,
-        percent(after),
-        points(before, after),
-        help=LIKELIHOOD_HELP,
-    )
+def likelihood_metric(label: str, before: float | None, after: float | None, standing: Standing | None = None) -> None:
+    st.metric(label, percent(after), points(before, after), help=LIKELIHOOD_HELP)
+    if standing is not None:
+        st.caption(standing_text(standing))
+
+
+def tag_columns(detail: ProductDetail, shown: int = 8) -> None:
+    """The catalogue's tags beside the model's (with confidence; ✓ where both name the tag)."""
+    catalogue, model = st.columns(2)
+    with catalogue:
+        st.markdown("**The catalogue's tags**")
+        if detail.known_tags:
+            st.markdown(" ".join(f":gray-badge[{md_text(t)}]" for t in detail.known_tags))
+        else:
+            st.caption("None: this product came without tags (most Amazon items do).")
+    with model:
+        st.markdown(f"**The model's tags** · category *{md_text(detail.model_category)}*")
+        if detail.model_tags:
+            for tag, confidence in list(detail.model_tags.items())[:shown]:
+                mark = " ✓ also in the catalogue" if tag in detail.known_tags else ""
+                st.progress(min(1.0, confidence), text=f"{md_text(tag)} · {confidence:.0%}{mark}")
+        else:
+            st.caption("No tag is over its confidence threshold.")

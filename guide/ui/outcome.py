@@ -1,63 +1,105 @@
-"""The panel that reports what one action changed: each of the model's four answers, before and after."""
+"""The panel that reports what one action changed: each of the model's four answers, before and after, in one
+screen (1280 × 800): a row of four short before → after columns (sentiment, tags, likelihood, profile), then the
+top likelihoods and the interests that moved most side by side. The product page and the tour both draw it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from guide.serving.personas import short
-from guide.serving.views import Change, ReviewOutcome
+from guide.serving.views import Change, ReviewOutcome, Standing
 from guide.ui import charts, components, state
 from guide.ui import explain as why
-from guide.ui.visuals import md_text, percent, points
+from guide.ui.visuals import md_text, percent, points, standing_text, times
+
+SHOWN_PICKS = 3
+SHOWN_TAGS = 3
 
 
-def _top_picks(title: str, picks: list[tuple[str, str, float]]) -> None:
-    st.markdown(f"**{title}**")
-    if not picks:
+def _pick(pick: tuple[str, str, float] | None, standing: Standing | None) -> str:
+    if pick is None:
+        return "—"
+    multiple = f" ({times(standing.times_median)})" if standing and standing.times_median is not None else ""
+    return f"{percent(pick[2])}{multiple} · {md_text(short(pick[1], 24))}"
+
+
+def _nth(values: list, number: int):
+    return values[number] if number < len(values) else None
+
+
+def _top_picks(change: Change) -> None:
+    """The most likely next products before and after, side by side: what "For you" would lead with."""
+    st.markdown("**Top likelihoods** · before → after", help=components.LIKELIHOOD_HELP)
+    if not change.top_after:
         st.caption("none yet (new shopper)")
-    for item_id, name, likelihood in picks:
-        st.page_link(
-            state.PRODUCT,
-            label=f"{percent(likelihood)} · {md_text(short(name, 44))}",
-            query_params=state.params(product=item_id),
-        )
+        return
+    rows = ["| # | before | after |", "|---|---|---|"]
+    for number in range(min(SHOWN_PICKS, len(change.top_after))):
+        before = _pick(_nth(change.top_before, number), _nth(change.top_standings_before, number))
+        after = _pick(change.top_after[number], _nth(change.top_standings_after, number))
+        rows.append(f"| {number + 1} | {before} | {after} |")
+    st.markdown("\n".join(rows))
+
+
+def _likelihood(change: Change) -> None:
+    st.markdown("**Purchase likelihood**", help=components.LIKELIHOOD_HELP)
+    moved = points(change.likelihood_before, change.likelihood_after)
+    st.markdown(
+        f"{percent(change.likelihood_before)} → **{percent(change.likelihood_after)}**"
+        + (f" ({moved})" if moved else "")
+    )
+    before, after = change.standing_before, change.standing_after
+    if before is not None and after is not None:
+        multiple = ""
+        if before.times_median is not None and after.times_median is not None:
+            multiple = f" · {times(before.times_median)} → {times(after.times_median)} the median product"
+        st.caption(f"this product, now in the history: #{before.rank:,} → #{after.rank:,} of {after.of:,}{multiple}")
+    elif before is not None or after is not None:
+        st.caption(f"this product, for this shopper · {standing_text(after or before)}")
+    else:
+        st.caption("this product, already in the history before: not ranked among the next buys")
 
 
 def _profile_move(change: Change) -> None:
-    st.markdown("**Profile**")
+    st.markdown("**Profile**", help="The shopper's top interest category, from the profile head, before and after.")
     if not change.categories_after:
         st.caption("No profile yet.")
         return
     top = next(iter(change.categories_after))
-    st.metric(
-        f"Top interest: {md_text(top)}",
-        percent(change.categories_after[top]),
-        points(change.categories_before.get(top), change.categories_after[top]),
-        help="Share of the shopper's interest in their top category, from the profile head.",
+    moved = points(change.categories_before.get(top), change.categories_after[top])
+    st.markdown(
+        f"{percent(change.categories_before.get(top))} → **{percent(change.categories_after[top])}**"
+        + (f" ({moved})" if moved else "")
     )
     first_before = next(iter(change.categories_before), None)
-    if first_before and first_before != top:
-        st.caption(f"Was {md_text(first_before)} before.")
+    was = f"; was {md_text(first_before)} before" if first_before and first_before != top else ""
+    st.caption(f"top interest: {md_text(top)}{was}")
 
 
 def _sentiment(outcome: ReviewOutcome) -> None:
     st.markdown("**Sentiment of your review**")
     components.sentiment_badge(outcome.sentiment.label, outcome.sentiment.score)
     probs = outcome.sentiment.probs
-    st.caption(" · ".join(f"{label} {probs.get(label, 0):.0%}" for label in ("negative", "neutral", "positive")))
-    st.caption(md_text(state.service().twin_review_note()))  # why the sentiment twin has no verdict on it
+    shares = " · ".join(f"{label[:3]} {probs.get(label, 0):.0%}" for label in ("negative", "neutral", "positive"))
+    st.caption(f"before: no review · {shares}", help=md_text(state.service().twin_review_note()))
+
+
+def _tag_line(tags: dict[str, float]) -> str:
+    shown = list(tags.items())[:SHOWN_TAGS]
+    return (
+        " · ".join(f"{md_text(t.removeprefix('Good for: '))} {p:.0%}" for t, p in shown) or "no tag over its threshold"
+    )
 
 
 def _tags(outcome: ReviewOutcome) -> None:
     st.markdown("**Product tags (re-tagged)**")
     added = [t for t in outcome.tags_after if t not in outcome.tags_before]
     removed = [t for t in outcome.tags_before if t not in outcome.tags_after]
-    shown = list(outcome.tags_after.items())[:4]
-    st.caption(", ".join(f"{md_text(t)} {p:.0%}" for t, p in shown) or "no tag over its threshold")
     if added or removed:
+        st.caption(f"before: {_tag_line(outcome.tags_before)}  \nafter: {_tag_line(outcome.tags_after)}")
         st.caption(f"New: {md_text(', '.join(added)) or '—'} · dropped: {md_text(', '.join(removed)) or '—'}")
     else:
-        st.caption(f"Unchanged; category {md_text(outcome.category_after)}. Tags read the product's own text.")
+        st.caption(f"{_tag_line(outcome.tags_after)} — unchanged: tags read the product's own text")
 
 
 def _waited(wait_ms: float | None) -> None:
@@ -66,10 +108,13 @@ def _waited(wait_ms: float | None) -> None:
         st.caption(f"Before it, {wait_ms:.0f} ms waiting for the model while other shoppers' passes ran.")
 
 
-def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> None:
+def show_outcome(
+    outcome: ReviewOutcome | Change, labels: dict[str, str], key: str = "outcome", saved_review: bool = True
+) -> None:
+    """The panel; `saved_review` adds the review as saved with the words that moved its sentiment, below it."""
     review = outcome if isinstance(outcome, ReviewOutcome) else None
     change = review.change if review else outcome
-    with st.container(border=True, key="outcome"):
+    with st.container(border=True, key=key):
         what = "Review saved" if review else labels.get(change.kind, change.kind)
         st.success(
             f"{what}. One forward pass of the shared model ({change.elapsed_ms:.0f} ms on "
@@ -86,18 +131,19 @@ def show_outcome(outcome: ReviewOutcome | Change, labels: dict[str, str]) -> Non
             with columns[1]:
                 _tags(review)
         with columns[-2]:
-            st.markdown("**Purchase likelihood**")
-            components.likelihood_metric("this product, for you", change.likelihood_before, change.likelihood_after)
+            _likelihood(change)
         with columns[-1]:
             _profile_move(change)
-        st.markdown("**Interests that moved most**")
-        st.plotly_chart(charts.before_after(change), key="outcome_chart", config={"displayModeBar": False})
-        before, after = st.columns(2)
-        with before:
-            _top_picks("Top picks before", change.top_before)
-        with after:
-            _top_picks("Top picks now", change.top_after)
-        if review:
+        picks, moved = st.columns([3, 2])
+        with picks:
+            _top_picks(change)
+        with moved:
+            st.markdown("**Interests that moved most**")
+            st.plotly_chart(
+                charts.before_after(change, top=5, height=175), key=f"{key}_chart", config={"displayModeBar": False}
+            )
+        if review and saved_review:
             st.markdown("**Your review, as saved**")
             components.review_block(review.review, "yours")
+            st.caption(md_text(state.service().twin_review_note()))  # why the sentiment twin has no verdict on it
             why.review(review.review)

@@ -3,14 +3,11 @@ reviews with the model's sentiment, similar products; and the actions: cart, buy
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import streamlit as st
 
-from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
-from guide.serving.views import ProductDetail, Session
-from guide.ui import components, state
+from guide.serving.shop import ShopService, StoreUnavailable
+from guide.serving.views import ProductDetail, ReviewOutcome, Session
+from guide.ui import components, review_form, state
 from guide.ui import explain as why
 from guide.ui.aspects import aspect_chips
 from guide.ui.outcome import show_outcome
@@ -18,64 +15,16 @@ from guide.ui.twins import twin_section
 from guide.ui.visuals import md_text, money, stars, swatch_img
 
 ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
-READ_ONLY = "This is a shared, read-only page: open your own shop to buy or review."
-
-
-def _wait_ms(svc: ShopService) -> float | None:
-    """How long the last pass waited for the model lock (other sessions' passes), when the Guide says."""
-    return getattr(svc.guide, "last_wait_ms", None)
 
 
 def _act(svc: ShopService, session: Session, item_id: str, kind: str) -> None:
     if state.read_only():  # a share link never acts as the shopper it shows
-        st.session_state.action_error = READ_ONLY
+        st.session_state.action_error = review_form.READ_ONLY
         return
     try:
-        state.remember_action(item_id, svc.record_action(session, item_id, kind), _wait_ms(svc))
+        state.remember_action(item_id, svc.record_action(session, item_id, kind), review_form.wait_ms(svc))
     except (ValueError, StoreUnavailable) as error:
         st.session_state.action_error = str(error)
-
-
-def _submission_key(item_id: str) -> str:
-    """The form's idempotency key: a nonce made when the form is first drawn, bound to what the form
-    holds. Pressing "Send review" again (a double click, a retry) sends the same key, so the review is
-    stored once; a different review (other text, stars or product) gets a key of its own."""
-    nonce = st.session_state.setdefault("review_nonce", secrets.token_hex(8))  # normally made by _review_form
-    content = "\x1f".join(
-        str(part)
-        for part in (
-            item_id,
-            st.session_state.get("review_stars"),
-            st.session_state.get("review_title", ""),
-            st.session_state.get("review_text", ""),
-        )
-    )
-    return f"{nonce}-{hashlib.sha256(content.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
-
-
-def _submit_review(svc: ShopService, session: Session, item_id: str) -> None:
-    if state.read_only():
-        st.session_state.action_error = READ_ONLY
-        return
-    picked = st.session_state.get("review_stars")  # 0..4 from the star widget, None when unset
-    if picked is None:
-        st.session_state.action_error = "Pick 1 to 5 stars before sending your review."
-        return
-    try:
-        outcome = svc.submit_review(
-            session,
-            item_id,
-            int(picked) + 1,
-            st.session_state.get("review_text", ""),
-            st.session_state.get("review_title", ""),
-            submission_key=_submission_key(item_id),
-        )
-    except (ValueError, StoreUnavailable) as error:  # nothing was stored; the form keeps the text
-        st.session_state.action_error = str(error)
-        return
-    state.remember_action(item_id, outcome, _wait_ms(svc))
-    st.session_state.review_text, st.session_state.review_title = "", ""
-    st.session_state.review_stars = None
 
 
 def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
@@ -88,10 +37,10 @@ def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
         st.markdown(f"### {md_text(card.title)}")
         st.markdown(f"{md_text(card.brand) or 'Unknown brand'} · **{money(card.price)}** · {stars(card.rating)}")
         if card.likelihood is not None:
-            components.likelihood_metric("Purchase likelihood for this shopper", None, card.likelihood)
+            components.likelihood_metric("Purchase likelihood for this shopper", None, card.likelihood, card.standing)
         st.markdown(f"**Why:** {md_text(detail.reason.text)}")
         if state.read_only():
-            st.caption(READ_ONLY)
+            st.caption(review_form.READ_ONLY)
             return
         with st.container(horizontal=True):
             st.button(
@@ -113,24 +62,6 @@ def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
             st.caption("Already in this shopper's history.")
 
 
-def _tags(detail: ProductDetail) -> None:
-    catalogue, model = st.columns(2)
-    with catalogue:
-        st.markdown("**The catalogue's tags**")
-        if detail.known_tags:
-            st.markdown(" ".join(f":gray-badge[{md_text(t)}]" for t in detail.known_tags))
-        else:
-            st.caption("None: this product came without tags (most Amazon items do).")
-    with model:
-        st.markdown(f"**The model's tags** · category *{md_text(detail.model_category)}*")
-        if detail.model_tags:
-            for tag, confidence in list(detail.model_tags.items())[:8]:
-                mark = " ✓ also in the catalogue" if tag in detail.known_tags else ""
-                st.progress(min(1.0, confidence), text=f"{md_text(tag)} · {confidence:.0%}{mark}")
-        else:
-            st.caption("No tag is over its confidence threshold.")
-
-
 def _details(detail: ProductDetail) -> None:
     if detail.description:
         st.markdown(md_text(detail.description))
@@ -145,25 +76,9 @@ def _details(detail: ProductDetail) -> None:
         st.caption("The catalogue has no further details for this product.")
 
 
-def _review_form(svc: ShopService, session: Session, item_id: str) -> None:
-    st.session_state.setdefault("review_nonce", secrets.token_hex(8))  # this form's idempotency nonce
-    with st.form("review_form", border=True):
-        st.markdown("**Write a review**")
-        st.feedback("stars", key="review_stars")
-        st.text_input("Title (optional)", key="review_title", max_chars=200)
-        st.text_area(
-            "Your review",
-            key="review_text",
-            height=120,
-            placeholder="What did you like or not? The model reads it as you send it.",
-        )
-        st.caption(
-            f"Reviews keep up to {MAX_REVIEW_CHARS:,} characters; a longer one is shortened and you "
-            "are told. Sending runs one forward pass of the model and saves your review."
-        )
-        st.form_submit_button(
-            "Send review", icon=":material/send:", type="primary", on_click=_submit_review, args=(svc, session, item_id)
-        )
+def _sent(item_id: str):
+    """What a sent review leaves behind: the page's outcome panel (as for cart and buy)."""
+    return lambda outcome, wait: state.remember_action(item_id, outcome, wait)
 
 
 def main() -> None:
@@ -194,19 +109,22 @@ def main() -> None:
     why.start()  # explanations wait for the end of the page: predictions first
     _hero(detail, svc, session)
     outcome = st.session_state.outcome
-    if outcome and outcome[0] == item_id:
-        show_outcome(outcome[1], ACTION_LABELS)
+    shown = outcome if outcome and outcome[0] == item_id else None
+    if shown and not isinstance(shown[1], ReviewOutcome):  # cart or buy: right under the buttons pressed
+        show_outcome(shown[1], ACTION_LABELS)
     st.markdown("#### What it is: the catalogue's tags and the model's")
-    _tags(detail)
+    components.tag_columns(detail)
     why.tags(item_id)
     twins = st.container()  # filled after the rest of the page: stored answers, read on first use
     with st.expander("Product details", icon=":material/description:"):
         _details(detail)
     aspects = st.container()  # filled last: a product's first view scores its review sentences (~1 s on CPU)
+    if shown and isinstance(shown[1], ReviewOutcome):  # a review: its four answers right above the form sent
+        show_outcome(shown[1], ACTION_LABELS)
     reviews, write = st.columns([3, 2], gap="large")
     with write:
         if not state.read_only():
-            _review_form(svc, session, item_id)
+            review_form.draw(svc, session, item_id, _sent(item_id))
     with reviews:
         st.markdown(f"#### Reviews ({len(detail.reviews)})")
         st.caption("Badges show the model's sentiment of each text, not the stars.")

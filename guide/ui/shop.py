@@ -66,7 +66,16 @@ def _filters(facets: dict) -> Filters:
 def main() -> None:
     svc, session = state.service(), state.current()
     persona = svc.persona(session.persona_id)
-    st.title("Shop")
+    title, tour = st.columns([3, 1], vertical_alignment="bottom")
+    title.title("Shop")
+    if not state.read_only() and tour.button(
+        "Take the tour",
+        icon=":material/tour:",
+        type="primary",
+        key="take_tour",
+        help="Six steps through what the one shared model does, on a sandbox shopper: nothing touches your shop.",
+    ):
+        state.open_tour()
     components.shopper_line(svc, session)
     who = "you (a new shopper)" if persona.persona_id == NEW_SHOPPER else "this shopper"
     st.markdown(

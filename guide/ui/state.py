@@ -25,11 +25,12 @@ from guide.ui.visuals import md_text
 
 logger = logging.getLogger(__name__)
 
-SHOP, PRODUCT, PROFILE, MODEL = (
+SHOP, PRODUCT, PROFILE, MODEL, TOUR = (
     "guide/ui/shop.py",
     "guide/ui/product.py",
     "guide/ui/profile.py",
     "guide/ui/about_model.py",
+    "guide/ui/tour.py",
 )
 _VISITOR = re.compile(r"^[a-f0-9]{12}$")
 
@@ -174,3 +175,8 @@ def share_params(svc: ShopService) -> dict[str, str]:
 
 def open_product(item_id: str) -> None:
     st.switch_page(PRODUCT, query_params=params(product=item_id))
+
+
+def open_tour(step: str = "1") -> None:
+    """The guided tour at `step` (`?tour=N` keeps the step in the URL, so a reload stays on it)."""
+    st.switch_page(TOUR, query_params=params(tour=step))

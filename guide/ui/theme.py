@@ -23,7 +23,15 @@ CSS = """
 .g-bar { height: .35rem; background: #F1E6E2; border-radius: 999px; margin-bottom: .2rem; overflow: hidden; }
 .g-bar span { display: block; height: 100%; border-radius: 999px;
               background: linear-gradient(90deg, #E39B3B, #B4235A); }
+.g-rank { font-size: .74rem; color: #6B5E62; margin-top: .1rem; }
+.g-rank b { color: #3B2F33; }
 .g-hero .g-swatch { border-radius: .9rem; }
+.st-key-tour_head h3 { padding-top: 0; }
+.st-key-tour_story p { margin-bottom: .1rem; }
+.st-key-outcome [data-testid="stAlertContainer"], .st-key-tour_outcome [data-testid="stAlertContainer"] {
+  padding: .5rem .9rem; }
+.st-key-outcome table, .st-key-tour_outcome table { font-size: .8rem; }
+.st-key-outcome td, .st-key-tour_outcome td, .st-key-outcome th, .st-key-tour_outcome th { padding: .2rem .45rem; }
 [class*="st-key-review-title-"] [data-testid="stText"] { font-weight: 600; }
 .g-hint { color: #6B5E62; font-size: .88rem; }
 @media (max-width: 640px) {

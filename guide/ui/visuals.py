@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import math
 import re
 
-from guide.serving.views import ProductCard
+from guide.serving.views import ProductCard, Standing
 
 # Hue per top-level kind of product; unknown categories hash to a hue of their own.
 CATEGORY_HUES = {
@@ -131,11 +132,41 @@ def points(before: float | None, after: float | None) -> str | None:
     return f"{delta:+.1f} pts" if abs(delta) >= 0.95 else f"{delta:+.2f} pts"
 
 
+def times(value: float | None) -> str:
+    """A multiple of the median product: "128×", "2.3×", "0.41×" (whole numbers from 10 up)."""
+    if value is None:
+        return "—"
+    return f"{value:,.0f}×" if value >= 10 else f"{value:.1f}×" if value >= 1 else f"{value:.2f}×"
+
+
+def standing_text(standing: Standing | None) -> str:
+    """ "#3 of 20,921 · 128× the median product": where a likelihood stands (numbers only, no catalogue text)."""
+    if standing is None:
+        return ""
+    text = f"#{standing.rank:,} of {standing.of:,}"
+    return text if standing.times_median is None else f"{text} · {times(standing.times_median)} the median product"
+
+
+def strength(standing: Standing | None) -> int:
+    """A bar width (3..100 %) for a likelihood: its multiple of the median on a log scale, 1,000× filling it, so
+    strong and weak picks look different even when every probability reads "0.2%"."""
+    if standing is None or standing.times_median is None:
+        return 3
+    return max(3, min(100, round(100 * math.log10(1 + standing.times_median) / 3)))
+
+
 def md_text(text: object) -> str:
     """Any text we did not write (a URL parameter, a shopper's words, the catalogue, an error quoting them)
     made literal inside Markdown: every Markdown/HTML-significant mark is escaped and line breaks become
     spaces, so it can only ever show as the characters it is (no links, images, HTML, maths or emphasis)."""
     return _LINE_BREAKS.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(text or "")))
+
+
+def _rank_html(standing: Standing | None) -> str:
+    if standing is None:
+        return ""
+    multiple = "" if standing.times_median is None else f" · <b>{times(standing.times_median)}</b> the median product"
+    return f'<div class="g-rank"><b>#{standing.rank:,}</b> of {standing.of:,}{multiple}</div>'
 
 
 def card_html(card: ProductCard) -> str:
@@ -149,10 +180,11 @@ def card_html(card: ProductCard) -> str:
     if card.likelihood is None:
         fit = '<div class="g-fit muted">new shopper: not personalised yet</div>'
     else:
-        width = max(3, min(100, round(card.likelihood * 100)))
+        standing = card.standing
         fit = (
-            f'<div class="g-fit"><div class="g-bar"><span style="width:{width}%"></span></div>'
-            f"<b>{percent(card.likelihood)}</b> chance it's your next buy</div>"
+            f'<div class="g-fit"><div class="g-bar" title="times the median product, log scale">'
+            f'<span style="width:{strength(standing)}%"></span></div>'
+            f"<b>{percent(card.likelihood)}</b> chance it's your next buy{_rank_html(standing)}</div>"
         )
     return (
         f'<div class="g-card">{swatch_img(card.item_id, card.category, card.brand, card.title)}'

@@ -87,9 +87,13 @@ def amazon_item(at: AppTest) -> str:
 
 
 def send_review(at: AppTest, stars: int, text: str, title: str = "") -> AppTest:
-    at.feedback(key="review_stars").set_value(None if stars is None else stars - 1)
-    at.text_input(key="review_title").set_value(title)
-    at.text_area(key="review_text").set_value(text)
+    from guide.ui.review_form import key
+
+    item = at.query_params["product"]
+    item = item[0] if isinstance(item, list) else item  # the form's fields are keyed per product
+    at.feedback(key=key("stars", item)).set_value(None if stars is None else stars - 1)
+    at.text_input(key=key("title", item)).set_value(title)
+    at.text_area(key=key("text", item)).set_value(text)
     return at.button[[b.label for b in at.button].index("Send review")].click().run()
 
 
@@ -231,7 +235,8 @@ def test_review_shows_the_four_answers_and_moves_the_profile(database):
     body = "\n".join(m.value for m in at.markdown)
     assert "Sentiment of your review" in body and "positive" in body
     assert "Product tags (re-tagged)" in body and "Purchase likelihood" in body
-    assert [t.value for t in at.text][:2] == ["Holy grail", "Absolutely love it, my skin has never felt this soft."]
+    texts = [t.value for t in at.text]  # the review as saved, shown as literal text: its title, then its text
+    assert texts[texts.index("Holy grail") + 1] == "Absolutely love it, my skin has never felt this soft."
     open_page(at, "profile")
     no_problems(at)
     assert at.metric[1].value == "1"  # actions here
@@ -470,3 +475,78 @@ def test_why_highlights_the_words_behind_the_tags_and_the_review_sentiment(datab
     assert plain == "<b>Awful</b>, it burned my skin and smelled like glue. Total waste of money."
     assert "<b>" not in re.sub(r'<span class="g-why"[^>]*>|</span>', "", shown)  # only our spans are HTML
     assert "Most for *negative*:" in captions(at)
+
+
+def test_a_half_written_review_survives_reruns_and_page_switches_per_product(database):
+    from guide.ui.review_form import key
+
+    at = run_app()
+    first = amazon_item(at)
+    open_page(at, "product", product=first)
+    at.text_area(key=key("text", first)).set_value("Half-written: the texture is").run()
+    at.button(key="act_cart").click().run()  # a rerun that draws the outcome panel above the form
+    assert at.text_area(key=key("text", first)).value == "Half-written: the texture is"
+    open_page(at, "profile")  # Streamlit forgets the widgets of a page it did not draw
+    assert at.session_state["review_drafts"][first]["text"] == "Half-written: the texture is"
+    from guide.ui import state
+
+    owned = state.load_service().personas[at.session_state["persona"]].history
+    second = next(i for i in state.load_service().items["item_id"] if i not in (first, *owned))
+    open_page(at, "product", product=second)
+    assert not at.text_area(key=key("text", second)).value  # a draft belongs to its own product
+    open_page(at, "product", product=first)
+    no_problems(at)
+    assert at.text_area(key=key("text", first)).value == "Half-written: the texture is"
+
+
+def test_the_tour_link_opens_its_step_in_a_sandbox_and_start_over_goes_back_to_step_one(database):
+    at = run_app(tour="3")
+    no_problems(at)
+    body = "\n".join(m.value for m in at.markdown)
+    assert "Step 3 of 6" in body and "The catalogue's tags" in body
+    assert at.query_params["tour"] in ("3", ["3"])
+    from guide.ui import state
+
+    service = state.load_service()
+    sandbox = service.tour_session(at.session_state["visitor"])
+    assert sandbox.visitor != at.session_state["visitor"]
+    at.button(key="tour_next").click().run()
+    at.button(key="suggest_0").click().run()
+    at.button(key="send_review").click().run()
+    no_problems(at)
+    assert at.success[0].value.startswith("Review saved. One forward pass")
+    assert len(database.reviews(shopper_id=sandbox.shopper_id)) == 1
+    assert database.reviews(shopper_id=f"{sandbox.persona_id}~{at.session_state['visitor']}") == []  # not theirs
+    at.button(key="tour_start_over").click().run()
+    no_problems(at)
+    assert at.query_params["tour"] in ("1", ["1"]) and "Step 1 of 6" in "\n".join(m.value for m in at.markdown)
+    assert database.reviews(shopper_id=sandbox.shopper_id) == []
+    assert at.toast[0].value.startswith("Started over in")
+    assert int(re.search(r"in (\d+) ms", at.toast[0].value).group(1)) < 1000
+
+
+def test_the_tour_writes_to_the_presenters_own_shop_only_when_they_switch_it_on(database):
+    at = run_app(tour="4")
+    from guide.ui import state
+
+    service = state.load_service()
+    own = f"{service.tour_plan().persona_id}~{at.session_state['visitor']}"
+    sandbox = service.tour_session(at.session_state["visitor"]).shopper_id
+    at.toggle(key="tour_keep_switch").set_value(True).run()
+    at.button(key="suggest_1").click().run()
+    at.button(key="send_review").click().run()
+    no_problems(at)
+    assert len(database.reviews(shopper_id=own)) == 1 and database.reviews(shopper_id=sandbox) == []
+    for button in ("tour_next", "tour_next", "tour_back", "tour_back"):  # steps that do not draw the switch
+        at.button(key=button).click().run()
+    no_problems(at)
+    assert "your own shop" in "\n".join(m.value for m in at.markdown)  # the choice held on every step
+    assert at.success[0].value.startswith("Review saved")
+    at.button(key="tour_start_over").click().run()
+    assert len(database.reviews(shopper_id=own)) == 1  # Start over forgets the sandbox, never their own shop
+    at.button(key="tour_next").click().run()
+    at.button(key="tour_next").click().run()
+    at.button(key="tour_next").click().run()
+    assert at.toggle(key="tour_keep_switch").value is False and "sandbox copy" in "\n".join(
+        m.value for m in at.markdown
+    )
