@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
-from guide.config import DEFAULT_CHECKPOINT
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from guide.config import DEFAULT_CHECKPOINT  # noqa: E402
 
 REVIEWS = (
     "Not bad at all, I'd buy it again.",
