@@ -58,6 +58,7 @@ def _configs(args) -> TrainConfig:
         seed=args.seed,
         device=args.device,
         eval_every=args.eval_every,
+        sentiment_balance=args.sentiment_balance,
         model=model_config,
         data=data_config,
     )
@@ -300,6 +301,12 @@ def _training_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--steps", type=int, default=TrainConfig.steps)
     t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    t.add_argument(
+        "--sentiment-balance",
+        type=float,
+        default=TrainConfig.sentiment_balance,
+        help="logit adjustment of the sentiment loss: this x the log class prior (0: plain cross-entropy)",
+    )
     t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--gram-dropout", type=float, default=TrainConfig.gram_dropout)
     t.add_argument("--ngram-lr", type=float, default=TrainConfig.ngram_lr)

@@ -193,6 +193,7 @@ class TrainConfig:
     weighting: str = "uncertainty"  # how task losses become one update; see guide/training/weighting.py
     sampling: str = "uniform"  # how often each task is drawn: the data sets differ 100x in size
     eval_every: int = 125  # validation checks; the best validation checkpoint is kept
+    sentiment_balance: float = 0.0  # logit adjustment of the sentiment loss (x log class prior; 0: off)
     seed: int = 13
     device: str | None = None  # None: CUDA if available, else CPU (GUIDE_DEVICE overrides)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -205,6 +206,8 @@ class TrainConfig:
             raise ValueError(f"sampling: expected one of {SAMPLINGS}; got {self.sampling!r}")
         if not 0.0 <= self.gram_dropout < 1.0:
             raise ValueError(f"gram_dropout: expected [0, 1); got {self.gram_dropout}")
+        if not 0.0 <= self.sentiment_balance <= 2.0:
+            raise ValueError(f"sentiment_balance: expected [0, 2]; got {self.sentiment_balance}")
         if self.steps < 1 or self.batch_size < 2 or self.lr <= 0:
             raise ValueError("steps >= 1, batch_size >= 2 and lr > 0 are required")
 

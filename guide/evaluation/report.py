@@ -48,6 +48,8 @@ def config_key(config) -> str:
     if not values["data"].get("sentence_share"):  # off (the default): its settings change nothing trained
         values["data"].pop("sentence_share", None)
         values["data"].pop("short_text_reviews", None)
+    if not values.get("sentiment_balance"):  # off (the default): older twins keep their hash
+        values.pop("sentiment_balance", None)
     for name in ("encoder", "encoder_id"):  # the base encoder (the default): older checkpoints keep their hash
         if not values["model"].get(name):
             values["model"].pop(name, None)

@@ -27,6 +27,10 @@ def attributes_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
 
 
 def sentiment_loss(logits: torch.Tensor, targets: dict) -> torch.Tensor:
+    """Cross-entropy; with `adjust` (3,) (logit adjustment, `batches.sentiment_adjustment`) added to the logits
+    in the loss only, so that the logits the model serves are those of a balanced class prior."""
+    if "adjust" in targets:
+        logits = logits + targets["adjust"]
     return F.cross_entropy(logits, targets["labels"])
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
 from guide.data.tasks import TaskData
 from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
 from guide.model.sentence import TokenTable
@@ -57,12 +57,25 @@ def length_buckets(rows: np.ndarray, lengths: np.ndarray, buckets: int) -> list[
     return [group for group in np.array_split(order, buckets) if len(group)]
 
 
+def sentiment_adjustment(data: TaskData, review_rows: dict, balance: float, device) -> torch.Tensor | None:
+    """Logit adjustment (Menon et al., "Long-tail learning via logit adjustment", ICLR 2021): `balance` x the
+    log class prior of the training reviews, added to the sentiment logits inside the loss only. The head then
+    learns scores for a balanced prior, so that a rare class (1-2 star reviews are ~6% of Amazon's) is not
+    read off the prior: a short text with little evidence is not pulled to "positive". None when off."""
+    if not balance:
+        return None
+    rows = np.concatenate(list(review_rows.values()))
+    counts = np.bincount(data.review_labels[rows], minlength=len(SENTIMENT_LABELS)).astype(np.float64) + 1.0
+    return torch.tensor(balance * np.log(counts / counts.sum()), dtype=torch.float32, device=device)
+
+
 class TaskSampler:
     """Draws training batches per task with their targets."""
 
     def __init__(
         self, data: TaskData, batch_size: int, negatives: int, rng: np.random.Generator, device, drop: float = 0.0,
         purchase_users: int = 128, max_length: int = 50, format_share: float = 0.0, sentence_share: float = 0.0,
+        sentiment_balance: float = 0.0,
     ):  # fmt: skip
         self.data, self.batch_size, self.negatives, self.rng, self.device = data, batch_size, negatives, rng, device
         self.drop = drop
@@ -76,6 +89,7 @@ class TaskSampler:
         self.tokens: TextTokens | None = None
         self.attr_buckets: list[np.ndarray] = [self.attr_rows]
         self.review_buckets = {s: [r] for s, r in self.review_rows.items()}
+        self.sentiment_adjust = sentiment_adjustment(data, self.review_rows, sentiment_balance, device)
 
     def use_tokens(self, tokens: TextTokens, buckets: int = 4) -> None:
         """Attribute and sentiment draws carry token ids (`items["tokens"]`, `reviews["tokens"]`), each drawn
@@ -178,7 +192,10 @@ class TaskSampler:
             ids = [self.tokens.short.ids[i] if i >= 0 else self.tokens.reviews.ids[r] for r, i in zip(rows, short)]
             block["tokens"] = TokenTable(ids).batch(range(len(ids)), self.device)
         labels = torch.from_numpy(data.review_labels[rows]).to(self.device)
-        return {"reviews": block}, {"labels": labels}
+        targets = {"labels": labels}
+        if self.sentiment_adjust is not None:
+            targets["adjust"] = self.sentiment_adjust
+        return {"reviews": block}, targets
 
     def _short_texts(self, rows: np.ndarray) -> np.ndarray | None:
         """Per drawn review, the index of one of its short texts to show instead (-1: the whole review), or

@@ -130,7 +130,7 @@ class Stage2:
         self.sampler = TaskSampler(
             data, tune.batch_size, config.data.purchase_negatives, np.random.default_rng(config.seed + 2),
             device, config.gram_dropout, config.data.purchase_users, config.model.max_length,
-            config.data.format_share, config.data.sentence_share,
+            config.data.format_share, config.data.sentence_share, config.sentiment_balance,
         )  # fmt: skip
         self.sampler.use_tokens(tokens, tune.buckets)
         self.weighting = build_weighting(config.weighting, self.tasks, config.seed).to(device)

@@ -165,6 +165,7 @@ def train(
         config.model.max_length,
         config.data.format_share,
         config.data.sentence_share,
+        config.sentiment_balance,
     )
     sizes = {t: n for t, n in sampler.sizes().items() if t in tasks}
     probe = copy.copy(sampler)  # same data and settings, its own draws

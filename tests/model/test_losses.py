@@ -142,3 +142,14 @@ def test_profile_loss_is_lowest_when_the_prediction_is_the_target():
         assert float(profile_loss(nudged, {"interest": target})) > float(loss.detach())
     shifted = at_target.detach() + 7.0  # adding a constant to every logit changes nothing
     torch.testing.assert_close(profile_loss(shifted, {"interest": target}), loss.detach())
+
+
+def test_logit_adjustment_moves_the_loss_toward_rare_classes():
+    """With a skewed prior added in the loss, a prediction of the rare class costs less than without, and the
+    frequent class more: the logits learn the balanced problem (Menon et al. 2021)."""
+    logits = torch.zeros(2, 3)
+    adjust = torch.log(torch.tensor([0.05, 0.15, 0.80]))
+    rare, frequent = torch.tensor([0, 0]), torch.tensor([2, 2])
+    plain = sentiment_loss(logits, {"labels": rare})
+    assert sentiment_loss(logits, {"labels": rare, "adjust": adjust}) > plain  # the prior made rare "harder"
+    assert sentiment_loss(logits, {"labels": frequent, "adjust": adjust}) < plain

@@ -168,3 +168,14 @@ def test_sentiment_draw_without_sentence_share_shows_whole_reviews():
     _with_short_texts(data, every=1)
     batch, _ = TaskSampler(data, 64, 8, np.random.default_rng(0), "cpu", 0.0, sentence_share=0.0).draw(SENTIMENT)
     assert (batch["reviews"]["emb"][:, 0].numpy() >= 0).all()
+
+
+def test_sentiment_balance_adds_the_log_prior_of_the_training_labels():
+    data = synthetic_task_data(seed=3)
+    _, plain = _sampler(data).draw(SENTIMENT)
+    assert "adjust" not in plain  # off by default: plain cross-entropy
+    sampler = TaskSampler(data, 32, 8, np.random.default_rng(0), "cpu", 0.0, sentiment_balance=1.0)
+    _, targets = sampler.draw(SENTIMENT)
+    train = data.review_labels[data.review_split == "train"]
+    counts = np.bincount(train, minlength=3) + 1.0
+    np.testing.assert_allclose(targets["adjust"].numpy(), np.log(counts / counts.sum()), rtol=1e-5)
