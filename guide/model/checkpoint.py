@@ -4,7 +4,8 @@ What the model was trained on travels with it, so evaluation can refuse data it 
 catalogue's `fingerprint` and, in `meta`, the `attribute_split` (brand or product) of its attribute task.
 
 Weights are stored as float16 (half the size in the repo) and loaded back as float32; the config
-inside rebuilds the exact model on any device.
+inside rebuilds the exact model on any device. The device itself is never stored nor read back: it belongs
+to the run (`guide/model/device.py`), not to the model.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Checkpoint:
         # Both files are written beside their targets and then renamed, the weights last: a crash leaves
         # the previous pair (or a new config.json that the load check refuses), never half a file.
         save_file(state, folder / "model.safetensors.tmp")
-        train_config = asdict(self.config)
+        train_config = dict(asdict(self.config), device=None)  # where it ran is this run's, not the model's
         document = {
             "format": FORMAT,
             "model": self.model.config.to_dict(),
@@ -121,7 +122,9 @@ class Checkpoint:
         model_config = ModelConfig(
             **{**LEGACY_MODEL_FIELDS, **document["model"], "tasks": tuple(document["model"]["tasks"])}
         )
-        train = dict(document["train"])
+        # `device` is a run-time setting (GUIDE_DEVICE, --device): one saved by an older checkpoint is not
+        # replayed, so the twins of a CUDA-trained model train wherever they are asked to.
+        train = dict(document["train"], device=None)
         train_config = TrainConfig(
             **{**train, "model": model_config, "data": DataConfig(**{**LEGACY_DATA_FIELDS, **train["data"]})}
         )

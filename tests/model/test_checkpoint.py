@@ -181,3 +181,22 @@ def test_save_creates_the_folder_and_a_second_save_replaces_the_first(tmp_path):
     for name, tensor in loaded.model.state_dict().items():
         if name in b_state:  # B's weights, to float16 precision
             torch.testing.assert_close(tensor, b_state[name].half().float(), atol=0, rtol=0, msg=name)
+
+
+def test_the_device_is_never_stored_nor_replayed(tmp_path, monkeypatch):
+    """A checkpoint trained on CUDA (older ones stored `"device": "cuda"`) loads with no device of its own:
+    its twins and evaluation run wherever this machine resolves, a CPU one included."""
+    from guide.model.device import resolve_device
+
+    checkpoint = _synthetic_checkpoint()
+    checkpoint.config.device = "cuda"
+    folder = checkpoint.save(tmp_path / "ckpt")
+    assert json.loads((folder / "config.json").read_text())["train"]["device"] is None
+    document = json.loads((folder / "config.json").read_text())
+    document["train"]["device"] = "cuda"  # as an older CUDA-trained checkpoint wrote it
+    (folder / "config.json").write_text(json.dumps(document))
+    loaded = Checkpoint.load(folder)
+    assert loaded.config.device is None
+    monkeypatch.delenv("GUIDE_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(loaded.config.device).type == expected
