@@ -13,7 +13,7 @@ import logging
 import streamlit as st
 
 from guide.serving.shop import StoreUnavailable
-from guide.ui import components, state, theme
+from guide.ui import components, reruns, state, theme
 from guide.ui.visuals import md_text
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,3 +46,5 @@ try:
     service.warm_up()  # the encoder loads in the background after the first page, not while it renders
 except StoreUnavailable as error:  # the database is down or read-only: say so; the model stays loaded
     st.error(f"Your shop cannot be loaded right now: {md_text(error)}", icon=":material/database:")
+finally:
+    reruns.close()  # a click that reran the whole page: its server-side time ends here (GUIDE_RERUN_LOG)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from guide.serving.shop import ShopService, StoreUnavailable
 from guide.serving.views import ProductDetail, ReviewOutcome, Session
-from guide.ui import components, review_form, state
+from guide.ui import components, reruns, review_form, state
 from guide.ui import explain as why
 from guide.ui.aspects import aspect_chips
 from guide.ui.outcome import show_outcome
@@ -18,13 +18,18 @@ ACTION_LABELS = {"cart": "Added to your cart", "purchase": "Bought"}
 
 
 def _act(svc: ShopService, session: Session, item_id: str, kind: str) -> None:
+    reruns.mark(kind, item_id)
     if state.read_only():  # a share link never acts as the shopper it shows
         st.session_state.action_error = review_form.READ_ONLY
         return
     try:
-        state.remember_action(item_id, svc.record_action(session, item_id, kind), review_form.wait_ms(svc))
+        change = svc.record_action(session, item_id, kind)
     except (ValueError, StoreUnavailable) as error:
         st.session_state.action_error = str(error)
+        return
+    waited = review_form.wait_ms(svc)
+    reruns.inside(change.elapsed_ms if change else None, waited)
+    state.remember_action(item_id, change, waited)
 
 
 def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:

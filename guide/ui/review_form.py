@@ -20,7 +20,7 @@ import streamlit as st
 
 from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
 from guide.serving.views import ReviewOutcome, Session
-from guide.ui import state
+from guide.ui import reruns, state
 
 FIELDS = ("stars", "title", "text")
 DRAFTS = "review_drafts"  # item_id -> {field: value}; cleared with the other review_ keys by "Reset demo"
@@ -87,6 +87,7 @@ def submission_key(item_id: str) -> str:
 
 
 def _send(svc: ShopService, session: Session, item_id: str, sent: Sent, error_key: str) -> None:
+    reruns.mark("send_review", item_id)
     keep(item_id)
     if state.read_only():  # a share link never acts as the shopper it shows
         st.session_state[error_key] = READ_ONLY
@@ -107,7 +108,9 @@ def _send(svc: ShopService, session: Session, item_id: str, sent: Sent, error_ke
     except (ValueError, StoreUnavailable) as error:  # nothing was stored; the form keeps the text
         st.session_state[error_key] = str(error)
         return
-    sent(outcome, wait_ms(svc))
+    waited = wait_ms(svc)
+    reruns.inside(outcome.change.elapsed_ms, waited)
+    sent(outcome, waited)
     clear(item_id)
 
 
