@@ -79,7 +79,8 @@ def _task_data(args, config: TrainConfig):
 
 
 def _search(args) -> int:
-    from guide.training.search import pareto, run_study
+    from guide.metrics.pareto import pareto
+    from guide.training.study import run_study
 
     config = _configs(args)
     _, data = _task_data(args, config)

@@ -1,23 +1,25 @@
-"""The package is laid out by stage, and each stage imports only the stages before it.
+"""The package is laid out by stage, and each stage imports only the stages before it, with no exemption.
 
-    config -> data -> model -> training -> evaluation -> serving -> ui
+    metrics -> config -> data -> model -> training -> evaluation -> serving -> ui
 
-`guide/__init__.py` (the public API) and `guide/__main__.py` (the CLI) sit on top and may import any
-stage. `guide.evaluation.metrics` and `guide.evaluation.ranking` are pure numpy (they import nothing from
-`guide`), so training may use them to score its validation checks without depending on the evaluation stage.
+`guide.metrics` (pure numpy: scores, ranking, affinity, the study's trade-off front) is the first stage, so
+training scores its validation checks and the shop reads a recorded affinity without the evaluation or
+training stage. `guide/__init__.py` (the public API) and `guide/__main__.py` (the CLI) sit on top and may
+import any stage; no stage imports them.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("config", "data", "model", "training", "evaluation", "serving", "ui")
+STAGES = ("metrics", "config", "data", "model", "training", "evaluation", "serving", "ui")
 ENTRY_POINTS = {"__init__", "__main__"}
-PURE_LEAVES = {"guide.evaluation.metrics", "guide.evaluation.ranking"}
 
 
 def _stage(module: str) -> str:
@@ -26,13 +28,15 @@ def _stage(module: str) -> str:
 
 
 def _guide_imports(path: Path) -> set[str]:
-    """Every `guide...` module the file imports, at top level or inside functions."""
+    """Every `guide...` module the file imports, at top level or inside functions (`from guide import x` gives
+    "guide.x"; a name that is no stage folder is then an attribute of the package root)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "guide"}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "guide":
-            found.add(node.module)
+            if node.module != "guide":
+                found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from guide.x import y` may be a module
     return found
 
@@ -57,22 +61,37 @@ def test_each_stage_imports_only_earlier_stages(module, path):
     if own in ENTRY_POINTS or module == "guide":
         return
     for target in _guide_imports(path):
-        if target == "guide" or any(target == leaf or target.startswith(leaf + ".") for leaf in PURE_LEAVES):
-            continue
         other = _stage(target)
-        if other not in STAGES:  # e.g. `from guide.data import amazon` adds the name "guide.data.amazon"
-            continue
+        assert other in STAGES, f"{module} imports {target}: the package root and the CLI sit on top of every stage"
         assert STAGES.index(other) <= STAGES.index(own), f"{module} ({own}) imports {target} ({other}): a later stage"
 
 
-def test_pure_leaves_import_nothing_from_guide():
-    for leaf in PURE_LEAVES:
-        path = ROOT / (leaf.replace(".", "/") + ".py")
-        assert not _guide_imports(path), f"{leaf} must stay free of guide imports so any stage can use it"
+def test_the_metrics_stage_imports_nothing_from_the_rest_of_guide():
+    for module, path in _modules():
+        if _stage(module) == "metrics":
+            assert {_stage(t) for t in _guide_imports(path)} <= {"metrics"}, f"{module} must stay free of guide imports"
+
+
+def test_what_the_ui_imports_loads_neither_training_nor_evaluation():
+    """Every module of `guide` that the UI (guide/ui, app.py) imports, the shop service first, imported in a fresh
+    interpreter: no module of the training or evaluation stage gets loaded, and neither does torch (the model
+    loads in ShopService.open)."""
+    ui = [ROOT / "app.py", *sorted((ROOT / "guide" / "ui").glob("*.py"))]
+    used = {t for path in ui for t in _guide_imports(path) if _stage(t) in STAGES and _stage(t) != "ui"}
+    modules = sorted(t for t in used if (ROOT / (t.replace(".", "/") + ".py")).exists())
+    assert "guide.serving.shop" in modules
+    code = (
+        f"import importlib, sys\nfor name in {modules!r}: importlib.import_module(name)\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('guide.training', 'guide.evaluation')) "
+        "or m in ('torch', 'optuna', 'faiss'))))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert found.stdout.split() == [], f"importing {modules} loaded {found.stdout.split()}"
 
 
 def test_the_layout_test_catches_a_backward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from guide.serving.facade import Guide\n")
-    assert "guide.serving.facade" in _guide_imports(bad)
+    bad.write_text("from guide.serving.facade import Guide\nfrom guide import Guide\n")
+    assert {"guide.serving.facade", "guide.Guide"} <= _guide_imports(bad)
+    assert _stage("guide.Guide") not in STAGES  # the package root: refused from any stage
     assert STAGES.index(_stage("guide.serving.facade")) > STAGES.index("training")

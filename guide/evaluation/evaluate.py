@@ -16,7 +16,8 @@ import numpy as np
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
 from guide.data.tasks import TaskData
-from guide.evaluation.metrics import (
+from guide.evaluation.sequential import model_values
+from guide.metrics import (
     accuracy,
     bootstrap_ci,
     kl_divergence,
@@ -27,7 +28,6 @@ from guide.evaluation.metrics import (
     spearman,
     tune_thresholds,
 )
-from guide.evaluation.sequential import model_values
 from guide.model.checkpoint import Checkpoint
 from guide.model.fusion import Fusion
 from guide.model.outputs import (

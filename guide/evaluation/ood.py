@@ -33,7 +33,7 @@ from guide.data.tasks import BENCHMARK_SOURCE, EXCLUDED, TaskData, lexical_texts
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 from guide.evaluation import peers
 from guide.evaluation.evaluate import TRIVIAL, Statistic, _attribute_measures, _judge, decide
-from guide.evaluation.metrics import accuracy, macro_f1, paired_bootstrap_ci, tune_thresholds
+from guide.metrics import accuracy, macro_f1, paired_bootstrap_ci, tune_thresholds
 from guide.model.checkpoint import Checkpoint
 from guide.model.inputs import text_block
 from guide.model.outputs import CHUNK, sentiment_log_probs

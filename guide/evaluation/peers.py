@@ -1,7 +1,7 @@
 """Peers: the baselines a user would pick instead of the model, judged on exactly the model's splits.
 
 Every peer fits on the train split, tunes its few knobs on the valid split and is judged on `split`
-with the functions of `guide.evaluation.metrics`, so the evaluation report can put them beside the model:
+with the functions of `guide.metrics`, so the evaluation report can put them beside the model:
 report[task][slice][peer] = {metric: value, f"{metric}_ci": [low, high] (sets under SMALL), "n": count}.
 
 - sentiment: VADER (cut points on the compound score), TF-IDF and MiniLM logistic regressions that
@@ -25,11 +25,12 @@ from functools import partial
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from guide import metrics
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.catalog import Catalog
 from guide.data.tasks import PurchaseSplit, TaskData, lexical_texts
 from guide.data.text import MAX_CHARS
-from guide.evaluation import metrics, sequential
+from guide.evaluation import sequential
 from guide.evaluation.evaluate import SMALL, profile_scores
 
 logger = logging.getLogger(__name__)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from guide.config import ATTRIBUTES, PROJECT_ROOT, PURCHASE, SENTIMENT_SOURCES, TASKS, DataConfig
@@ -33,28 +31,12 @@ from guide.evaluation.sequential import PUBLISHED, calibration
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
-from guide.training.search import load_study, study_lines
+from guide.model.run_key import config_key
+from guide.training.study import load_study, study_lines
 
 logger = logging.getLogger(__name__)
 RUNS = PROJECT_ROOT / "runs"
 OOD_EMBEDDINGS = RUNS / "ood-embeddings"  # sentences, free-text formats and titles: not the shipped cache
-
-
-def config_key(config) -> str:
-    """A short hash of a training configuration: a twin is reused only when it was trained the same way."""
-    values = asdict(config)
-    if tuple(values["data"].get("sentiment_sources", ())) == SENTIMENT_SOURCES:
-        del values["data"]["sentiment_sources"]  # the default: twins trained before the setting existed stay valid
-    if not values["data"].get("sentence_share"):  # off (the default): its settings change nothing trained
-        values["data"].pop("sentence_share", None)
-        values["data"].pop("short_text_reviews", None)
-    if not values.get("sentiment_balance"):  # off (the default): older twins keep their hash
-        values.pop("sentiment_balance", None)
-    for name in ("encoder", "encoder_id"):  # the base encoder (the default): older checkpoints keep their hash
-        if not values["model"].get(name):
-            values["model"].pop(name, None)
-    text = json.dumps(values, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _twin(

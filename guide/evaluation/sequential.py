@@ -26,11 +26,11 @@ from scipy import sparse
 
 from guide.config import PROJECT_ROOT
 from guide.data.tasks import PurchaseSplit, TaskData
-from guide.evaluation.ranking import positions, ranking_table, target_ranks
+from guide.metrics.ranking import positions, ranking_table, target_ranks
 from guide.model.fusion import Fusion
 from guide.model.heads import CausalBlock
 from guide.model.outputs import item_representations
-from guide.training.validation import fused_scores, purchase_ranks
+from guide.model.purchase_scoring import fused_scores, purchase_ranks
 
 logger = logging.getLogger(__name__)
 

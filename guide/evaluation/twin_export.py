@@ -38,7 +38,7 @@ from guide.data.catalog import Catalog
 from guide.data.tasks import PurchaseSplit, TaskData
 from guide.data.text import Encoder
 from guide.evaluation.evaluate import check_checkpoint
-from guide.evaluation.report import RUNS, config_key
+from guide.evaluation.report import RUNS
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
@@ -50,13 +50,12 @@ from guide.model.outputs import (
     purchase_scores,
     sentiment_log_probs,
 )
-from guide.training.validation import fused_scores
+from guide.model.purchase_scoring import fused_scores
+from guide.model.run_key import config_key
+from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT, FORMAT, twin_hashes
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
-DEFAULT_OUT = DEFAULT_CHECKPOINT.parent / "twins"
-ARTIFACT = "twins.npz"
 SHIP_BYTES = 5_000_000  # "a few MB": a pruned twin above this is not shipped
 TOLERANCE = 1e-3  # largest change of any probability a pruned twin may make on held-out inputs
 TOP_TAGS, TOP_CATEGORIES, TOP_INTERESTS, TOP_PRODUCTS = 8, 3, 5, 5
@@ -72,18 +71,6 @@ SHOPPER_CHUNK = 1024  # shoppers per fused catalogue pass: (1024, 20,951) float3
 
 
 # --- where the twins are -------------------------------------------------------------------------------
-def twin_config(base: Checkpoint, task: str):
-    """The training configuration of `task`'s twin: the shipped one with only that task on (report._twin)."""
-    config = copy.deepcopy(base.config)
-    config.model.tasks = (task,)
-    return config
-
-
-def twin_hashes(base: Checkpoint) -> dict[str, str]:
-    """Each twin's config hash (`report.config_key`), as the folder names under runs/ carry it."""
-    return {task: config_key(twin_config(base, task)) for task in base.model.config.tasks}
-
-
 def twin_folder(base: Checkpoint, task: str, runs: Path = RUNS) -> Path:
     """Where `evaluate --twins` saves `task`'s twin of `base` (the same name report._twin gives it)."""
     return Path(runs) / f"stl-{task}-{base.fingerprint or 'data'}-{twin_hashes(base)[task]}"

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from guide.metrics.affinity import affinity_matrix
 from guide.serving.aspects import AspectIndex, AspectSummary
 from guide.serving.personas import (
     NEW_SHOPPER,
@@ -51,7 +52,6 @@ from guide.serving.views import (
     TourPlan,
     TwinView,
 )
-from guide.training.affinity import affinity_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,7 @@ class ShopService:
         store (`GUIDE_DATABASE_URL`, else SQLite under `GUIDE_STATE_DIR`). With `warm_up`, the sentence
         encoder starts loading in the background at once; the app passes False and calls `warm_up()`
         after its first page, so the warm-up does not compete with that page for the interpreter."""
-        from guide import Guide
-        from guide.serving.facade import use_serving_threads
+        from guide.serving.facade import Guide, use_serving_threads
 
         service = cls(Guide.load(checkpoint or os.environ.get("GUIDE_CHECKPOINT") or None), database_url=database_url)
         use_serving_threads()  # after the load (encoding the catalogue uses every core): one thread per pass

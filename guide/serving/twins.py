@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
-from guide.evaluation.report import config_key
-from guide.evaluation.twin_export import ARTIFACT, DEFAULT_OUT, FORMAT, twin_hashes
+from guide.model.run_key import config_key
+from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT, FORMAT, twin_hashes
 from guide.serving.personas import top_items
 from guide.serving.views import Session, TwinReview, TwinShopper, TwinTag, TwinView
 

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from guide.config import ATTRIBUTES, SENTIMENT, FinetuneConfig, TrainConfig
 from guide.data.catalog import Catalog
 from guide.data.tasks import TaskData
-from guide.evaluation.metrics import accuracy, macro_f1
+from guide.metrics import accuracy, macro_f1
 from guide.model import GuideModel
 from guide.model.device import resolve_device, seed_everything
 from guide.model.inputs import item_block, text_block

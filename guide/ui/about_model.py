@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from guide.training.search import pareto
+from guide.metrics.pareto import pareto
 from guide.ui import charts, state
 from guide.ui.charts import TASK_TITLES
 from guide.ui.visuals import md_text

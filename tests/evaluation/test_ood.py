@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from guide import metrics
 from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, TrainConfig
 from guide.data.formats import INGREDIENT_CHARS
 from guide.data.tasks import EXCLUDED, TaskData
-from guide.evaluation import metrics, ood, peers
+from guide.evaluation import ood, peers
 from guide.evaluation.evaluate import VERDICTS, attribute_metrics
-from guide.evaluation.report import config_key, markdown
+from guide.evaluation.report import markdown
+from guide.model.run_key import config_key
 
 pytest_plugins = ["tests.core_fixtures"]
 

@@ -14,12 +14,13 @@ import shutil
 import numpy as np
 import pytest
 
+from guide import metrics
 from guide.config import ATTRIBUTES, DEFAULT_EMBEDDING_DIR, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
 from guide.data import tasks
 from guide.data.catalog import Catalog
 from guide.data.tasks import PurchaseSplit
 from guide.data.text import EmbeddingCache, Encoder
-from guide.evaluation import metrics, peers, sequential
+from guide.evaluation import peers, sequential
 
 CONFIG = DataConfig(clothing_fraction=0.02, sephora_fraction=0.1)
 RANGES = {"spearman": (-1.0, 1.0), "kl": (0.0, np.inf)}  # every other metric lies in [0, 1]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 
 from guide.config import TrainConfig
-from guide.evaluation.report import config_key, markdown
+from guide.evaluation.report import markdown
+from guide.model.run_key import config_key
 
 
 def test_twin_key_changes_with_any_training_setting():

@@ -16,7 +16,7 @@ import torch
 
 from guide.data.tasks import PurchaseSplit
 from guide.evaluation import sequential
-from guide.evaluation.ranking import positions
+from guide.metrics.ranking import positions
 
 OFFSET = 5  # catalogue rows 0..4 are outside the pool (like Sephora products)
 CLUSTERS, PER_CLUSTER = 4, 10

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from guide.evaluation.metrics import spearman
+from guide.metrics import spearman
 
 
 @pytest.mark.parametrize("source", ["amazon", "clothing"])

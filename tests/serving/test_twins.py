@@ -12,6 +12,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, SENTIMENT, SENTIMENT_LABELS, TASKS
 from guide.evaluation import report, twin_export
+from guide.model import twin_artifact
 from guide.model.checkpoint import Checkpoint
 from guide.model.outputs import attribute_probs, sentiment_log_probs
 from guide.serving import twins
@@ -39,7 +40,7 @@ def runs(base, task_data, small_catalog, tmp_path_factory):
     try:
         with single_threaded():
             for task in TASKS:
-                twin = train(task_data, twin_export.twin_config(base, task), small_catalog, progress=False)
+                twin = train(task_data, twin_artifact.twin_config(base, task), small_catalog, progress=False)
                 twin.attribute_split = "brand"
                 twin.save(twin_export.twin_folder(base, task, folder))
     finally:
@@ -77,7 +78,7 @@ def test_missing_twins_say_which_and_how_to_make_them(base, tmp_path):
 def test_export_holds_what_each_twin_says(artifact, runs, base, task_data, small_catalog):
     stored = np.load(artifact)
     meta = json.loads(str(stored["meta"]))
-    assert meta["twins"][SENTIMENT]["config_hash"] == twin_export.twin_hashes(base)[SENTIMENT]
+    assert meta["twins"][SENTIMENT]["config_hash"] == twin_artifact.twin_hashes(base)[SENTIMENT]
     assert meta["shipped"]["fingerprint"] == base.fingerprint
     twin = Checkpoint.load(twin_export.twin_folder(base, ATTRIBUTES, runs))
     tags, cats = attribute_probs(twin.model, task_data, np.arange(len(task_data.item_emb)), "cpu")

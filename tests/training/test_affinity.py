@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from guide.config import TASKS
-from guide.training.affinity import affinity_matrix, cosines, pair_key, task_gradients
+from guide.metrics.affinity import affinity_matrix, pair_key
+from guide.training.affinity import cosines, task_gradients
 from guide.training.trainer import train
 
 pytest.register_assert_rewrite("tests.core_fixtures")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from guide.config import DEFAULT_CHECKPOINT
-from guide.evaluation.twin_export import ARTIFACT, DEFAULT_OUT
+from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT
 from guide.serving.twins import StoredTwins
 from tests.serving.test_twins import artifact, base, runs  # noqa: F401  (fixtures: four tiny real twins)
 from tests.ui.test_app import captions, database, no_problems, open_page, run_app, send_review  # noqa: F401

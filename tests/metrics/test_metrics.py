@@ -1,4 +1,4 @@
-"""guide.evaluation.metrics against values worked out by hand (each expected number is derived in a comment)."""
+"""guide.metrics against values worked out by hand (each expected number is derived in a comment)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from guide.evaluation import metrics
+from guide import metrics
 
 
 def test_macro_f1_averages_per_class_f1():

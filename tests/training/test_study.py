@@ -1,4 +1,4 @@
-"""guide.training.search: the recorded configuration search (a real two-trial study on the small slice),
+"""guide.training.study: the recorded configuration search (a real two-trial study on the small slice),
 its trade-off front and its Markdown."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import json
 import pytest
 
 from guide.config import TASKS
+from guide.metrics.pareto import pareto
 from guide.training import validation
-from guide.training.search import SPACE, configure, load_study, pareto, run_study, shipped_params, study_lines
+from guide.training.study import SPACE, configure, load_study, run_study, shipped_params, study_lines
 
 pytest.register_assert_rewrite("tests.core_fixtures")
 

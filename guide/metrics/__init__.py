@@ -1,4 +1,6 @@
-"""Metric functions (numpy in, floats out) shared by the model's evaluation and the peers'."""
+"""Metric functions (numpy in, floats out), stage-neutral: training scores its validation checks with them,
+the evaluation the model and its peers. `guide.metrics` is the first stage: it imports nothing from `guide`
+(`guide.metrics.ranking`: the next-item ranking metrics)."""
 
 from __future__ import annotations
 

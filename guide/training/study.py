@@ -17,10 +17,9 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from guide.config import SAMPLINGS, SHARING_SCHEMES, WEIGHTINGS, TrainConfig
 from guide.data.tasks import TaskData
+from guide.metrics.pareto import pareto
 from guide.training.trainer import train
 
 logger = logging.getLogger(__name__)
@@ -130,20 +129,6 @@ def _write(out: Path, base: TrainConfig, records: list[dict], seconds: float) ->
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=1))
     return document
-
-
-def pareto(records: list[dict], tasks: list[str]) -> list[int]:
-    """Numbers of the trials no other trial beats on every task's validation metric (the trade-off front)."""
-    front = []
-    for r in records:
-        mine = np.array([r["val"].get(t, -np.inf) for t in tasks])
-        dominated = any(
-            np.all(other >= mine) and np.any(other > mine)
-            for other in (np.array([o["val"].get(t, -np.inf) for t in tasks]) for o in records if o is not r)
-        )
-        if not dominated:
-            front.append(r["number"])
-    return front
 
 
 def load_study(folder: Path) -> dict | None:

@@ -1,10 +1,10 @@
-"""guide.evaluation.ranking: ranks, ties, masking and HR/NDCG of the sequential-recommendation protocol."""
+"""guide.metrics.ranking: ranks, ties, masking and HR/NDCG of the sequential-recommendation protocol."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from guide.evaluation.ranking import hit_and_ndcg, positions, ranking_table, target_ranks
+from guide.metrics.ranking import hit_and_ndcg, positions, ranking_table, target_ranks
 
 
 def test_rank_counts_products_scored_at_least_as_high_as_the_target():
