@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +51,10 @@ from guide.serving.store_input import bad, check_ids, check_kind, check_review, 
 logger = logging.getLogger(__name__)
 
 _UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # on_conflict_do_nothing
-# Driver errors that mean "the database is down, unreachable, read-only or missing its tables" rather than
-# bad input (ValueError, checked before writing) or a bug (IntegrityError): the UI says so instead of tracing.
+# Driver errors that can mean "the database is down, unreachable, read-only or missing its tables" rather than
+# bad input (ValueError, checked before writing) or a bug (IntegrityError): `_is_unavailable` tells which,
+# and only those become StoreUnavailable (the UI says so instead of tracing). An error in the SQL itself (a
+# syntax error, a column the table lacks) is a bug and is raised as it is, never called "unavailable".
 _UNAVAILABLE = (
     sa.exc.OperationalError,
     sa.exc.InterfaceError,
@@ -59,6 +62,24 @@ _UNAVAILABLE = (
     sa.exc.ProgrammingError,
     sa.exc.TimeoutError,
 )
+# PostgreSQL SQLSTATEs (classes or codes) of an unavailable database: connection (08), resources such as a
+# full disk or too many connections (53), shut down or restarting (57), I/O (58), read-only transaction
+# (25006), no such database (3D), authentication (28), missing tables (42P01).
+_PG_UNAVAILABLE = ("08", "53", "57", "58", "25006", "3D", "28", "42P01")
+
+
+def _is_unavailable(error: Exception) -> bool:
+    """True when `error` says the database cannot serve (down, unreachable, locked, read-only, full, corrupt,
+    missing its tables); False when the SQL itself is wrong."""
+    if isinstance(error, (sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    orig = getattr(error, "orig", None)
+    if sqlstate := getattr(orig, "sqlstate", None):  # PostgreSQL (psycopg)
+        return sqlstate.startswith(_PG_UNAVAILABLE)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:  # SQLite: SQLITE_ERROR is a SQL error (syntax, no such column) unless a table is gone
+        return (code & 0xFF) != sqlite3.SQLITE_ERROR or str(orig).startswith("no such table")
+    return isinstance(error, sa.exc.OperationalError)  # no code: the connection itself failed
 
 
 class StoreUnavailable(RuntimeError):
@@ -126,6 +147,8 @@ def _guarded(method: Callable) -> Callable:
         try:
             return method(self, *args, **kwargs)
         except _UNAVAILABLE as error:
+            if not _is_unavailable(error):
+                raise
             raise self._unavailable(error) from error
 
     return call
@@ -160,6 +183,8 @@ class Store:
                 create_schema(conn)
         except _UNAVAILABLE as error:
             self.engine.dispose()
+            if not _is_unavailable(error):
+                raise
             raise self._unavailable(error) from error
         logger.info("store ready at %s", self.where)
 
