@@ -197,6 +197,8 @@ def _ood_checkpoints(values: list[str]) -> dict[str, Path]:
 def _evaluate(args) -> int:
     from guide.evaluation.report import build_ood, build_report, markdown, merge_saved, save_report
 
+    if args.purchase:
+        return _evaluate_purchase(args)
     ood = args.ood or args.ood_twins or bool(args.ood_checkpoint)
     checkpoints = _ood_checkpoints(args.ood_checkpoint)
     if ood and not (args.full or args.twins or args.sasrec or args.product_twin):
@@ -220,6 +222,23 @@ def _evaluate(args) -> int:
         )
         if args.save:
             save_report(report, Path(args.checkpoint))
+    print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
+    return 0
+
+
+def _evaluate_purchase(args) -> int:
+    """The purchase section alone (the model, its parts, peers, calibration, published table); --save merges it
+    into the saved report.json, every other section and every row not recomputed kept."""
+    from guide.evaluation.purchase_report import build_purchase, merge_purchase
+    from guide.evaluation.report import markdown
+
+    saved_path = Path(args.checkpoint) / "report.json"
+    saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
+    twins = [t for t in args.twins.split(",") if t] if args.twins else []
+    report = build_purchase(Path(args.checkpoint), saved, twin="purchase" in twins, sasrec=args.sasrec,
+                            sasrec_minutes=args.sasrec_minutes, progress=not args.quiet)  # fmt: skip
+    if args.save:
+        merge_purchase(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
     return 0
 
@@ -386,6 +405,12 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
     e.add_argument("--twins", default="", help="without --full: train/reuse only these single-task twins (comma list)")
     e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer")
+    e.add_argument(
+        "--purchase",
+        action="store_true",
+        help="only the purchase section (model, its parts, peers, published table; --twins purchase, --sasrec add "
+        "theirs); with --save merged into report.json",
+    )
     e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")
     e.add_argument(

@@ -6,9 +6,10 @@ against 99 uniformly sampled products the shopper never bought ("sampled"). Ever
 shoppers of a per-shopper value, so it gets a bootstrap CI like everything else in the report.
 
 Peers, run here on the same split: popularity, item-to-item co-occurrence (item-kNN over purchase
-transitions), MiniLM content similarity and SASRec (Kang & McAuley 2018: two causal self-attention blocks
-over product ids, trained here with cross-entropy over all products, as the RecBole re-run in the table).
-`PUBLISHED` holds the published results on exactly this data.
+transitions), MiniLM content similarity (the frozen base encoder), the training-free graph + text peer after
+Han et al. 2026 (`graph_text`) and SASRec (Kang & McAuley 2018: two causal self-attention blocks over product
+ids, trained here with cross-entropy over all products, as the RecBole re-run in the table).
+`guide.evaluation.published.PUBLISHED` holds the published results on exactly this data, with their sources.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from scipy import sparse
 
 from guide.config import PROJECT_ROOT
 from guide.data.tasks import PurchaseSplit, TaskData
+from guide.evaluation.graph_text import fit_graph_text
+from guide.evaluation.published import PUBLISHED, published  # noqa: F401  (the table's home; re-exported)
 from guide.metrics.ranking import positions, ranking_table, target_ranks
 from guide.model.fusion import Fusion
 from guide.model.heads import CausalBlock
@@ -34,18 +37,6 @@ from guide.model.purchase_scoring import fused_scores, purchase_ranks
 
 logger = logging.getLogger(__name__)
 
-# model -> (full HR@10, full NDCG@10, sampled HR@10, sampled NDCG@10); None where not published.
-PUBLISHED = {
-    "PopRec": (0.0152, None, None, None),
-    "GRU4Rec": (0.0283, 0.0137, 0.4106, 0.2584),
-    "BERT4Rec": (0.0347, 0.0170, 0.4739, 0.2975),
-    "SASRec": (0.0605, 0.0318, 0.4696, 0.3156),
-    "S3-Rec": (0.0647, 0.0327, 0.5506, 0.3732),
-    "TiCoSeRec": (0.0740, 0.0418, None, None),
-    "SASRec, cross-entropy (RecBole re-run)": (0.0736, 0.0391, None, None),
-    "LightSANs (RecBole re-run)": (0.0753, 0.0416, None, None),
-    "FEARec (RecBole re-run)": (0.0854, 0.0433, None, None),
-}
 Scorer = Callable[[list[np.ndarray]], np.ndarray]  # histories (catalogue rows) -> scores (n, |pool|)
 
 
@@ -180,8 +171,11 @@ def fit_cooccurrence(data: TaskData, window: int = 3, recent: int = 5) -> Scorer
 
 def fit_content(data: TaskData, decay: float = 0.7) -> Scorer:
     """MiniLM content similarity: cosine between each product and the recency-weighted mean of the
-    shopper's products (the embedded catalogue text: title, brand, category path). No training."""
-    emb = data.item_emb / np.linalg.norm(data.item_emb, axis=1, keepdims=True).clip(1e-9)
+    shopper's products (the embedded catalogue text: title, brand, category path). No training: the frozen
+    base encoder's vectors (`TaskData.peer_items`), never a fine-tuned model's own."""
+    items = getattr(data, "peer_items", None)
+    items = data.item_emb if items is None else items
+    emb = items / np.linalg.norm(items, axis=1, keepdims=True).clip(1e-9)
     pool = emb[data.amazon_rows]
 
     def score(histories: list[np.ndarray]) -> np.ndarray:
@@ -328,6 +322,7 @@ PEERS: dict[str, Callable[[TaskData], Scorer]] = {
     "Popularity": fit_popularity,
     "Item co-occurrence (item-kNN)": fit_cooccurrence,
     "MiniLM content similarity": fit_content,
+    "Last-item graph + MiniLM similarity (after Han et al. 2026)": fit_graph_text,
     "SASRec (CE, trained here)": fit_sasrec,
 }
 

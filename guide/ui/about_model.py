@@ -78,7 +78,7 @@ def _calibration(calibration: dict | None) -> None:
 def _published(meta: dict) -> None:
     published = meta.get("published")
     if published:
-        st.caption("Published results on exactly this benchmark (S3-Rec, TiCoSeRec, RecBole re-run):")
+        st.caption("Published results on exactly this benchmark, each with where its number was read:")
         frame = pd.DataFrame([{"model": name, **values} for name, values in published.items()])
         st.dataframe(frame, hide_index=True, width="stretch")
 
