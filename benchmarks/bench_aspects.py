@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from guide.data.aspects import ASPECT_KEYS, assign, frequent_terms, review_sentences  # noqa: E402
+from guide.data.aspect_cues import ASPECT_KEYS, assign, frequent_terms, review_sentences  # noqa: E402
 
 FOLDER = ROOT / "assets" / "aspects"
 LABELS = FOLDER / "labels.csv"
@@ -111,7 +111,7 @@ def cost(repeats: int) -> dict:
     import torch
 
     from guide import Guide
-    from guide.serving.aspects import AspectIndex
+    from guide.serving.aspect_chips import AspectIndex
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     reviews = amazon_reviews()

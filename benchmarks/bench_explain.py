@@ -1,4 +1,4 @@
-"""Cost of "why" (occlusion through the shipped model, `guide/serving/explain.py`): median and p95 ms to
+"""Cost of "why" (occlusion through the shipped model, `guide/serving/occlusion.py`): median and p95 ms to
 explain the sentiment of a median-length held-out review and the tags of a median and a long (p90) catalogue
 product text, beside the sentence encoder alone on the same text (what one fresh prediction costs at least).
 
@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from guide import Guide  # noqa: E402
-from guide.serving import explain  # noqa: E402
+from guide.serving import occlusion  # noqa: E402
 
 
 def _time(fn, repeats: int) -> dict:
@@ -40,7 +40,7 @@ def _nearest(lengths, quantile: float) -> int:
 
 
 def _case(guide: Guide, text: str, explain_it, repeats: int) -> dict:
-    spans, size = explain.word_spans(text)
+    spans, size = occlusion.word_spans(text)
     explain_it()  # warm: the first call may load the encoder
     return {
         "words": len(text.split()),
@@ -60,13 +60,13 @@ def run(repeats: int) -> dict:
     out = {
         "threads": torch.get_num_threads(),
         "device": str(guide.device),
-        "max_spans": explain.MAX_SPANS,
-        "median review": _case(guide, review, lambda: explain.explain_review(guide, review), repeats),
+        "max_spans": occlusion.MAX_SPANS,
+        "median review": _case(guide, review, lambda: occlusion.explain_review(guide, review), repeats),
     }
     for name, quantile in (("median product", 0.5), ("long product (p90 words)", 0.9)):
         row = _nearest(lengths, quantile)
         item, text = items["item_id"].iat[row], items["text"].iat[row]
-        out[name] = _case(guide, text, lambda item=item: explain.explain_product(guide, item), repeats)
+        out[name] = _case(guide, text, lambda item=item: occlusion.explain_product(guide, item), repeats)
     return out
 
 

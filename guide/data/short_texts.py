@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from guide.data.aspects import review_sentences, split_sentences
+from guide.data.aspect_cues import review_sentences, split_sentences
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 
 

@@ -26,7 +26,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from guide.config import ASSETS_DIR, ATTRIBUTES, SENTIMENT, SENTIMENT_SOURCES
-from guide.data.aspects import review_sentences
+from guide.data.aspect_cues import review_sentences
 from guide.data.catalog import Catalog
 from guide.data.formats import FORMATS, format_texts
 from guide.data.tasks import BENCHMARK_SOURCE, EXCLUDED, TaskData, lexical_texts

@@ -1,4 +1,4 @@
-"""Shoppers: the real Amazon shoppers named by their own history, and what the model says about them.
+"""Personas: the real Amazon shoppers a demo shows, picked for range and named by their own history.
 
 A persona label reads like "Moisturizers · 12 purchases · loves products for dryness": the most
 frequent category of the items they bought (the catalogue's own, else the model's), how many they
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
-from guide.serving.views import Change, LikelihoodPoint, Persona, ProfileView, Reason, SentimentPoint
+from guide.serving.views import Persona
 
 NEW_SHOPPER = "new"  # the persona id of the cold-start shopper who starts with nothing
 NEW_SHOPPER_LABEL = "New shopper · no history yet"
@@ -124,118 +123,19 @@ def demo_shoppers(
     return list(dict.fromkeys(picked))
 
 
-def top_items(items: pd.DataFrame, scores, n: int = 5) -> list[tuple[str, str, float]]:
-    if scores is None:
-        return []
-    best = np.argsort(-scores)[:n]
-    return [(items.at[r, "item_id"], items.at[r, "title"], float(scores[r])) for r in best]
-
-
 def short(title: str, limit: int = 48) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip(" ,.-") + "…"
 
 
-def explain(service, row: int, history: list[str], ratings: list, profile) -> Reason:
-    """Why this product for this shopper: the nearest thing they liked, and the interests it matches."""
-    if not history:
-        return Reason("You are new here: buy or review something and this becomes personal.")
-    items = service.items
-    item_id, category = items.at[row, "item_id"], items.at[row, "shown_category"]
-    tags = set(items.at[row, "shown_tags"]) | set(service.attributes[row].predicted)
-    liked = {item: stars for item, stars in zip(history, ratings, strict=True) if item != item_id}
-    neighbours = [i for i, _ in service.guide.similar(item_id, k=300) if i in liked]
-    nearest = max(neighbours[:5], key=lambda i: liked[i] or 0, default=None)
-    matched = []
-    if profile is not None:
-        matched = [name for name in list(profile.categories)[:3] if name == category]
-        matched += [brand for brand in list(profile.brands)[:3] if brand == items.at[row, "brand"]]
-        matched += [tag for tag in list(profile.tags)[:8] if tag in tags][:3]
-    sentence = ""
-    if nearest is not None:
-        title, stars = short(items.at[service.row_of[nearest], "title"]), liked[nearest]
-        sentence = f"Similar to “{title}” " + (f"that you rated {stars:.0f}★" if stars else "that you bought")
-    if matched:
-        interests = "matches your interest in " + ", ".join(m.removeprefix("Good for: ") for m in matched)
-        sentence = f"{sentence}, and it {interests}" if sentence else f"It {interests}"
-    text = f"{sentence}." if sentence else "It is unlike what this shopper usually buys."
-    similar_title = None if nearest is None else items.at[service.row_of[nearest], "title"]
-    return Reason(text, nearest, similar_title, None if nearest is None else liked[nearest], matched)
-
-
-def _sentiment_points(service, session, persona: Persona) -> list[SentimentPoint]:
-    reviews = service.guide.reviews
-    shipped = reviews[(reviews["source"] == "amazon") & (reviews["user_id"] == persona.persona_id)]
-    shipped = shipped.sort_values("timestamp")
-    found = service.sentiments(("persona", persona.persona_id), list(shipped["full_text"]))
-    title = lambda item: short(service.items.at[service.row_of[item], "title"]) if item in service.row_of else item  # noqa: E731
-    points = [
-        SentimentPoint(
-            datetime.fromtimestamp(r.timestamp / 1000, UTC), s.score, s.label, int(r.rating), title(r.item_id), "Amazon"
-        )
-        for r, s in zip(shipped.itertuples(), found, strict=True)
-    ]
-    for review in service.store.reviews(shopper_id=session.shopper_id):
-        points.append(
-            SentimentPoint(
-                review.created_at,
-                review.sentiment_score,
-                review.sentiment_label,
-                review.stars,
-                title(review.item_id),
-                "here",
-            )
-        )
-    return points
-
-
-def build_profile_view(service, session, max_steps: int = 8, max_items: int = 5) -> ProfileView:
-    """The shopper's interests now, what the last action changed, and how things moved over time."""
-    persona = service.persona(session.persona_id)
-    steps = service.own_steps(session)
-    history, ratings = service.history(session)
-    profile = service.profile_of(history, ratings)
-    events = service.store.events(session.shopper_id)
-    recent = list(dict.fromkeys(e.item_id for e in reversed(events) if e.item_id in service.row_of))[:max_items]
-    last = None
-    if steps:
-        kind, item_id, _ = steps[-1]
-        before_h, before_r = service.history(session, len(steps) - 1)
-        before, after = service.scores(before_h, before_r), service.scores(history, ratings)
-        previous = service.profile_of(before_h, before_r)
-        row = service.row_of[item_id]
-        last = Change(
-            kind,
-            item_id,
-            service.items.at[row, "title"],
-            None if before is None else float(before[row]),
-            float(after[row]),
-            previous.categories if previous else {},
-            profile.categories,
-            previous.tags if previous else {},
-            profile.tags,
-            top_items(service.items, before),
-            top_items(service.items, after),
-        )
-    points = []
-    for step in range(max(0, len(steps) - max_steps + 1), len(steps) + 1):
-        scores = service.scores(*service.history(session, step))
-        if scores is None:
-            continue
-        label = "start" if step == 0 else f"{step}. {steps[step - 1][0]}"
-        for item in recent:
-            row = service.row_of[item]
-            points.append(
-                LikelihoodPoint(step, label, item, short(service.items.at[row, "title"], 32), float(scores[row]))
-            )
-    return ProfileView(
-        persona,
-        len(history),
-        len(steps),
-        dict(list(profile.categories.items())[:8]) if profile else {},
-        dict(list(profile.tags.items())[:10]) if profile else {},
-        last,
-        _sentiment_points(service, session, persona),
-        points,
-        service.cards(session, recent),
-        dict(list(profile.brands.items())[:10]) if profile else {},
+def demo_personas(items: pd.DataFrame, interactions: pd.DataFrame) -> dict[str, Persona]:
+    """The demo's personas (`demo_shoppers`), named from the shop's `items` (item_id, category_path,
+    shown_category, shown_tags, brand): the catalogue's own category and tags, else the model's."""
+    by_id = items.set_index("item_id")
+    main = {i: (p[0] if len(p) else None) for i, p in zip(items["item_id"], items["category_path"], strict=True)}
+    demo = demo_shoppers(interactions, main)
+    return build_personas(
+        interactions[interactions["user_id"].isin(demo)],
+        by_id["shown_category"].to_dict(),
+        by_id["shown_tags"].to_dict(),
+        by_id["brand"].to_dict(),
     )

@@ -53,7 +53,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Why:
-    """Which words moved one prediction, by occlusion through the shared model (`serving/explain.py`)."""
+    """Which words moved one prediction, by occlusion through the shared model (`serving/occlusion.py`)."""
 
     kind: str  # "sentiment" | "tag"
     target: str  # the class or tag explained

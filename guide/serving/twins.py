@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,7 @@ import numpy as np
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.model.run_key import config_key
 from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT, FORMAT, twin_hashes
-from guide.serving.personas import top_items
-from guide.serving.views import Session, TwinReview, TwinShopper, TwinTag, TwinView
+from guide.serving.views import Persona, ReviewView, TwinReview, TwinShopper, TwinTag, TwinView
 
 logger = logging.getLogger(__name__)
 
@@ -193,14 +193,23 @@ class StoredTwins:
 
 
 # --- the view the product page shows -----------------------------------------------------------------------
-def build_twin_view(shop, session: Session, item_id: str) -> TwinView:
-    """What the attributes, sentiment, profile and purchase twins said about this product, its shipped
-    reviews and this shopper's shipped history (`shop`: the ShopService), beside the shared model."""
-    row, twins = shop.check_item(item_id), shop.twins
+def build_twin_view(
+    twins: StoredTwins,
+    catalogue,
+    predictions,
+    item_id: str,
+    persona: Persona,
+    reviews: Callable[[], list[ReviewView]],
+    actions_here: Callable[[], int],
+) -> TwinView:
+    """What the attributes, sentiment, profile and purchase twins said about this product, its shipped reviews
+    (`reviews`: the product page's) and this `persona`'s shipped history, beside the shared model (`catalogue`:
+    the shop's `Catalogue`, `predictions`: its `PredictionCache`; `actions_here`: the shopper's own step count)."""
+    row = catalogue.check_item(item_id)
     if not twins.ready():
         return TwinView(twins.status, twins.note)
     view = TwinView(SHOWN, f"Exported {str(twins.meta.get('created', ''))[:10]}.")
-    attributes, twin = shop.attributes[row], twins.tags(item_id)
+    attributes, twin = catalogue.attributes[row], twins.tags(item_id)
     if twin is not None:
         shown = list(dict.fromkeys([*attributes.predicted, *(t for t, (_, over) in twin.tags.items() if over)]))
         view.tags = [
@@ -208,7 +217,7 @@ def build_twin_view(shop, session: Session, item_id: str) -> TwinView:
         ]
         view.model_category, view.twin_category = attributes.category, twin.category
         view.twin_category_prob = twin.category_prob
-    for review in shop.reviews_of(item_id):
+    for review in reviews():
         answer = twins.sentiment(review.review_id) if review.review_id else None
         if answer is None:
             continue
@@ -219,22 +228,21 @@ def build_twin_view(shop, session: Session, item_id: str) -> TwinView:
             view.disagreements.append(
                 TwinReview(review.title, review.text, review.stars, review.sentiment_label, *answer)
             )
-    view.shopper, view.shopper_note = _shopper(shop, session)
+    view.shopper, view.shopper_note = _shopper(twins, catalogue, predictions, persona, actions_here)
     return view
 
 
-def _shopper(shop, session: Session) -> tuple[TwinShopper | None, str]:
+def _shopper(twins, catalogue, predictions, persona: Persona, actions_here) -> tuple[TwinShopper | None, str]:
     """The profile and purchase twins after the persona's shipped history, beside the shared model's answer
     for the same history (this visitor's own actions are in neither)."""
-    persona = shop.persona(session.persona_id)
     if not persona.history:
         return None, "A new shopper has no shipped history, so the profile and purchase twins were not asked."
-    answer = shop.twins.shopper(persona.persona_id)
+    answer = twins.shopper(persona.persona_id)
     if answer is None:
         return None, "The profile and purchase twins' answers for this shopper are not in the shipped file."
     history, ratings = list(persona.history), list(persona.ratings)
-    profile, titles = shop.profile_of(history, ratings), shop.items["title"]
+    profile, titles = predictions.profile(history, ratings), catalogue.items["title"]
     model = dict(list(profile.categories.items())[: len(answer.categories)])
-    picks = [(i, titles.iat[shop.row_of[i]], p) for i, p in answer.picks if i in shop.row_of]
-    model_picks = top_items(shop.items, shop.scores(history, ratings), len(answer.picks))
-    return TwinShopper(model, answer.categories, model_picks, picks, len(shop.own_steps(session))), ""
+    picks = [(i, titles.iat[catalogue.row_of[i]], p) for i, p in answer.picks if i in catalogue.row_of]
+    model_picks = catalogue.top(predictions.scores(history, ratings), len(answer.picks))
+    return TwinShopper(model, answer.categories, model_picks, picks, actions_here()), ""

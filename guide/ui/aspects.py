@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from guide.serving.aspects import AspectChip, AspectSummary
+from guide.serving.aspect_chips import AspectChip, AspectSummary
 from guide.serving.shop import ShopService, StoreUnavailable
 from guide.ui.visuals import md_text
 

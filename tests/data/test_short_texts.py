@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guide.data.aspects import review_sentences
+from guide.data.aspect_cues import review_sentences
 from guide.data.short_texts import pick_short_texts
 from guide.data.tasks import EXCLUDED, review_splits
 

@@ -280,3 +280,16 @@ def test_model_card_describes_the_loaded_checkpoint(guide, tiny_checkpoint_dir):
     card = guide.model_card()
     assert card["config"]["hidden"] == 32 and card["weighting"] == "uncertainty"
     assert "history" not in card["train"] and card["train"]["folder"] == str(tiny_checkpoint_dir)
+
+
+def test_a_guide_never_changes_the_catalogue_it_was_built_from(guide):
+    from guide.serving.facade import Guide
+
+    items = guide._catalog.items
+    columns, categories = list(items.columns), items["category"].copy()
+    built = Guide(guide.checkpoint, guide._catalog, guide.encoder, guide.device)
+    assert list(items.columns) == columns and items["category"].equals(categories)  # nothing added or changed
+    assert {"model_category", "display_category"} <= set(built.catalog.columns)
+    assert built.catalog is not items and built.row(items["item_id"].iat[3]) == 3
+    with pytest.raises(ValueError, match="unknown item id"):
+        built.row("NOT-AN-ITEM")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from guide.serving.shop import _with_matrix
+from guide.serving.model_card import _with_matrix
 
 pytest_plugins = ["tests.core_fixtures"]
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -19,7 +19,7 @@ def _mentions(title: str) -> int:
 
 
 def _item_with_scent_mentions() -> str:
-    from guide.data.aspects import assign, review_sentences
+    from guide.data.aspect_cues import assign, review_sentences
     from guide.ui import state
 
     reviews = state.load_service().guide.reviews.query("source == 'amazon'")

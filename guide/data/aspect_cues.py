@@ -1,5 +1,5 @@
-"""Review aspects, the text part: split a review into sentences and give each sentence the product aspects
-it talks about (scent, texture, packaging, price, effect on skin/hair, longevity, shade/colour).
+"""Review aspects, the text part (the cue words): split a review into sentences and give each sentence the
+product aspects it talks about (scent, texture, packaging, price, effect on skin/hair, longevity, shade/colour).
 
 Sentences come from pysbd (rule-based, pure Python; it keeps the reviews' line breaks and bullet lists
 apart, which blingfire merges into one sentence). An aspect is assigned when one of its cue words or
@@ -7,7 +7,7 @@ phrases occurs in the sentence (whole words, case-insensitive). The aspects and 
 from the Amazon All_Beauty review sentences: `frequent_terms` counts content words and word pairs by the
 number of sentences holding them; the frequent ones were read and grouped by hand (`assets/aspects/CUES.md`
 has the counts and what was left out). Each aspect also names the Sephora attribute tags it overlaps.
-The model side (a sentiment per sentence) is in `guide/serving/aspects.py`.
+The model side (a sentiment per sentence) is in `guide/serving/aspect_chips.py`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Review aspects, the model part: each aspect sentence of a product's reviews scored by the shared model's
 sentiment head (through `Guide.sentiment`, one batch per call), summed up into chips.
 
-The sentences and their aspects come from `guide/data/aspects.py`. Only sentences with at least one aspect
+The sentences and their aspects come from `guide/data/aspect_cues.py`. Only sentences with at least one aspect
 are scored. The shipped reviews of a product are scored once, on its first view, and kept (`AspectIndex`,
 bounded); a review written here is scored once by its text, so a new review adds only its own sentences.
 """
@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from guide.data.aspects import ASPECTS, aspects_for_tags, assign, review_sentences
+from guide.data.aspect_cues import ASPECTS, aspects_for_tags, assign, review_sentences
 
 PRODUCTS_KEPT = 512  # products whose scored shipped sentences are kept (a product has ~20 aspect sentences)
 TEXTS_KEPT = 4096  # reviews written here whose scored sentences are kept, by text

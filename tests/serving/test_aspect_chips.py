@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from guide.data.aspects import ASPECT_KEYS, ASPECTS, aspects_for_tags, assign, frequent_terms, split_sentences
-from guide.serving.aspects import AspectIndex, Mention, score_reviews, summarise
+from guide.data.aspect_cues import ASPECT_KEYS, ASPECTS, aspects_for_tags, assign, frequent_terms, split_sentences
+from guide.serving.aspect_chips import AspectIndex, Mention, score_reviews, summarise
 from guide.serving.results import Sentiment
 
 LABELS = Path(__file__).resolve().parents[2] / "assets" / "aspects" / "labels.csv"
@@ -166,7 +166,7 @@ def test_assignment_keeps_its_measured_precision_on_the_labelled_sample():
 
 @pytest.mark.realdata
 def test_labelled_sentences_come_from_the_real_reviews_they_name(shipped_guide):
-    from guide.data.aspects import review_sentences
+    from guide.data.aspect_cues import review_sentences
 
     reviews = shipped_guide.reviews.set_index("review_id")
     for row in _labelled():

@@ -9,8 +9,8 @@ in log-odds, which ranks the spans identically but does not vanish when the mode
 reviews), so the page can still show which words carried the decision. > 0: the span pushed towards the
 target; < 0: against it.
 
-The variants are encoded with `Encoder.encode`, not `embed`, so they never crowd real texts out of the
-serving cache.
+The variants go through `Guide.review_logits` / `Guide.tag_logits`, which encode them without the serving
+cache, so they never crowd real texts out of it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 from guide.config import SENTIMENT, SENTIMENT_LABELS
-from guide.data.text import MAX_CHARS, hash_ngrams, lexicon_features
-from guide.model.inputs import text_block
+from guide.data.text import MAX_CHARS
 from guide.serving.results import Span, Why
 
 MAX_SPANS = 24  # occluded variants per text: one encode call of at most 25 texts (~35 ms each on 1 CPU core)
@@ -74,32 +73,14 @@ def probability(odds: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-odds))
 
 
-def _block(guide, texts: list[str], lexical: list[str], feats: np.ndarray | None = None) -> dict:
-    emb = guide.encoder.encode(texts)  # no cache: occluded variants are seen once
-    bags = [np.array(hash_ngrams(t, guide.model.config.ngram_buckets), np.int64) for t in lexical]
-    lexicon = lexicon_features(texts) if feats is None else None  # reviews read the lexicon; products do not
-    return text_block(emb, bags, np.arange(len(texts)), guide.device, feats, lexicon=lexicon)
-
-
-@torch.inference_mode()
 def review_logits(guide, texts: list[str]) -> np.ndarray:
     """Sentiment logits (negative, neutral, positive) per text, one batched pass of the shared model: (N, 3)."""
-    block = _block(guide, texts, texts)
-    with guide._lock:  # the Guide's own lock: one forward pass at a time, as every request
-        return guide.model({"reviews": block})[SENTIMENT].double().cpu().numpy()
+    return guide.review_logits(texts)
 
 
-@torch.inference_mode()
 def product_logits(guide, item_id: str, texts: list[str]) -> np.ndarray:
-    """Tag logits per text, each read as catalogue product `item_id`'s text (its ingredients and price
-    features stay as they are, as `tasks.lexical_texts` builds them): (N, tags)."""
-    row = int(guide._catalog.rows([item_id])[0])
-    ingredients = guide.catalog["ingredients"].iat[row] or ""
-    feats = np.repeat(guide._item_feats[row : row + 1], len(texts), axis=0)
-    block = _block(guide, texts, [f"{t} {ingredients}" for t in texts], feats)
-    with guide._lock:
-        logits = guide.model.attribute_logits(guide.model.encode_items(block))
-    return logits[:, : len(guide.tags)].double().cpu().numpy()
+    """Tag logits per text, each read as catalogue product `item_id`'s text: (N, tags)."""
+    return guide.tag_logits(item_id, texts)
 
 
 def _why(kind, target, predicted, text, spans, size, odds, started) -> Why:
@@ -135,7 +116,7 @@ def explain_product(guide, item_id: str, limit: int = MAX_TAGS, max_spans: int =
     started = time.perf_counter()
     if limit < 1:
         raise ValueError(f"limit: expected >= 1 tag to explain; got {limit}; fix: ask for at least one")
-    text = guide.catalog["text"].iat[int(guide._catalog.rows([item_id])[0])] or ""  # an unknown id raises
+    text = guide.catalog["text"].iat[guide.row(item_id)] or ""  # an unknown id raises
     if not text.strip():
         return []
     spans, size = word_spans(text, max_spans)
