@@ -31,6 +31,7 @@ class Ask:
     texts: list[str] = field(default_factory=list)
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     owned: np.ndarray | None = None  # every product of the shopper's history, masked (None: `history`)
+    encoded: dict | None = None  # `texts` through the sentence encoder, done by the asking thread, not the pass
     out: dict | None = None  # set by the pass
     error: BaseException | None = None  # set instead when this ask's pass failed
     done: bool = False  # `out` or `error` is final (a pass fills `out` step by step)

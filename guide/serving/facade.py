@@ -11,8 +11,8 @@ only; passes asked for by several threads at once are served together (`guide/se
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -33,8 +33,9 @@ from guide.model.inputs import history_batch, text_block
 from guide.model.network import ITEM_VECTORS
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
-from guide.serving import model_card, prepared
+from guide.serving import prepared, servable
 from guide.serving.batching import Ask, MicroBatcher
+from guide.serving.pass_threads import SERVING_THREADS_ENV, PassThreads, serving_threads  # noqa: F401 (read here)
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 from guide.serving.search import SearchIndex
 
@@ -42,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 1_000_000  # a 1 MB string is refused; anything shorter is read up to MAX_CHARS
 SERVED = (PROFILE, ITEM_VECTORS)  # the product representations a request reads (see `_prepare`)
-SERVING_THREADS_ENV = "GUIDE_TORCH_THREADS"  # torch intra-op threads while serving; default 1
 
 
 def use_serving_threads() -> int:
@@ -51,12 +51,11 @@ def use_serving_threads() -> int:
     Passes run one at a time under the lock, on small tensors; a second OpenMP thread buys little there,
     and where the cores are busy (browsers, other sessions' Python, other jobs) every parallel op waits at
     its barrier for that thread to be scheduled: on the 2-core machine under load a lone `predict` took
-    780 ms at 2 threads and 69 ms at 1 (benchmarks/bench_load.py and README, "How fast it is")."""
-    raw = os.environ.get(SERVING_THREADS_ENV, "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{SERVING_THREADS_ENV}: expected a whole number >= 1, got {raw!r}; fix: unset it or set 1")
-    torch.set_num_threads(int(raw))
-    return int(raw)
+    780 ms at 2 threads and 69 ms at 1 (benchmarks/bench_load.py and README, "How fast it is"). The passes
+    themselves run on that many threads whatever torch is set to (`guide/serving/pass_threads.py`)."""
+    threads = serving_threads()
+    torch.set_num_threads(threads)
+    return threads
 
 
 def _check_texts(texts) -> list[str]:
@@ -71,15 +70,6 @@ def _check_texts(texts) -> list[str]:
                 f"fix: send the review itself (texts over {MAX_CHARS:,} characters are truncated)"
             )
     return list(texts)
-
-
-def _with_categories(items: pd.DataFrame, model_category: list[str]) -> pd.DataFrame:
-    """A copy of `items` with the model's category and the one shown: the catalogue's own (Sephora's, or the
-    first two levels of an Amazon category path), else the model's."""
-    path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
-    own = items["category"].where(items["category"].notna(), path)
-    model = pd.Series(model_category, index=items.index)
-    return items.assign(model_category=model, display_category=own.where(own.notna(), model))
 
 
 class _RowAttributes:
@@ -106,8 +96,21 @@ class _Timings(threading.local):
 class Guide:
     """The four predictions over the catalogue. Build with `Guide.load()`."""
 
-    def __init__(self, checkpoint: Checkpoint, catalog: Catalog, encoder: Encoder, device: torch.device):
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        catalog: Catalog,
+        encoder: Encoder,
+        device: torch.device,
+        *,
+        allow_uncalibrated: bool = False,
+    ):
         self.checkpoint, self.device, self.encoder = checkpoint, device, encoder
+        folder = checkpoint.meta.get("folder", "")
+        # [] when calibrated; a checkpoint missing any is refused unless allowed, then flagged by this list
+        self.uncalibrated = servable.check_calibration(
+            checkpoint.model.config.tasks, checkpoint.calibration, allow_uncalibrated, folder
+        )
         self.model = checkpoint.model.to(device).eval()
         self._catalog = catalog
         self.tags, self.categories = checkpoint.tags, checkpoint.categories
@@ -125,7 +128,8 @@ class Guide:
         self.purchase_temperature = float(calibration.get("purchase_temperature", 1.0))
         self._item_emb = encoder.embed(catalog.items["text"].tolist(), shard_name="items")
         self._item_feats = np.stack(catalog.items["features"]).astype(np.float32)
-        digest = prepared.key(self.model, self.model.config.to_dict(), catalog.fingerprint(), device)
+        self._pass_threads = PassThreads()
+        digest = prepared.key(self.model, self.model.config.to_dict(), catalog.fingerprint(), device, self._prepare)
         arrays = prepared.load_or_build(digest, lambda: self._prepare(catalog))
         # Serving reads the profile head's product representations and the purchase head's product vectors;
         # the purchase head's matrix is transposed once so every product is scored by one matmul.
@@ -139,38 +143,42 @@ class Guide:
         self._batcher = MicroBatcher(self._lock, self._pass)
         self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
         self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
-        self._items = _with_categories(catalog.items, [self.categories[i] for i in self._item_cats.argmax(1)])
-        self.search_index = SearchIndex(self._items, self._item_emb, encoder)
+        items = catalog.items
+        items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
+        # Shown: the catalogue's own category (Sephora's, or the first two levels of an Amazon category
+        # path), else the model's.
+        path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
+        own = items["category"].where(items["category"].notna(), path)
+        items["display_category"] = own.where(own.notna(), items["model_category"])
+        self.search_index = SearchIndex(items, self._item_emb, encoder)
 
     @classmethod
     def load(
-        cls, path: Path | str | None = None, device: str | None = None, data_dir: Path | str | None = None
+        cls,
+        path: Path | str | None = None,
+        device: str | None = None,
+        data_dir: Path | str | None = None,
+        *,
+        allow_uncalibrated: bool = False,
     ) -> Guide:
+        """The checkpoint in `path` (default: the shipped one) over the catalogue it was trained on. Refused
+        (ValueError): other data than the checkpoint's, or a checkpoint without calibration unless
+        `allow_uncalibrated` (then `uncalibrated` lists what it lacks)."""
         started = time.perf_counter()
         resolved = resolve_device(device)
-        checkpoint = Checkpoint.load(path or DEFAULT_CHECKPOINT, resolved)
+        folder = path or DEFAULT_CHECKPOINT
+        checkpoint = Checkpoint.load(folder, resolved)
         catalog = Catalog.load(data_dir, checkpoint.config.data)
-        if checkpoint.fingerprint and checkpoint.fingerprint != catalog.fingerprint():
-            logger.warning(
-                "the data differ from what the checkpoint was trained on (%s != %s)",
-                catalog.fingerprint(),
-                checkpoint.fingerprint,
-            )
+        servable.check_data(checkpoint.fingerprint, catalog.fingerprint(), folder)
         encoder = checkpoint.sentence_encoder(device=str(resolved) if resolved.type == "cuda" else None)
-        guide = cls(checkpoint, catalog, encoder, resolved)
+        guide = cls(checkpoint, catalog, encoder, resolved, allow_uncalibrated=allow_uncalibrated)
         logger.info("Guide loaded in %.1f s on %s", time.perf_counter() - started, resolved)
         return guide
 
     # --- data -----------------------------------------------------------------------------------
     @property
-    def catalog(self) -> pd.DataFrame:
-        """The catalogue's products with the model's category and the one shown (a copy: the `Catalog` this
-        Guide was built from is never changed)."""
-        return self._items
-
-    def row(self, item_id: str) -> int:
-        """The catalogue row of `item_id`; ValueError for an id the catalogue does not hold."""
-        return int(self._catalog.rows([item_id])[0])
+    def catalog(self):
+        return self._catalog.items
 
     @property
     def batcher(self) -> MicroBatcher:
@@ -212,10 +220,27 @@ class Guide:
         stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
         return owned[-limit:], stars, owned
 
+    def _encode_reviews(self, texts: list[str]) -> dict | None:
+        """Reviews as the model reads them (sentence embeddings, n-gram bags, lexicon features), computed by
+        the asking thread before its pass: the sentence encoder, most of a review's cost, never runs under
+        the model lock, so other sessions' passes do not wait for it. None without texts."""
+        if not texts:
+            return None
+        return {
+            "emb": self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False),
+            "bags": [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts],
+            "lexicon": lexicon_features(texts),
+        }
+
     def _reviews_block(self, texts: list[str]) -> dict:
-        emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
-        bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts]
-        return text_block(emb, bags, np.arange(len(texts)), self.device, lexicon=lexicon_features(texts))
+        return self._encoded_block([self._encode_reviews(texts)])
+
+    def _encoded_block(self, encoded: list[dict]) -> dict:
+        """The asks' encoded reviews (`_encode_reviews`) as one block, in ask order."""
+        emb = np.concatenate([part["emb"] for part in encoded])
+        bags = [bag for part in encoded for bag in part["bags"]]
+        lexicon = np.concatenate([part["lexicon"] for part in encoded])
+        return text_block(emb, bags, np.arange(len(emb)), self.device, lexicon=lexicon)
 
     # --- results --------------------------------------------------------------------------------
     def _sentiment(self, logits: torch.Tensor, texts: list[str]) -> list[Sentiment]:
@@ -254,7 +279,8 @@ class Guide:
     @torch.inference_mode()
     def sentiment(self, texts: list[str]) -> list[Sentiment]:
         texts = _check_texts(texts)
-        return self._sentiment(self._batcher.run(Ask(texts=texts))[SENTIMENT], texts)
+        out = self._batcher.run(Ask(texts=texts, encoded=self._encode_reviews(texts)))
+        return self._sentiment(out[SENTIMENT], texts)
 
     @torch.inference_mode()
     def attributes(self, texts: list[str]) -> list[Attributes]:
@@ -320,7 +346,8 @@ class Guide:
             dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else []))
         )
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
-        out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows, owned=owned))
+        encoded = self._encode_reviews(review_texts)
+        out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows, owned=owned, encoded=encoded))
         purchase = dict(zip(self._ids if items is None else [self._ids[r] for r in rows], out[PURCHASE].tolist()))
         # A catalogue product's attributes do not depend on the request: read from the pass made at load.
         attributes = {self._ids[r]: self._attributes(self._item_tags[r], self._item_cats[r]) for r in attr_rows}
@@ -341,8 +368,13 @@ class Guide:
         self.last_wait_ms, self.last_inference_ms = ask.wait_ms, ask.inference_ms
         return out, ask.inference_ms
 
-    @torch.inference_mode()
     def _pass(self, asks: list[Ask]) -> None:
+        """`_batched_pass` on the serving threads (`guide/serving/pass_threads.py`), whatever torch is set to."""
+        with self._pass_threads():
+            self._batched_pass(asks)
+
+    @torch.inference_mode()
+    def _batched_pass(self, asks: list[Ask]) -> None:
         """One model call for every ask: their reviews in one block, their shoppers in one padded history
         batch, the whole catalogue scored for all of them in one matrix product. Purchase: the head's
         logits plus the content and transition signals, turned into P(next purchase = product) by a
@@ -351,7 +383,8 @@ class Guide:
         shoppers = [ask for ask in asks if ask.history is not None]
         batch: dict = {}
         if texts:
-            batch["reviews"] = self._reviews_block(texts)
+            encoded = [ask.encoded or self._encode_reviews(ask.texts) for ask in asks if ask.texts]
+            batch["reviews"] = self._encoded_block(encoded)
         if shoppers:
             batch.update(history_batch([a.history for a in shoppers], [a.stars for a in shoppers], self.device))
             batch["profile"] = True
@@ -412,39 +445,40 @@ class Guide:
         out[known] = fusion.combine(neural[known], content, graph)
         return out
 
-    # --- raw logits of texts the serving cache must not keep (occlusion variants, serving/occlusion.py) ---------
-    def _uncached_block(self, texts: list[str], lexical: list[str], feats: np.ndarray | None = None) -> dict:
-        emb = self.encoder.encode(texts)  # no cache: such texts are seen once
-        bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in lexical]
-        lexicon = lexicon_features(texts) if feats is None else None  # reviews read the lexicon; products do not
-        return text_block(emb, bags, np.arange(len(texts)), self.device, feats, lexicon=lexicon)
-
-    @torch.inference_mode()
-    def review_logits(self, texts: list[str]) -> np.ndarray:
-        """Sentiment logits (negative, neutral, positive) per text, one pass of the shared model: (N, 3)."""
-        block = self._uncached_block(texts, texts)
-        with self._lock:  # one forward pass at a time, as every request
-            return self.model({"reviews": block})[SENTIMENT].double().cpu().numpy()
-
-    @torch.inference_mode()
-    def tag_logits(self, item_id: str, texts: list[str]) -> np.ndarray:
-        """Tag logits per text, each read as catalogue product `item_id`'s text (its ingredients and price
-        features stay as they are, as `tasks.lexical_texts` builds them): (N, tags)."""
-        row = self.row(item_id)
-        ingredients = self._items["ingredients"].iat[row] or ""
-        feats = np.repeat(self._item_feats[row : row + 1], len(texts), axis=0)
-        block = self._uncached_block(texts, [f"{t} {ingredients}" for t in texts], feats)
-        with self._lock:
-            logits = self.model.attribute_logits(self.model.encode_items(block))
-        return logits[:, : len(self.tags)].double().cpu().numpy()
-
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
         return self.search_index.search(query, k)
 
     def similar(self, item_id: str, k: int = 6) -> list[tuple[str, float]]:
         return self.search_index.similar(self._catalog.rows([item_id])[0], k)
 
+    def _affinity(self, folder: Path) -> dict:
+        """Task-gradient cosines and loss weights recorded in training: this checkpoint's own when it was
+        trained with them, else `affinity.json` beside it (a recorded run of the same configuration)."""
+        meta = self.checkpoint.meta
+        if meta.get("affinity"):
+            return {"records": meta["affinity"], "every": meta.get("affinity_every"), "source": "this checkpoint"}
+        path = folder / "affinity.json"
+        if not path.exists():
+            return {}
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            logger.warning("affinity: %s unreadable (%s); the model page shows none", path, error)
+            return {}
+        return dict(document, source=path.name)
+
     def model_card(self) -> dict:
-        """The report, configuration, training record and task affinity of the served checkpoint, the device and
-        the last pass's time (`guide/serving/model_card.py`)."""
-        return model_card.describe(self)
+        folder = Path(self.checkpoint.meta.get("folder", DEFAULT_CHECKPOINT))
+        report = folder / "report.json"
+        metrics = json.loads(report.read_text()) if report.exists() else self.checkpoint.metrics
+        return {
+            "metrics": metrics,
+            "config": self.model.config.to_dict(),
+            "train": {k: v for k, v in self.checkpoint.meta.items() if k not in ("history", "affinity")},
+            "affinity": self._affinity(folder),
+            "weighting": self.checkpoint.config.weighting,
+            "sampling": self.checkpoint.config.sampling,
+            "device": str(self.device),
+            "fingerprint": self.checkpoint.fingerprint,
+            "last_inference_ms": self.last_inference_ms,
+        }

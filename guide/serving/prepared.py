@@ -6,12 +6,15 @@ and the purchase-transition graph of the train sequences. Computing them means h
 20,951 product texts and running them through the trunk (~2.5 s of every start on the 2-core machine);
 reading them back takes a few tens of milliseconds. They are kept in one `.npz` per (weights, model
 config, catalogue, code) under GUIDE_CACHE_DIR, beside the catalogue cache, and rebuilt when any of
-those changes. The values are the computed ones, saved exactly (float32), so outputs do not change.
+those changes. "Code" is what fills the file: the function that computes the arrays (its own source,
+wherever it lives), the modules it calls (`SOURCES`) and the versions of the libraries that do the
+arithmetic. The values are the computed ones, saved exactly (float32), so outputs do not change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import scipy
 import torch
 from scipy import sparse
 
@@ -29,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 VERSION = 1  # bump when what is stored changes meaning
 KEPT = 4  # prepared catalogues kept (the shipped model, a served GUIDE_CHECKPOINT, tests' tiny ones)
-# The code that computes what is stored: a change in any of it makes a new key.
+# The modules the filling function calls: a change in any of them makes a new key (the function itself is
+# hashed from its own source, see `key`).
 SOURCES = (
     "data/purchase_signals.py",
     "data/tasks.py",
@@ -45,11 +50,26 @@ SOURCES = (
 GRAPH = ("graph_data", "graph_indices", "graph_indptr", "graph_shape")
 
 
-def key(model: torch.nn.Module, config: dict, catalog_fingerprint: str, device: torch.device) -> str:
+def fill_source(fill: Callable) -> bytes:
+    """The source of the function that fills the arrays (its compiled code where no source is at hand)."""
+    function = inspect.unwrap(getattr(fill, "__func__", fill))
+    try:
+        return inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        code = function.__code__
+        return code.co_code + repr(code.co_consts).encode()
+
+
+def key(
+    model: torch.nn.Module, config: dict, catalog_fingerprint: str, device: torch.device, fill: Callable
+) -> str:
     """A digest of the weights, the model config, the catalogue, the sentence encoder, the device type and
-    the code that computes the prepared arrays."""
+    the code that computes the prepared arrays: `fill` (the function `load_or_build` will be given), the
+    modules in `SOURCES` and the versions of torch, numpy and scipy."""
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(json.dumps([VERSION, config, catalog_fingerprint, encoder_id(), device.type]).encode())
+    versions = [torch.__version__, np.__version__, scipy.__version__]
+    digest.update(json.dumps([VERSION, config, catalog_fingerprint, encoder_id(), device.type, versions]).encode())
+    digest.update(fill_source(fill))
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
