@@ -11,7 +11,6 @@ only; passes asked for by several threads at once are served together (`guide/se
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -33,7 +32,7 @@ from guide.model.inputs import history_batch, text_block
 from guide.model.network import ITEM_VECTORS
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
-from guide.serving import prepared, servable
+from guide.serving import model_card, prepared, servable
 from guide.serving.batching import Ask, MicroBatcher
 from guide.serving.pass_threads import SERVING_THREADS_ENV, PassThreads, serving_threads  # noqa: F401 (read here)
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
@@ -70,6 +69,15 @@ def _check_texts(texts) -> list[str]:
                 f"fix: send the review itself (texts over {MAX_CHARS:,} characters are truncated)"
             )
     return list(texts)
+
+
+def _with_categories(items: pd.DataFrame, model_category: list[str]) -> pd.DataFrame:
+    """A copy of `items` with the model's category and the one shown: the catalogue's own (Sephora's, or the
+    first two levels of an Amazon category path), else the model's."""
+    path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
+    own = items["category"].where(items["category"].notna(), path)
+    model = pd.Series(model_category, index=items.index)
+    return items.assign(model_category=model, display_category=own.where(own.notna(), model))
 
 
 class _RowAttributes:
@@ -143,14 +151,8 @@ class Guide:
         self._batcher = MicroBatcher(self._lock, self._pass)
         self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
         self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
-        items = catalog.items
-        items["model_category"] = [self.categories[i] for i in self._item_cats.argmax(1)]
-        # Shown: the catalogue's own category (Sephora's, or the first two levels of an Amazon category
-        # path), else the model's.
-        path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
-        own = items["category"].where(items["category"].notna(), path)
-        items["display_category"] = own.where(own.notna(), items["model_category"])
-        self.search_index = SearchIndex(items, self._item_emb, encoder)
+        self._items = _with_categories(catalog.items, [self.categories[i] for i in self._item_cats.argmax(1)])
+        self.search_index = SearchIndex(self._items, self._item_emb, encoder)
 
     @classmethod
     def load(
@@ -177,8 +179,14 @@ class Guide:
 
     # --- data -----------------------------------------------------------------------------------
     @property
-    def catalog(self):
-        return self._catalog.items
+    def catalog(self) -> pd.DataFrame:
+        """The catalogue's products with the model's category and the one shown (a copy: the `Catalog` this
+        Guide was built from is never changed)."""
+        return self._items
+
+    def row(self, item_id: str) -> int:
+        """The catalogue row of `item_id`; ValueError for an id the catalogue does not hold."""
+        return int(self._catalog.rows([item_id])[0])
 
     @property
     def batcher(self) -> MicroBatcher:
@@ -445,40 +453,39 @@ class Guide:
         out[known] = fusion.combine(neural[known], content, graph)
         return out
 
+    # --- raw logits of texts the serving cache must not keep (occlusion variants, serving/occlusion.py) ---------
+    def _uncached_block(self, texts: list[str], lexical: list[str], feats: np.ndarray | None = None) -> dict:
+        emb = self.encoder.encode(texts)  # no cache: such texts are seen once
+        bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in lexical]
+        lexicon = lexicon_features(texts) if feats is None else None  # reviews read the lexicon; products do not
+        return text_block(emb, bags, np.arange(len(texts)), self.device, feats, lexicon=lexicon)
+
+    @torch.inference_mode()
+    def review_logits(self, texts: list[str]) -> np.ndarray:
+        """Sentiment logits (negative, neutral, positive) per text, one pass of the shared model: (N, 3)."""
+        block = self._uncached_block(texts, texts)
+        with self._lock:  # one forward pass at a time, as every request
+            return self.model({"reviews": block})[SENTIMENT].double().cpu().numpy()
+
+    @torch.inference_mode()
+    def tag_logits(self, item_id: str, texts: list[str]) -> np.ndarray:
+        """Tag logits per text, each read as catalogue product `item_id`'s text (its ingredients and price
+        features stay as they are, as `tasks.lexical_texts` builds them): (N, tags)."""
+        row = self.row(item_id)
+        ingredients = self._items["ingredients"].iat[row] or ""
+        feats = np.repeat(self._item_feats[row : row + 1], len(texts), axis=0)
+        block = self._uncached_block(texts, [f"{t} {ingredients}" for t in texts], feats)
+        with self._lock:
+            logits = self.model.attribute_logits(self.model.encode_items(block))
+        return logits[:, : len(self.tags)].double().cpu().numpy()
+
     def search(self, query: str, k: int = 200) -> list[tuple[str, float]]:
         return self.search_index.search(query, k)
 
     def similar(self, item_id: str, k: int = 6) -> list[tuple[str, float]]:
         return self.search_index.similar(self._catalog.rows([item_id])[0], k)
 
-    def _affinity(self, folder: Path) -> dict:
-        """Task-gradient cosines and loss weights recorded in training: this checkpoint's own when it was
-        trained with them, else `affinity.json` beside it (a recorded run of the same configuration)."""
-        meta = self.checkpoint.meta
-        if meta.get("affinity"):
-            return {"records": meta["affinity"], "every": meta.get("affinity_every"), "source": "this checkpoint"}
-        path = folder / "affinity.json"
-        if not path.exists():
-            return {}
-        try:
-            document = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            logger.warning("affinity: %s unreadable (%s); the model page shows none", path, error)
-            return {}
-        return dict(document, source=path.name)
-
     def model_card(self) -> dict:
-        folder = Path(self.checkpoint.meta.get("folder", DEFAULT_CHECKPOINT))
-        report = folder / "report.json"
-        metrics = json.loads(report.read_text()) if report.exists() else self.checkpoint.metrics
-        return {
-            "metrics": metrics,
-            "config": self.model.config.to_dict(),
-            "train": {k: v for k, v in self.checkpoint.meta.items() if k not in ("history", "affinity")},
-            "affinity": self._affinity(folder),
-            "weighting": self.checkpoint.config.weighting,
-            "sampling": self.checkpoint.config.sampling,
-            "device": str(self.device),
-            "fingerprint": self.checkpoint.fingerprint,
-            "last_inference_ms": self.last_inference_ms,
-        }
+        """The report, configuration, training record and task affinity of the served checkpoint, the device and
+        the last pass's time (`guide/serving/model_card.py`)."""
+        return model_card.describe(self)
