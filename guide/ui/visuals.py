@@ -52,6 +52,11 @@ _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 # Streamlit's directives and icons (:red[…], :material/…:), lists (+-.) and autolinks (: . @).
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
+# Where GFM turns bare text into a link (after "https:" before "//", after "www" before ".", after the "@" of
+# an address): escaping does not stop it, since Streamlit's renderer links the text once escapes are read
+# (mdast-util-gfm-autolink-literal), so an invisible WORD JOINER goes there and nothing matches.
+_AUTOLINK_SPOTS = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def _hue(category: str | None, digest: bytes) -> int:
@@ -158,8 +163,10 @@ def strength(standing: Standing | None) -> int:
 def md_text(text: object) -> str:
     """Any text we did not write (a URL parameter, a shopper's words, the catalogue, an error quoting them)
     made literal inside Markdown: every Markdown/HTML-significant mark is escaped and line breaks become
-    spaces, so it can only ever show as the characters it is (no links, images, HTML, maths or emphasis)."""
-    return _LINE_BREAKS.sub(" ", _MD_SPECIAL.sub(r"\\\1", str(text or "")))
+    spaces, so it can only ever show as the characters it is (no links, images, HTML, maths or emphasis). A bare
+    URL, `www.` name or e-mail address gets an invisible word joiner where GFM would make it a live link."""
+    plain = _AUTOLINK_SPOTS.sub(WORD_JOINER, _LINE_BREAKS.sub(" ", str(text or "")))
+    return _MD_SPECIAL.sub(r"\\\1", plain)
 
 
 def _rank_html(standing: Standing | None) -> str:

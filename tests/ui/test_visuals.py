@@ -12,7 +12,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from guide.ui.visuals import md_text
+from guide.ui.visuals import WORD_JOINER, md_text
 
 PAYLOADS = [
     "[Click here to log in](https://evil.example/login)",
@@ -42,7 +42,7 @@ def test_md_text_shows_the_payload_literally(payload):
     assert not MARKUP.search(out), out
     assert out.startswith("<p>") and out.endswith("</p>") and out.count("<p>") == 1
     literal = html.unescape(out[len("<p>") : -len("</p>")])
-    assert literal == "Shown: " + re.sub(r"[\r\n]+", " ", payload)
+    assert literal.replace(WORD_JOINER, "") == "Shown: " + re.sub(r"[\r\n]+", " ", payload)  # as a person reads it
 
 
 @pytest.mark.parametrize("mark", list("[]()!<>`*_#|~$:&\\"))
@@ -65,3 +65,21 @@ def test_radar_axes_stay_distinct_for_category_paths():
     assert len(set(axis_labels(["A › " + "x" * 30 + "1", "B › " + "x" * 30 + "2"]))) == 2  # equal once cut
     fig = interest_radar(dict(zip(names, (0.4, 0.3, 0.2, 0.1), strict=True)))
     assert list(fig.data[-1].theta) == labels + labels[:1]  # four axes, not two merged "Hair Care › …"
+
+
+# The expressions GFM's renderer in Streamlit links bare text with, once escapes are read
+# (mdast-util-gfm-autolink-literal: a scheme URL or www. name, and an e-mail address).
+GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE | re.ASCII)
+GFM_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.ASCII)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://evil.example/login", "HTTP://EVIL.EXAMPLE", "see www.evil.example now", "mail@evil.example", *PAYLOADS],
+)
+def test_a_bare_url_or_address_never_becomes_a_live_link(value):
+    """Escaping alone leaves "https://evil.example" as text GFM links; what the renderer reads must not match."""
+    assert GFM_URL.search(value) or GFM_EMAIL.search(value) or "evil" not in value  # the oracle sees the raw one
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered(value)))  # the text nodes GFM's autolinker reads
+    assert not GFM_URL.search(text) and not GFM_EMAIL.search(text), text
+    assert text.replace(WORD_JOINER, "") == "Shown: " + re.sub(r"[\r\n]+", " ", value)
