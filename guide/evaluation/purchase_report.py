@@ -102,7 +102,12 @@ def _summary(report: dict, saved: dict, per_row: dict | None) -> dict:
     overlap) and Δm recomputed over the task rows."""
     peers = purchase_parts.peer_names(report)
     summary = json.loads(json.dumps(saved, default=float)) if saved else {"tasks": {}}
-    summary["tasks"][PURCHASE] = _task_row(report, PURCHASE, "MTL", "STL", peers, per_row)
+    row = _task_row(report, PURCHASE, "MTL", "STL", peers, per_row)
+    before = summary["tasks"].get(PURCHASE, {})
+    unchanged = (before.get("MTL"), before.get("STL")) == (row["MTL"], row["STL"])
+    if per_row is None and before.get("vs_stl_diff_ci") and unchanged:  # the saved paired decision still holds
+        row.update({key: before[key] for key in ("vs_stl_diff_ci", "vs_stl_rule", "vs_stl")})
+    summary["tasks"][PURCHASE] = row
     rows = summary["tasks"]
     if any("relative_gain_vs_stl" in row for row in rows.values()):
         summary["delta_m"] = _delta_m(rows, lambda row: True)
