@@ -11,7 +11,7 @@ import streamlit as st
 from guide.serving.personas import NEW_SHOPPER
 from guide.serving.shop import ShopService, StoreUnavailable
 from guide.serving.views import ProductCard, ProductDetail, ReviewView, Standing
-from guide.ui import state
+from guide.ui import reruns, state
 from guide.ui.visuals import card_html, md_text, percent, points, standing_text
 
 SENTIMENT_COLORS = {"positive": "green", "neutral": "gray", "negative": "red"}
@@ -52,12 +52,15 @@ def _make_share_link(svc: ShopService) -> None:
     try:
         st.session_state.share_link = state.share_params(svc)["share"]
     except StoreUnavailable as error:
-        st.session_state.reset_error = str(error)
+        st.session_state.share_error = str(error)
 
 
+@reruns.fragment
 def _share_button(svc: ShopService) -> None:
     """A read-only link to this shopper: the public share id, never the private visitor token (made on
-    request, not every rerun: it is a database write)."""
+    request, not every rerun: it is a database write). A panel that reruns alone."""
+    if error := st.session_state.pop("share_error", None):
+        st.error(md_text(error), icon=":material/database:")
     st.button(
         "Share this shopper (read-only)",
         icon=":material/share:",

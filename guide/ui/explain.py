@@ -2,7 +2,8 @@
 
 The weights come from occlusion through the shared model (`ShopService.why_review` / `why_tags`). They take
 a batch of the sentence encoder, so a page draws its predictions first: between `start()` and `finish()`
-(the page's first and last lines) an explanation keeps its spot on the page and is filled in at the end.
+(the page's first and last lines) an explanation keeps its spot on the page and is filled in at the end; a panel
+that reruns alone does the same for itself inside `deferred()`.
 
 The text is the shopper's or the catalogue's, never ours: every character of it goes through `md_text`
 (the one helper that makes text literal in Markdown), and the only HTML is our own colour spans around
@@ -11,13 +12,14 @@ those escaped words.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
 from guide.serving.results import Span, Why
 from guide.serving.views import ReviewView
-from guide.ui import state
+from guide.ui import reruns, state
 from guide.ui.visuals import md_text
 
 TOWARDS = (37, 99, 235)  # blue: the span pushed the prediction towards what the model says
@@ -47,6 +49,22 @@ def finish() -> None:
     for spot, draw in st.session_state.pop(_PENDING, None) or []:
         with spot.container():
             draw()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A panel's `start` and `finish` when the panel reruns alone (the page's own do not run then); inside the
+    page's run, its explanations wait for the page's `finish` like any other."""
+    if not reruns.rerunning_alone():
+        yield
+        return
+    start()
+    try:
+        yield
+    except BaseException:  # a stop or a rerun of the panel: its spots are gone with it
+        st.session_state.pop(_PENDING, None)
+        raise
+    finish()
 
 
 def _colour(span: Span, strongest: float) -> str | None:

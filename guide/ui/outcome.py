@@ -102,6 +102,16 @@ def _tags(outcome: ReviewOutcome) -> None:
         st.caption(f"{_tag_line(outcome.tags_after)} — unchanged: tags read the product's own text")
 
 
+def _moved_chart(change: Change, key: str):
+    """The interests chart of `change`, built once per result: a panel that reruns alone (a changed field of the
+    form below it, a suggestion) draws the same result again, and the chart is a pure function of it."""
+    charts_kept = st.session_state.setdefault("outcome_charts", {})  # panel key -> (change, figure)
+    kept = charts_kept.get(key)
+    if kept is None or kept[0] is not change:
+        kept = charts_kept[key] = (change, charts.before_after(change, top=5, height=175))
+    return kept[1]
+
+
 def _waited(wait_ms: float | None) -> None:
     """The wait for the model (other sessions' passes hold its lock), apart from the pass itself."""
     if wait_ms is not None and wait_ms >= 1:
@@ -139,9 +149,7 @@ def show_outcome(
             _top_picks(change)
         with moved:
             st.markdown("**Interests that moved most**")
-            st.plotly_chart(
-                charts.before_after(change, top=5, height=175), key=f"{key}_chart", config={"displayModeBar": False}
-            )
+            st.plotly_chart(_moved_chart(change, key), key=f"{key}_chart", config={"displayModeBar": False})
         if review and saved_review:
             st.markdown("**Your review, as saved**")
             components.review_block(review.review, "yours")

@@ -1,12 +1,17 @@
 """Product page: what it is (catalogue vs model tags), how likely this shopper buys it and why,
-reviews with the model's sentiment, similar products; and the actions: cart, buy, write a review."""
+reviews with the model's sentiment, similar products; and the actions: cart, buy, write a review.
+
+Two panels rerun alone (`reruns.fragment`): cart and buy with their result, and the review form with its result
+and the reviews. A click there redraws its panel with what it changed; the rest of the page (tags, Why, twins,
+aspects, similar products) shows the product as it was opened and is drawn again on the next page run.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from guide.serving.shop import ShopService, StoreUnavailable
-from guide.serving.views import ProductDetail, ReviewOutcome, Session
+from guide.serving.views import ProductDetail, ReviewOutcome, ReviewView, Session
 from guide.ui import components, reruns, review_form, state
 from guide.ui import explain as why
 from guide.ui.aspects import aspect_chips
@@ -32,6 +37,41 @@ def _act(svc: ShopService, session: Session, item_id: str, kind: str) -> None:
     state.remember_action(item_id, change, waited)
 
 
+def _shown(item_id: str, review: bool):
+    """The last action's result when it was on this product and of this panel's kind (a review or not)."""
+    outcome = st.session_state.outcome
+    if outcome and outcome[0] == item_id and isinstance(outcome[1], ReviewOutcome) == review:
+        return outcome[1]
+    return None
+
+
+@reruns.fragment
+def _actions(svc: ShopService, session: Session, item_id: str, in_history: bool) -> None:
+    """Cart and buy, and right under them what the last one changed (a panel that reruns alone)."""
+    if error := st.session_state.pop("action_error", None):
+        st.error(md_text(error), icon=":material/error:")
+    with st.container(horizontal=True):
+        st.button(
+            "Add to cart",
+            icon=":material/add_shopping_cart:",
+            key="act_cart",
+            on_click=_act,
+            args=(svc, session, item_id, "cart"),
+        )
+        st.button(
+            "Buy now",
+            icon=":material/shopping_bag:",
+            type="primary",
+            key="act_buy",
+            on_click=_act,
+            args=(svc, session, item_id, "purchase"),
+        )
+    if in_history:
+        st.caption("Already in this shopper's history.")
+    if (shown := _shown(item_id, review=False)) is not None:
+        show_outcome(shown, ACTION_LABELS)
+
+
 def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
     card = detail.card
     picture, about = st.columns([1, 2], gap="medium")
@@ -47,24 +87,7 @@ def _hero(detail: ProductDetail, svc: ShopService, session: Session) -> None:
         if state.read_only():
             st.caption(review_form.READ_ONLY)
             return
-        with st.container(horizontal=True):
-            st.button(
-                "Add to cart",
-                icon=":material/add_shopping_cart:",
-                key="act_cart",
-                on_click=_act,
-                args=(svc, session, card.item_id, "cart"),
-            )
-            st.button(
-                "Buy now",
-                icon=":material/shopping_bag:",
-                type="primary",
-                key="act_buy",
-                on_click=_act,
-                args=(svc, session, card.item_id, "purchase"),
-            )
-        if detail.in_history:
-            st.caption("Already in this shopper's history.")
+        _actions(svc, session, card.item_id, detail.in_history)
 
 
 def _details(detail: ProductDetail) -> None:
@@ -84,6 +107,28 @@ def _details(detail: ProductDetail) -> None:
 def _sent(item_id: str):
     """What a sent review leaves behind: the page's outcome panel (as for cart and buy)."""
     return lambda outcome, wait: state.remember_action(item_id, outcome, wait)
+
+
+@reruns.fragment
+def _write(svc: ShopService, session: Session, item_id: str, reviews: list[ReviewView]) -> None:
+    """The last review's result, the reviews and the form (a panel that reruns alone: "Send review" redraws
+    this, with the review just saved at the top of the list, not the page around it)."""
+    with why.deferred():  # the saved review's Why is drawn after the form and the list
+        if (shown := _shown(item_id, review=True)) is not None:  # its four answers right above the form sent
+            show_outcome(shown, ACTION_LABELS)
+        if reruns.rerunning_alone():  # the page's list is as it was opened: read it again, with this session's
+            reviews = svc.reviews_of(item_id)
+        listed, write = st.columns([3, 2], gap="large")
+        with write:
+            if not state.read_only():
+                review_form.draw(svc, session, item_id, _sent(item_id))
+        with listed:
+            st.markdown(f"#### Reviews ({len(reviews)})")
+            st.caption("Badges show the model's sentiment of each text, not the stars.")
+            for number, review in enumerate(reviews):
+                components.review_block(review, str(number))
+            if not reviews:
+                st.caption("No reviews yet. Be the first.")
 
 
 def main() -> None:
@@ -109,14 +154,8 @@ def main() -> None:
     except (ValueError, StoreUnavailable) as error:
         st.error(f"This product cannot be shown: {md_text(error)}", icon=":material/error:")
         st.stop()
-    if error := st.session_state.pop("action_error", None):
-        st.error(md_text(error), icon=":material/error:")
     why.start()  # explanations wait for the end of the page: predictions first
     _hero(detail, svc, session)
-    outcome = st.session_state.outcome
-    shown = outcome if outcome and outcome[0] == item_id else None
-    if shown and not isinstance(shown[1], ReviewOutcome):  # cart or buy: right under the buttons pressed
-        show_outcome(shown[1], ACTION_LABELS)
     st.markdown("#### What it is: the catalogue's tags and the model's")
     components.tag_columns(detail)
     why.tags(item_id)
@@ -124,19 +163,7 @@ def main() -> None:
     with st.expander("Product details", icon=":material/description:"):
         _details(detail)
     aspects = st.container()  # filled last: a product's first view scores its review sentences (~1 s on CPU)
-    if shown and isinstance(shown[1], ReviewOutcome):  # a review: its four answers right above the form sent
-        show_outcome(shown[1], ACTION_LABELS)
-    reviews, write = st.columns([3, 2], gap="large")
-    with write:
-        if not state.read_only():
-            review_form.draw(svc, session, item_id, _sent(item_id))
-    with reviews:
-        st.markdown(f"#### Reviews ({len(detail.reviews)})")
-        st.caption("Badges show the model's sentiment of each text, not the stars.")
-        for number, review in enumerate(detail.reviews):
-            components.review_block(review, str(number))
-        if not detail.reviews:
-            st.caption("No reviews yet. Be the first.")
+    _write(svc, session, item_id, detail.reviews)
     st.markdown("#### Similar products")
     components.product_grid(detail.similar, "similar")
     with aspects:

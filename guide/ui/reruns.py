@@ -1,4 +1,7 @@
-"""The server-side time of the rerun that handles a click.
+"""Panels that rerun alone, and the server-side time of the rerun that handles a click.
+
+`fragment` is `st.fragment` for a panel whose clicks change only that panel (the review form and its result,
+cart and buy, the tour's review step, the share link): a click reruns the panel, not the page around it.
 
 The timing is off unless `GUIDE_RERUN_LOG` names a file (benchmarks/bench_load.py sets one in its temporary
 directory). Then the callback of a timed click (`mark`) starts a clock, and the end of the run that draws its
@@ -15,11 +18,13 @@ runs) into `<action>-<n>.prof` there: where its time goes.
 from __future__ import annotations
 
 import cProfile
+import functools
 import itertools
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -36,6 +41,20 @@ def rerunning_alone() -> bool:
     """True while this run is a panel's own rerun (the page around it is not drawn again)."""
     ctx = get_script_run_ctx(suppress_warning=True)
     return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def fragment(draw: Callable[..., None]) -> Callable[..., None]:
+    """`st.fragment(draw)`; a click's clock stops at the end of the panel's own rerun."""
+
+    @functools.wraps(draw)
+    def timed(*args, **kwargs) -> None:
+        try:
+            draw(*args, **kwargs)
+        finally:
+            if rerunning_alone():
+                close()
+
+    return st.fragment(timed)
 
 
 def _log() -> Path | None:

@@ -7,7 +7,9 @@ draft for one product never shows on another. It is not an `st.form` for the sam
 the server only when it is sent, so a half-written text would live only in the browser.
 
 Sending is idempotent: the submission key is a nonce bound to what the form holds, so pressing "Send review"
-again (a double click, a retry) stores the review once and shows the first result.
+again (a double click, a retry) stores the review once and shows the first result. The pages draw the form inside
+a panel that reruns alone (`reruns.fragment`), so a click or a changed field redraws the panel, not the page;
+the form shows its own errors for that reason (the page's top is not drawn again).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import streamlit as st
 from guide.serving.shop import MAX_REVIEW_CHARS, ShopService, StoreUnavailable
 from guide.serving.views import ReviewOutcome, Session
 from guide.ui import reruns, state
+from guide.ui.visuals import md_text
 
 FIELDS = ("stars", "title", "text")
 DRAFTS = "review_drafts"  # item_id -> {field: value}; cleared with the other review_ keys by "Reset demo"
@@ -119,7 +122,7 @@ def draw(
     session: Session,
     item_id: str,
     sent: Sent,
-    error_key: str = "action_error",
+    error_key: str = "review_error",
     suggestions: tuple[tuple[str, int, str], ...] = (),
     with_title: bool = True,
 ) -> None:
@@ -128,6 +131,8 @@ def draw(
     _restore(item_id)
     with st.container(border=True, key="review_form"):
         st.markdown("**Write a review**")
+        if error := st.session_state.pop(error_key, None):  # this form's own: a rerun of its panel shows it
+            st.error(md_text(error), icon=":material/error:")
         if suggestions:
             with st.container(horizontal=True, gap="small"):
                 for number, (label, stars, text) in enumerate(suggestions):

@@ -13,7 +13,7 @@ import streamlit as st
 from guide.serving.personas import short
 from guide.serving.shop import ShopService, StoreUnavailable
 from guide.serving.views import Persona, ReviewOutcome, Session, TourPlan
-from guide.ui import charts, components, review_form, state
+from guide.ui import charts, components, reruns, review_form, state
 from guide.ui.outcome import show_outcome
 from guide.ui.visuals import md_text, money, percent, points, standing_text, stars, swatch_img
 
@@ -165,15 +165,20 @@ def last_review(tour: Tour) -> ReviewOutcome | None:
 
 
 def _keep_in_own_shop() -> None:
-    """The switch, kept apart from its widget so the choice holds on the steps that do not draw it."""
+    """The switch, kept apart from its widget so the choice holds on the steps that do not draw it. It changes
+    whom the tour acts as and what its story says, so the whole tour reruns, not only the review's panel."""
     st.session_state.tour_keep = st.session_state.tour_keep_switch
+    st.rerun()
 
 
 def _write_another() -> None:
     st.session_state[OUTCOME], st.session_state[WRITING] = None, True
 
 
+@reruns.fragment
 def _review(tour: Tour) -> None:
+    """The form, or the last review's four answers (a panel that reruns alone: sending, a suggestion, the switch
+    and "Write another" redraw this step's panel, not the tour around it)."""
     outcome = last_review(tour)
     if outcome is None:
         review_form.draw(

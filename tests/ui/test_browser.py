@@ -7,6 +7,7 @@ did survives. Screenshots at desktop (1400 px) and phone (390 px) width go to ru
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -92,7 +93,9 @@ class AppServer:
 
 @pytest.fixture(scope="module")
 def server(shipped_guide, tmp_path_factory):
-    app = AppServer(tmp_path_factory.mktemp("browser-state"))
+    state = tmp_path_factory.mktemp("browser-state")
+    app = AppServer(state)
+    app.env["GUIDE_RERUN_LOG"] = str(state / "reruns.jsonl")  # each timed click's rerun, as bench_load reads it
     app.start()
     yield app
     app.stop()
@@ -204,6 +207,28 @@ def test_injection_strings_render_as_text_and_survive_a_restart(server, page):
     settle(page, marker)
     assert page.get_by_text(f"{INJECTION} {marker}").first.is_visible()
     assert page.dialogs == []
+
+
+def test_a_click_reruns_its_panel_keeps_the_draft_and_lists_the_saved_review(server, page):
+    """Cart and "Send review" rerun their own panels (the server's log says so), a half-typed review the server
+    has not seen yet survives the cart's rerun, and the review just saved heads the page's list."""
+    item = "P442845"
+    page.goto(f"{server.url}/product?product={item}")
+    settle(page, "Write a review")
+    marker = f"panel-check-{secrets.token_hex(4)}"
+    page.get_by_label("Your review").fill(f"Half-typed {marker}")  # still only in the browser (no blur, no Enter)
+    page.locator(".st-key-act_cart").get_by_role("button", name="Add to cart").click()
+    settle(page, "Added to your cart")
+    assert page.get_by_label("Your review").input_value() == f"Half-typed {marker}"
+    write_review(page, 4, f"Rich cream, soaks in fast, faint scent. {marker}")
+    listed = page.locator("[class*='st-key-review-']").filter(has_text=marker)
+    assert listed.count() == 2  # "your review, as saved" in the result panel, and first in the list of reviews
+    assert page.get_by_text("Reviews (", exact=False).first.is_visible()
+    lines = [json.loads(line) for line in (server.log.parent / "reruns.jsonl").read_text().splitlines()]
+    mine = [line for line in lines if line["item"] == item][-2:]
+    assert [line["action"] for line in mine] == ["cart", "send_review"]
+    assert all(line["panel_only"] for line in mine), mine  # the panel reran, not the page around it
+    assert mine[1]["run_ms"] >= mine[1]["pass_ms"] > 0
 
 
 def test_deep_links_open_the_right_page_or_say_what_is_wrong(server, page):

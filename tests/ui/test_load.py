@@ -1,7 +1,8 @@
 """A small load test in CI: three concurrent browser sessions (two demo personas and a new visitor) in one
 Chromium against the real app, each adding to the cart and sending reviews on products of its own.
-No exception in any page, no session ever shows another's shopper or review, and every confirmed
-review is in the database exactly once. The full benchmark is `benchmarks/bench_load.py`."""
+No exception in any page, no session ever shows another's shopper or review, every confirmed
+review is in the database exactly once, and the server timed each one as its panel's own rerun.
+The full benchmark is `benchmarks/bench_load.py`."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ pytestmark = [
 def load_run(tmp_path_factory):
     state = tmp_path_factory.mktemp("load-state")
     app = AppServer(state)
+    app.env["GUIDE_RERUN_LOG"] = str(state / "reruns.jsonl")
     app.start()
     try:
         results = asyncio.run(
@@ -71,3 +73,14 @@ def test_each_confirmed_review_is_stored_exactly_once(load_run):
     assert len(confirmed) == SESSIONS * REVIEWS
     assert {text: counts[text] for text in confirmed} == dict.fromkeys(confirmed, 1)
     assert integrity == "ok"
+
+
+def test_each_send_is_timed_on_the_server_as_its_panels_own_rerun(load_run):
+    results, database = load_run
+    reruns = bench_load.server_reruns(database.parent / "reruns.jsonl")
+    requests = bench_load.per_request(results, reruns)
+    assert len(requests) == SESSIONS * REVIEWS
+    assert all(r["panel_only"] for r in requests), requests  # "Send review" reran its panel, not the page
+    assert all(r["run_ms"] >= r["pass_ms"] > 0 for r in requests), requests
+    carts = [line for (action, _), line in reruns.items() if action == "cart"]
+    assert len(carts) == SESSIONS and all(line["panel_only"] for line in carts)
