@@ -33,7 +33,7 @@ from guide.data.tasks import BENCHMARK_SOURCE, EXCLUDED, TaskData, lexical_texts
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 from guide.evaluation import peers
 from guide.evaluation.evaluate import TRIVIAL, Statistic, _attribute_measures, _judge, decide
-from guide.metrics import accuracy, macro_f1, paired_bootstrap_ci, tune_thresholds
+from guide.metrics import accuracy, macro_f1, paired_bootstrap_ci, pearson, spearman, tune_thresholds
 from guide.model.checkpoint import Checkpoint
 from guide.model.inputs import text_block
 from guide.model.outputs import CHUNK, sentiment_log_probs
@@ -60,20 +60,6 @@ class Sizes:
     titles: int = 3000  # Beauty 2014 titles whose category path maps onto the model's categories
     products: int | None = None  # brand-disjoint test products per format (None: all, ~1,200)
     seed: int = 13
-
-
-# --- correlations fast enough to bootstrap (metrics.spearman loops over tied values: ~20 ms a call) ----------
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho with average ranks for ties, as `metrics.spearman`, in O(n log n)."""
-    from scipy.stats import rankdata
-
-    return pearson(rankdata(a), rankdata(b))
 
 
 # --- sentences and views of the review table -------------------------------------------------------------
@@ -190,7 +176,7 @@ def sentiment_table(
             measures = {"macro_f1": Statistic(macro_f1, (labels, predicted)),
                         "accuracy": Statistic(accuracy, (labels, predicted))}  # fmt: skip
             if score is not None:
-                measures["spearman"] = Statistic(rank_correlation, (score, stars))
+                measures["spearman"] = Statistic(spearman, (score, stars))
                 measures["pearson"] = Statistic(pearson, (score, stars))
             key = (name, trained_on, unit, tested_on)
             stats[key] = measures["macro_f1"]

@@ -4,6 +4,7 @@ the evaluation the model and its peers. `guide.metrics` is the first stage: it i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -63,22 +64,6 @@ def tune_class_bias(labels: np.ndarray, log_probs: np.ndarray) -> np.ndarray:
     return best
 
 
-def rank_of_target(scores: np.ndarray) -> np.ndarray:
-    """0-based rank of column 0 (the target) among each row's candidates; ties count against it."""
-    return (scores[:, 1:] >= scores[:, :1]).sum(1)
-
-
-def ranking_metrics(scores: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
-    """Per-shopper HR@k, NDCG@k and AUC for rows of (target, negatives...) scores."""
-    rank = rank_of_target(scores)
-    hit = (rank < k).astype(float)
-    return {
-        f"hr@{k}": hit,
-        f"ndcg@{k}": hit / np.log2(rank + 2),
-        "auc": (scores[:, 1:] < scores[:, :1]).mean(1) + 0.5 * (scores[:, 1:] == scores[:, :1]).mean(1),
-    }
-
-
 def ndcg_of_label(scores: np.ndarray, label: np.ndarray) -> np.ndarray:
     """NDCG of the one relevant label in each row's ranking (1 / log2(rank + 2))."""
     rank = (scores > scores[np.arange(len(label)), label][:, None]).sum(1)
@@ -93,60 +78,90 @@ def kl_divergence(target: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return np.where(t > 0, t * (np.log(np.clip(t, 1e-12, 1)) - np.log(p)), 0.0).sum(1)
 
 
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r; nan under three rows or for a constant side."""
+    if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = _average_ranks(a), _average_ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 2 else float("nan")
+    """Spearman's rho: Pearson's r of the ranks, ties given their average rank (O(n log n), cheap enough to
+    bootstrap); nan under three rows or for a constant side."""
+    from scipy.stats import rankdata
+
+    return pearson(rankdata(a), rankdata(b))
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x), float)
-    ranks[order] = np.arange(len(x))
-    for value in np.unique(x):
-        tie = x == value
-        ranks[tie] = ranks[tie].mean()
-    return ranks
+# Bootstrap CIs come from scipy.stats.bootstrap: BCa (bias-corrected and accelerated) where it is valid, the
+# percentile interval where it is not (a degenerate bootstrap distribution) or where its jackknife (one
+# statistic per left-out row) would cost more than the resampling itself; resamples are drawn BATCH at a time,
+# so no (rounds x n) index matrix is ever held (it was 179 MB for the purchase task).
+ROUNDS = 1000
+BATCH = 20  # resamples drawn and evaluated at once: a few BATCH x n index arrays in memory
+BCA_MAX_ROWS = 5_000  # rows up to which BCa's jackknife (n statistics of n - 1 rows) is affordable
+
+
+def _row_by_row(fn: Callable[..., float]) -> Callable[..., np.ndarray]:
+    """`fn` of one index array per sample as the vectorised statistic scipy asks for: (..., n) index arrays in,
+    one value per leading position out (a plain loop: scipy's own wrapper for unvectorised statistics costs
+    far more per call than the metrics do)."""
+
+    def statistic(*indices: np.ndarray, axis: int = -1) -> np.ndarray:
+        moved = [np.moveaxis(idx, axis, -1) for idx in indices]
+        flat = [idx.reshape(-1, idx.shape[-1]) for idx in moved]
+        return np.array([fn(*rows) for rows in zip(*flat, strict=True)], float).reshape(moved[0].shape[:-1])
+
+    return statistic
+
+
+def _interval(data: tuple, statistic: Callable, vectorized: bool, rounds: int, seed: int) -> tuple[float, float]:
+    """95% CI of `statistic` over `data` (each array resampled on its own; see `bootstrap_ci`); a statistic that
+    is not `vectorized` takes one index array per sample."""
+    from scipy import stats
+
+    rows = sum(len(d) for d in data)
+    bca = rows <= BCA_MAX_ROWS
+    statistic = statistic if vectorized else _row_by_row(statistic)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # handled below: percentile instead
+        result = stats.bootstrap(
+            data,
+            statistic,
+            n_resamples=rounds,
+            batch=BATCH,
+            vectorized=True,
+            method="BCa" if bca else "percentile",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: the percentile interval of the same draws
+        low, high = np.percentile(result.bootstrap_distribution, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def bootstrap_ci(
-    values_or_fn: np.ndarray | Callable[[np.ndarray], float], n: int, rounds: int = 1000, seed: int = 0
+    values_or_fn: np.ndarray | Callable[[np.ndarray], float], n: int, rounds: int = ROUNDS, seed: int = 0
 ) -> tuple[float, float]:
-    """95% percentile bootstrap interval: of a per-example mean, or of fn(resampled indices)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(rounds, n))
+    """95% bootstrap interval (`scipy.stats.bootstrap`, BCa where valid): of a per-example mean, or of
+    fn(resampled row indices). Both forms draw the same rows for the same seed."""
     if callable(values_or_fn):
-        stats = np.array([values_or_fn(idx) for idx in draws])
-    else:
-        stats = values_or_fn[draws].mean(1)
-    low, high = np.percentile(stats, [2.5, 97.5])
-    return float(low), float(high)
+        return _interval((np.arange(n),), values_or_fn, False, rounds, seed)
+    return _interval((np.asarray(values_or_fn, float)[:n],), np.mean, True, rounds, seed)
 
 
 def paired_bootstrap_ci(
     pairs: list[tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], float], int]],
-    rounds: int = 1000,
+    rounds: int = ROUNDS,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """95% percentile bootstrap interval of mean over slices of (fn_a(idx) - fn_b(idx)), each slice
-    (fn_a, fn_b, n) resampled on its own with the *same* indices for both systems: a paired test, so
-    the rows both find easy or hard cancel out and a real difference shows even where the two
-    systems' own CIs overlap. The interval excludes 0 when the difference is significant at 5%."""
-    rng = np.random.default_rng(seed)
-    diffs = np.zeros(rounds)
-    for fn_a, fn_b, n in pairs:
-        for r, idx in enumerate(rng.integers(0, n, size=(rounds, n))):
-            diffs[r] += fn_a(idx) - fn_b(idx)
-    low, high = np.percentile(diffs / max(1, len(pairs)), [2.5, 97.5])
-    return float(low), float(high)
+    """95% bootstrap interval (`scipy.stats.bootstrap`, BCa where valid) of the mean over slices of
+    (fn_a(idx) - fn_b(idx)), each slice (fn_a, fn_b, n) resampled on its own with the *same* indices for
+    both systems: a paired test, so the rows both find easy or hard cancel out and a real difference shows
+    even where the two systems' own CIs overlap. The interval excludes 0 when the difference is significant
+    at 5%."""
 
+    def difference(*indices: np.ndarray) -> float:
+        return float(np.mean([fn_a(idx) - fn_b(idx) for (fn_a, fn_b, _), idx in zip(pairs, indices, strict=True)]))
 
-def full_catalogue_hits(scores: np.ndarray, target: np.ndarray, excluded: list[np.ndarray], k: int = 10) -> np.ndarray:
-    """Per-row hit@k (0/1) of column `target[i]` among all columns of `scores`, leaving out the columns
-    in `excluded[i]` (e.g. the shopper's history; the target itself is never left out). Ties count
-    against the target, as in `rank_of_target`."""
-    hits = np.zeros(len(target))
-    for i, column in enumerate(target):
-        row = scores[i].astype(float)  # a copy
-        row[np.setdiff1d(np.asarray(excluded[i], dtype=np.int64), [column])] = -np.inf
-        hits[i] = float((row >= row[column]).sum() - 1 < k)
-    return hits
+    return _interval(tuple(np.arange(n) for _, _, n in pairs), difference, False, rounds, seed)

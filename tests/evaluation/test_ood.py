@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guide import metrics
 from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, TrainConfig
 from guide.data.formats import INGREDIENT_CHARS
 from guide.data.tasks import EXCLUDED, TaskData
@@ -105,15 +104,6 @@ def test_a_source_view_trains_and_tunes_on_that_source_only_and_keeps_test_rows(
     assert view.review_rows("train").tolist() == [0] and view.review_rows("valid").tolist() == [1]
     assert data.review_split.tolist() == split  # the original is untouched
     assert ood.source_view(data, ood.BOTH) is data
-
-
-def test_rank_correlation_is_metrics_spearman_with_ties():
-    rng = np.random.default_rng(0)
-    score = np.round(rng.normal(size=300), 1)  # many ties
-    stars = rng.integers(1, 6, 300).astype(float)
-    assert ood.rank_correlation(score, stars) == pytest.approx(metrics.spearman(score, stars), abs=1e-12)
-    assert ood.rank_correlation(stars, stars) == pytest.approx(1.0)
-    assert np.isnan(ood.pearson(np.ones(5), stars[:5]))
 
 
 def test_the_sentiment_sources_setting_is_validated():

@@ -54,20 +54,6 @@ def test_tune_class_bias_recovers_a_shifted_decision():
     assert bias[2] == 0.0
 
 
-def test_rank_of_target_counts_ties_against_the_target():
-    scores = np.array([[0.5, 0.9, 0.5, 0.1], [0.9, 0.1, 0.2, 0.3]])
-    np.testing.assert_array_equal(metrics.rank_of_target(scores), [2, 0])
-
-
-def test_ranking_metrics_by_hand():
-    scores = np.array([[0.5, 0.9, 0.5, 0.1], [0.9, 0.1, 0.2, 0.3], [0.0, 0.1, 0.2, 0.3]])
-    result = metrics.ranking_metrics(scores, k=2)
-    # ranks 2, 0, 3 -> hits 0, 1, 0; NDCG 1/log2(0 + 2) = 1 for the hit; AUC: (1 + 0.5 * 1) / 3, 1, 0
-    np.testing.assert_allclose(result["hr@2"], [0, 1, 0])
-    np.testing.assert_allclose(result["ndcg@2"], [0, 1, 0])
-    np.testing.assert_allclose(result["auc"], [1.5 / 3, 1.0, 0.0])
-
-
 def test_ndcg_of_label():
     scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.3, 0.2]])
     # row 1: label 2 has one higher score -> 1/log2(3); row 2: label 0 is top -> 1
@@ -91,6 +77,17 @@ def test_spearman_uses_average_ranks_for_ties():
     assert math.isnan(metrics.spearman(a[:2], b[:2]))
 
 
+def test_spearman_with_many_ties_is_scipys_and_pearson_refuses_a_constant():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    score = np.round(rng.normal(size=300), 1)  # many ties
+    stars = rng.integers(1, 6, 300).astype(float)
+    assert metrics.spearman(score, stars) == pytest.approx(spearmanr(score, stars).statistic, abs=1e-12)
+    assert metrics.spearman(stars, stars) == pytest.approx(1.0)
+    assert np.isnan(metrics.pearson(np.ones(5), stars[:5]))
+
+
 def test_bootstrap_ci_brackets_the_mean_and_collapses_for_constants():
     values = np.arange(100, dtype=float)
     low, high = metrics.bootstrap_ci(values, len(values))
@@ -98,15 +95,6 @@ def test_bootstrap_ci_brackets_the_mean_and_collapses_for_constants():
     assert 42 < low < 49.5 < high < 57
     assert metrics.bootstrap_ci(np.ones(10), 10) == (1.0, 1.0)
     assert metrics.bootstrap_ci(lambda idx: float(values[idx].mean()), 100) == (low, high)  # same seed, same draws
-
-
-def test_full_catalogue_hits_excludes_history_and_counts_ties_against():
-    scores = np.array([[0.9, 0.8, 0.1, 0.5], [0.1, 0.5, 0.5, 0.9], [0.3, 0.2, 0.1, 0.0]])
-    target = np.array([1, 1, 0])
-    excluded = [np.array([0]), np.array([], np.int64), np.array([0, 2])]  # the target itself is never excluded
-    # row 1: column 0 left out -> target best; row 2: 0.5 tie and 0.9 above -> rank 2; row 3: top
-    np.testing.assert_array_equal(metrics.full_catalogue_hits(scores, target, excluded, k=1), [1, 0, 1])
-    np.testing.assert_array_equal(metrics.full_catalogue_hits(scores, target, excluded, k=3), [1, 1, 1])
 
 
 def test_paired_bootstrap_finds_a_consistent_small_difference_that_overlapping_cis_hide():
@@ -124,3 +112,29 @@ def test_paired_bootstrap_of_a_system_against_itself_is_zero():
     values = np.arange(50, dtype=float)
     pair = (lambda i: values[i].mean(), lambda i: values[i].mean(), 50)
     assert metrics.paired_bootstrap_ci([pair, pair]) == (0.0, 0.0)
+
+
+def test_bootstrap_is_scipys_bca_on_small_sets_and_percentile_on_large_ones():
+    from scipy import stats
+
+    skewed = np.random.default_rng(1).exponential(size=200)
+    bca = stats.bootstrap((skewed,), np.mean, n_resamples=1000, batch=metrics.BATCH, rng=np.random.default_rng(0))
+    assert metrics.bootstrap_ci(skewed, 200) == pytest.approx(tuple(bca.confidence_interval))
+    by_rows = metrics.bootstrap_ci(lambda idx: float(skewed[idx].mean()), 200)
+    assert by_rows == pytest.approx(metrics.bootstrap_ci(skewed, 200))
+    large = np.random.default_rng(2).exponential(size=metrics.BCA_MAX_ROWS + 1)
+    draws = stats.bootstrap((large,), np.mean, n_resamples=1000, batch=metrics.BATCH, method="percentile",
+                            rng=np.random.default_rng(0))  # fmt: skip
+    assert metrics.bootstrap_ci(large, len(large)) == pytest.approx(tuple(draws.confidence_interval))
+
+
+def test_bootstrap_never_holds_a_rounds_by_rows_index_matrix():
+    import tracemalloc
+
+    rows = 100_000  # the old way drew a 1000 x 100,000 int64 matrix: 800 MB
+    values = np.random.default_rng(0).random(rows)
+    tracemalloc.start()
+    metrics.paired_bootstrap_ci([(lambda i: values[i].mean(), lambda i: values[i].mean() / 2, rows)])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6, f"{peak / 1e6:.0f} MB"
