@@ -85,6 +85,9 @@ def _shared(svc: ShopService, share_id: str) -> Session | None:
             st.warning(f"{md_text(error)} Showing your own shop instead.", icon=":material/link_off:")
             leave_shared()
             return None
+        except StoreUnavailable as error:  # the link may be fine: the database that knows it is not reachable
+            st.error(f"This shared shop cannot be loaded right now: {md_text(error)}", icon=":material/database:")
+            st.stop()
     return state.shared
 
 
