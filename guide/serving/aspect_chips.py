@@ -9,9 +9,10 @@ bounded); a review written here is scored once by its text, so a new review adds
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from cachetools import LRUCache
 
 from guide.data.aspect_cues import ASPECTS, aspects_for_tags, assign, review_sentences
 
@@ -81,21 +82,20 @@ class AspectIndex:
 
     def __init__(self, guide) -> None:
         self.guide = guide
-        self._products: OrderedDict[str, tuple[int, list[Mention]]] = OrderedDict()
-        self._texts: OrderedDict[tuple[str, str], list[Mention]] = OrderedDict()
+        self._products: LRUCache[str, tuple[int, list[Mention]]] = LRUCache(maxsize=PRODUCTS_KEPT)
+        self._texts: LRUCache[tuple[str, str], list[Mention]] = LRUCache(maxsize=TEXTS_KEPT)
         self._lock = threading.Lock()
 
     def shipped(self, item_id: str) -> tuple[int, list[Mention]]:
         """(number of shipped reviews, their scored aspect sentences) of one product; scored on first use."""
         with self._lock:
             if item_id in self._products:
-                self._products.move_to_end(item_id)
-                return self._products[item_id]
+                return self._products[item_id]  # a read makes it the most recently used
         reviews = self.guide.reviews
         rows = reviews[reviews["item_id"] == item_id].sort_values("timestamp", ascending=False)
         scored = score_reviews(self.guide, zip(rows["title"], rows["text"]), "Amazon shopper")
         found = (len(rows), [m for review in scored for m in review])
-        return _keep(self._products, item_id, found, PRODUCTS_KEPT, self._lock)
+        return _keep(self._products, item_id, found, self._lock)
 
     def written(self, reviews: list[tuple[str, str]]) -> list[Mention]:
         """Scored aspect sentences of reviews written here ((title, text), newest first); the new ones in one batch."""
@@ -103,7 +103,7 @@ class AspectIndex:
             missing = list(dict.fromkeys(r for r in reviews if r not in self._texts))
         if missing:
             for review, own in zip(missing, score_reviews(self.guide, missing, "a shopper here"), strict=True):
-                _keep(self._texts, review, own, TEXTS_KEPT, self._lock)
+                _keep(self._texts, review, own, self._lock)
         with self._lock:
             return [m for r in reviews for m in self._texts.get(r, [])]
 
@@ -112,10 +112,7 @@ class AspectIndex:
         return summarise(self.written(written) + shipped, count + len(written), tags)
 
 
-def _keep(cache: OrderedDict, key, value, limit: int, lock: threading.Lock):
+def _keep(cache: LRUCache, key, value, lock: threading.Lock):
     with lock:
-        cache[key] = value
-        cache.move_to_end(key)
-        while len(cache) > limit:
-            cache.popitem(last=False)
+        cache[key] = value  # the least recently used entry goes past the cache's size
     return value

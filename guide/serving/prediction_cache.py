@@ -6,10 +6,10 @@ does not change while the app runs."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
+from cachetools import LRUCache
 
 from guide.serving.results import Profile, Sentiment, Why
 from guide.serving.standing import LikelihoodScale
@@ -22,21 +22,18 @@ class PredictionCache:
 
     def __init__(self, guide, row_of: dict[str, int], entries: int = CACHE_ENTRIES) -> None:
         self.guide, self.row_of, self.entries = guide, row_of, entries
-        self._kept: OrderedDict[tuple, object] = OrderedDict()
+        self._kept: LRUCache[tuple, object] = LRUCache(maxsize=entries)
         self._lock = threading.Lock()
 
     def _cached(self, key: tuple, compute: Callable[[], object]):
         with self._lock:
             if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
+                return self._kept[key]  # a read makes it the most recently used
         return self.remember(key, compute())
 
     def remember(self, key: tuple, value):
         with self._lock:
-            self._kept[key] = value
-            while len(self._kept) > self.entries:
-                self._kept.popitem(last=False)
+            self._kept[key] = value  # the least recently used entry goes past `entries`
         return value
 
     def scores(self, history: list[str], ratings: list) -> np.ndarray | None:

@@ -7,8 +7,9 @@ Idempotent per form: a `submission_key` sent again stores nothing and returns th
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+
+from cachetools import LRUCache
 
 from guide.serving.actions import Actions
 from guide.serving.catalogue import Catalogue
@@ -34,7 +35,7 @@ class ReviewSubmissions:
     ) -> None:
         self.catalogue, self.predictions, self.shoppers, self.actions = catalogue, predictions, shoppers, actions
         self._store = store
-        self._outcomes: OrderedDict[tuple[str, str], ReviewOutcome] = OrderedDict()
+        self._outcomes: LRUCache[tuple[str, str], ReviewOutcome] = LRUCache(maxsize=OUTCOME_ENTRIES)
         self._lock = threading.Lock()
 
     def submit(
@@ -120,10 +121,7 @@ class ReviewSubmissions:
         if submission_key is None:
             return outcome
         with self._lock:
-            self._outcomes.setdefault((session.shopper_id, submission_key), outcome)
-            while len(self._outcomes) > OUTCOME_ENTRIES:
-                self._outcomes.popitem(last=False)
-            return self._outcomes[(session.shopper_id, submission_key)]
+            return self._outcomes.setdefault((session.shopper_id, submission_key), outcome)
 
 
 def own_review(review) -> ReviewView:
