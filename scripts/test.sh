@@ -12,4 +12,5 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
-.venv/bin/python -m pytest "$@"
+# Two workers (GUIDE_TEST_WORKERS; 0 runs in this process), tests sharing a costly fixture on one (tests/conftest.py)
+.venv/bin/python -m pytest -n "${GUIDE_TEST_WORKERS:-2}" --dist loadgroup "$@"

@@ -48,6 +48,22 @@ def real_data_missing() -> str | None:
     return None
 
 
+# Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`), tests that share a costly session
+# fixture run on one worker, so it is built once: the tiny trained model (and the task data it is trained
+# on), the PostgreSQL server; the browser tests share one worker too, so two Chromiums never compete.
+XDIST_GROUPS = (
+    ("tiny-model", lambda item, names: bool({"tiny_checkpoint", "task_data"} & names)),
+    ("browser", lambda item, names: item.get_closest_marker("browser") is not None),
+    ("postgres", lambda item, names: "postgres" in item.nodeid or "postgres_url" in names),
+)
+
+
+def xdist_group(item) -> str | None:
+    """The xdist group of `item` (None: any worker)."""
+    names = set(getattr(item, "fixturenames", ()))
+    return next((group for group, belongs in XDIST_GROUPS if belongs(item, names)), None)
+
+
 def pytest_collection_modifyitems(config, items):
     reason = real_data_missing()
     for item in items:
@@ -55,6 +71,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.realdata)
         if reason and item.get_closest_marker("realdata"):
             item.add_marker(pytest.mark.skip(reason=reason))
+        if group := xdist_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
