@@ -297,7 +297,7 @@ class Guide:
         emb = self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False)
         bags = [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts]
         feats = np.zeros((len(texts), self._item_feats.shape[1]), np.float32)
-        with self._lock:
+        with self._lock, self._pass_threads():
             reps = self.model.encode_items(text_block(emb, bags, np.arange(len(texts)), self.device, feats))
             logits = self.model.attribute_logits(reps)
         tags, cats = task_spec(ATTRIBUTES).read(logits, self.model.config)
@@ -464,7 +464,7 @@ class Guide:
     def review_logits(self, texts: list[str]) -> np.ndarray:
         """Sentiment logits (negative, neutral, positive) per text, one pass of the shared model: (N, 3)."""
         block = self._uncached_block(texts, texts)
-        with self._lock:  # one forward pass at a time, as every request
+        with self._lock, self._pass_threads():  # one forward pass at a time, as every request
             return self.model({"reviews": block})[SENTIMENT].double().cpu().numpy()
 
     @torch.inference_mode()
@@ -475,7 +475,7 @@ class Guide:
         ingredients = self._items["ingredients"].iat[row] or ""
         feats = np.repeat(self._item_feats[row : row + 1], len(texts), axis=0)
         block = self._uncached_block(texts, [f"{t} {ingredients}" for t in texts], feats)
-        with self._lock:
+        with self._lock, self._pass_threads():
             logits = self.model.attribute_logits(self.model.encode_items(block))
         return logits[:, : len(self.tags)].double().cpu().numpy()
 
