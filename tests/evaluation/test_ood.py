@@ -121,6 +121,7 @@ def test_twin_keys_stay_the_same_for_the_default_sources_and_change_for_one_sour
         del values["data"][name]
     for name in ("encoder", "encoder_id"):  # the base encoder (the default) is left out of the key too
         del values["model"][name]
+    del values["sentiment_balance"]  # off (the default): newer than the stored twins, left out too
     before = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
     assert config_key(base) == before  # a twin trained before the setting existed is still found
     amazon = copy.deepcopy(base)
