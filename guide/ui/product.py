@@ -1,9 +1,11 @@
 """Product page: what it is (catalogue vs model tags), how likely this shopper buys it and why,
 reviews with the model's sentiment, similar products; and the actions: cart, buy, write a review.
 
-Two panels rerun alone (`reruns.fragment`): cart and buy with their result, and the review form with its result
-and the reviews. A click there redraws its panel with what it changed; the rest of the page (tags, Why, twins,
-aspects, similar products) shows the product as it was opened and is drawn again on the next page run.
+The review form with its result and the reviews reruns alone (`reruns.fragment`): "Send review" redraws that
+panel with what it changed; the rest of the page (tags, Why, twins, aspects, similar products) shows the
+product as it was opened and is drawn again on the next page run. Cart and buy rerun the page; a click on them
+while the review box holds unsent text is merged by Streamlit into the review panel's rerun, which then hands
+over to a page run (`reruns.page_owed`) so that the click's result is drawn.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def _act(svc: ShopService, session: Session, item_id: str, kind: str) -> None:
     waited = review_form.wait_ms(svc)
     reruns.inside(change.elapsed_ms if change else None, waited)
     state.remember_action(item_id, change, waited)
+    reruns.owe_page()
 
 
 def _shown(item_id: str, review: bool):
@@ -45,9 +48,8 @@ def _shown(item_id: str, review: bool):
     return None
 
 
-@reruns.fragment
 def _actions(svc: ShopService, session: Session, item_id: str, in_history: bool) -> None:
-    """Cart and buy, and right under them what the last one changed (a panel that reruns alone)."""
+    """Cart and buy, and right under them what the last one changed (a click reruns the page)."""
     if error := st.session_state.pop("action_error", None):
         st.error(md_text(error), icon=":material/error:")
     with st.container(horizontal=True):
@@ -113,6 +115,7 @@ def _sent(item_id: str):
 def _write(svc: ShopService, session: Session, item_id: str, reviews: list[ReviewView]) -> None:
     """The last review's result, the reviews and the form (a panel that reruns alone: "Send review" redraws
     this, with the review just saved at the top of the list, not the page around it)."""
+    reruns.page_owed()  # a cart click merged into this panel's rerun: its result is the page's to draw
     with why.deferred():  # the saved review's Why is drawn after the form and the list
         if (shown := _shown(item_id, review=True)) is not None:  # its four answers right above the form sent
             show_outcome(shown, ACTION_LABELS)

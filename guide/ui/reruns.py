@@ -33,6 +33,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 LOG_ENV = "GUIDE_RERUN_LOG"
 PROFILE_ENV = "GUIDE_RERUN_PROFILE"
 _MARK = "rerun_mark"  # session state: the clock of the click this rerun handles
+_OWED = "page_owed"  # session state: a click's result is drawn by the page, not by a panel
 _WRITE = threading.Lock()  # one process serves every session: lines never interleave
 _NUMBERS = itertools.count(1)  # profile files, numbered per process
 
@@ -43,16 +44,27 @@ def rerunning_alone() -> bool:
     return bool(ctx is not None and ctx.fragment_ids_this_run)
 
 
+def owe_page() -> None:
+    """A click whose result the page around the panels draws (cart, buy): the next run must be the page's."""
+    st.session_state[_OWED] = True
+
+
+def page_owed() -> None:
+    """In a panel's own rerun: hand over to a page run when a click's result is still to be drawn. Streamlit
+    merges a click with a change pending in another panel (text typed in the review box, not yet sent) into
+    that panel's rerun, and the page part that shows the click's result would not be drawn."""
+    if st.session_state.pop(_OWED, False) and rerunning_alone():
+        st.rerun(scope="app")
+
+
 def fragment(draw: Callable[..., None]) -> Callable[..., None]:
     """`st.fragment(draw)`; a click's clock stops at the end of the panel's own rerun."""
 
     @functools.wraps(draw)
     def timed(*args, **kwargs) -> None:
-        try:
-            draw(*args, **kwargs)
-        finally:
-            if rerunning_alone():
-                close()
+        draw(*args, **kwargs)  # a panel that hands over to a page run (`page_owed`) raises and logs nothing here
+        if rerunning_alone():
+            close()
 
     return st.fragment(timed)
 

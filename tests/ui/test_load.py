@@ -83,4 +83,4 @@ def test_each_send_is_timed_on_the_server_as_its_panels_own_rerun(load_run):
     assert all(r["panel_only"] for r in requests), requests  # "Send review" reran its panel, not the page
     assert all(r["run_ms"] >= r["pass_ms"] > 0 for r in requests), requests
     carts = [line for (action, _), line in reruns.items() if action == "cart"]
-    assert len(carts) == SESSIONS and all(line["panel_only"] for line in carts)
+    assert len(carts) == SESSIONS and not any(line["panel_only"] for line in carts)  # the cart reruns the page
