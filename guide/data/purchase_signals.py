@@ -20,14 +20,21 @@ def recent_weights(length: int, decay: float, last: int) -> np.ndarray:
     return decay ** np.arange(count)[::-1]
 
 
-def content_scores(unit_emb: np.ndarray, histories: list[np.ndarray], candidates: np.ndarray | None,
-                   decay: float = 0.7, last: int = 20) -> np.ndarray:  # fmt: skip
-    """(n, C): cosine-like score of candidate rows against each shopper's recency-weighted mean vector."""
+def content_profiles(unit_emb: np.ndarray, histories: list[np.ndarray], decay: float = 0.7,
+                     last: int = 20) -> np.ndarray:  # fmt: skip
+    """(n, E): each shopper's recency-weighted mean of their latest products' unit vectors (0 without history)."""
     users = np.zeros((len(histories), unit_emb.shape[1]), np.float32)
     for i, history in enumerate(histories):
         if len(history):
             weights = recent_weights(len(history), decay, last)
             users[i] = weights @ unit_emb[history[-len(weights) :]] / weights.sum()
+    return users
+
+
+def content_scores(unit_emb: np.ndarray, histories: list[np.ndarray], candidates: np.ndarray | None) -> np.ndarray:
+    """(n, C): cosine-like score of candidate rows against each shopper's `content_profiles` vector (an inner
+    product, so a big catalogue can search it: `guide/serving/candidates.py`)."""
+    users = content_profiles(unit_emb, histories)
     return users @ (unit_emb if candidates is None else unit_emb[candidates]).T  # None: every row, no copy
 
 
