@@ -99,6 +99,8 @@ def watch(model: GuideModel, encoder, data: TaskData, tokens: TextTokens, sample
     model.eval(), encoder.eval()
     out = {}
     for key, rows in sample.items():
+        if (ATTRIBUTES if key == ATTRIBUTES else SENTIMENT) not in model.config.tasks:
+            continue  # a single-task run (a fair twin) watches only its own task
         predicted = []
         for start in range(0, len(rows), EVAL_CHUNK):
             chunk = rows[start : start + EVAL_CHUNK]

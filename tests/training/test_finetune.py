@@ -132,6 +132,20 @@ def test_stage2_moves_the_encoder_and_a_resumed_run_ends_where_an_uninterrupted_
         assert torch.equal(value, resumed_encoder.state_dict()[name]), name
 
 
+@pytest.mark.parametrize("task", [SENTIMENT, ATTRIBUTES])
+def test_a_single_task_stage2_fine_tunes_and_watches_only_its_own_task(task_data, small_catalog, tmp_path, task):
+    """A fair twin fine-tunes its own encoder: stage 2 with one task runs and watches that task alone."""
+    config = tiny_train_config(model=tiny_model_config(ngram_dim=0, wide=False, tasks=(task,)))
+    torch.manual_seed(0)
+    model = build_model(task_data, config)
+    encoder, _, meta = finetune_encoder(model, small_catalog, task_data, config, TUNE, tmp_path, True, False)
+    assert meta["done"] and meta["steps"] == TUNE.steps
+    watched = set(meta["history"][-1]["val"])
+    assert watched == ({"category_accuracy"} if task == ATTRIBUTES else {"sentiment_amazon", "sentiment_clothing"})
+    base = load_trainable(max_tokens=TUNE.max_tokens).state_dict()
+    assert any(not torch.equal(base[k], encoder.state_dict()[k]) for k in base)
+
+
 def test_the_exported_encoder_serves_what_training_computed(sentence_model, tmp_path, embedding_dir):
     encoder = sentence_model
     from guide.data.text import EmbeddingCache, Encoder
