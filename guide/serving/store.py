@@ -3,20 +3,16 @@
 SQLAlchemy Core (no ORM). The same code runs on a SQLite file (the default, WAL mode) and on
 PostgreSQL (psycopg 3) for several app replicas. Every write is one transaction on its own
 connection, validated before anything is written (`store_input`); reads return plain dataclasses,
-never Rows. The tables, records and connection setup are in `guide.serving.schema`.
+never Rows. The tables and records are in `guide.serving.schema`; the URL, the engine and which driver
+errors mean an unavailable database in `guide.serving.store_connection`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
 import secrets
-import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -46,54 +42,20 @@ from guide.serving.schema import (  # noqa: F401  (re-exported: the store's publ
     sqlite_begin,
     sqlite_on_connect,
 )
+from guide.serving.store_connection import (  # noqa: F401  (StoreUnavailable, default_url: re-exported)
+    UNAVAILABLE,
+    StoreUnavailable,
+    connect,
+    default_url,
+    guarded,
+    is_unavailable,
+    unavailable,
+)
 from guide.serving.store_input import bad, check_ids, check_kind, check_review, interests_to_json, to_json
 
 logger = logging.getLogger(__name__)
 
 _UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}  # on_conflict_do_nothing
-# Driver errors that can mean "the database is down, unreachable, read-only or missing its tables" rather than
-# bad input (ValueError, checked before writing) or a bug (IntegrityError): `_is_unavailable` tells which,
-# and only those become StoreUnavailable (the UI says so instead of tracing). An error in the SQL itself (a
-# syntax error, a column the table lacks) is a bug and is raised as it is, never called "unavailable".
-_UNAVAILABLE = (
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    sa.exc.InternalError,
-    sa.exc.ProgrammingError,
-    sa.exc.TimeoutError,
-)
-# PostgreSQL SQLSTATEs (classes or codes) of an unavailable database: connection (08), resources such as a
-# full disk or too many connections (53), shut down or restarting (57), I/O (58), read-only transaction
-# (25006), no such database (3D), authentication (28), missing tables (42P01).
-_PG_UNAVAILABLE = ("08", "53", "57", "58", "25006", "3D", "28", "42P01")
-
-
-def _is_unavailable(error: Exception) -> bool:
-    """True when `error` says the database cannot serve (down, unreachable, locked, read-only, full, corrupt,
-    missing its tables); False when the SQL itself is wrong."""
-    if isinstance(error, (sa.exc.InterfaceError, sa.exc.TimeoutError)):
-        return True
-    orig = getattr(error, "orig", None)
-    if sqlstate := getattr(orig, "sqlstate", None):  # PostgreSQL (psycopg)
-        return sqlstate.startswith(_PG_UNAVAILABLE)
-    code = getattr(orig, "sqlite_errorcode", None)
-    if code is not None:  # SQLite: SQLITE_ERROR is a SQL error (syntax, no such column) unless a table is gone
-        return (code & 0xFF) != sqlite3.SQLITE_ERROR or str(orig).startswith("no such table")
-    return isinstance(error, sa.exc.OperationalError)  # no code: the connection itself failed
-
-
-class StoreUnavailable(RuntimeError):
-    """The database cannot be reached or refused the write; nothing was saved."""
-
-
-def default_url() -> str:
-    """`GUIDE_DATABASE_URL`, else `<GUIDE_STATE_DIR or ~/.local/share/shopping-guide>/guide.db`."""
-    if url := os.environ.get("GUIDE_DATABASE_URL"):
-        return url
-    state_dir = Path(os.environ.get("GUIDE_STATE_DIR") or "~/.local/share/shopping-guide")
-    state_dir = state_dir.expanduser().resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(state_dir / 'guide.db').as_posix()}"
 
 
 def _insert(conn: Connection, table: sa.Table, **values: Any) -> int:
@@ -139,21 +101,6 @@ def _saved_by_key(conn: Connection, shopper_id: str, submission_key: str) -> Sav
     return SavedReview(review, event_id, snapshot_id, replayed=True)
 
 
-def _guarded(method: Callable) -> Callable:
-    """Turn a down/read-only/unreachable database into StoreUnavailable (expected/got/fix) for the caller."""
-
-    @functools.wraps(method)
-    def call(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except _UNAVAILABLE as error:
-            if not _is_unavailable(error):
-                raise
-            raise self._unavailable(error) from error
-
-    return call
-
-
 class Store:
     """Database access for the app: one per process, safe to share between threads.
 
@@ -161,41 +108,17 @@ class Store:
     Either way nothing is written."""
 
     def __init__(self, url: str | None = None) -> None:
-        parsed = sa.make_url(url or default_url())
-        self.backend = parsed.get_backend_name()
-        if self.backend not in _UPSERTS:
-            raise bad(
-                "url",
-                f"a database URL for one of {sorted(_UPSERTS)}",
-                parsed.render_as_string(hide_password=True),
-                "set GUIDE_DATABASE_URL to sqlite:///PATH or postgresql+psycopg://...",
-            )
-        if self.backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: sa.Engine = sa.create_engine(parsed, pool_pre_ping=self.backend != "sqlite")
-        if self.backend == "sqlite":
-            sa.event.listen(self.engine, "connect", sqlite_on_connect)
-            sa.event.listen(self.engine, "begin", sqlite_begin)
+        self.engine, self.backend, self.where = connect(url)
         self._writer = self.engine.execution_options(guide_write=True)  # same pool, BEGIN IMMEDIATE
-        self.where = parsed.render_as_string(hide_password=True)
         try:
             with self._writer.begin() as conn:  # under the write lock on SQLite, an advisory lock on PostgreSQL
                 create_schema(conn)
-        except _UNAVAILABLE as error:
+        except UNAVAILABLE as error:
             self.engine.dispose()
-            if not _is_unavailable(error):
+            if not is_unavailable(error):
                 raise
-            raise self._unavailable(error) from error
+            raise unavailable(self.where, error) from error
         logger.info("store ready at %s", self.where)
-
-    def _unavailable(self, error: Exception) -> StoreUnavailable:
-        logger.warning("database at %s failed: %s", self.where, error)
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
-        return StoreUnavailable(
-            f"database: expected a reachable, writable database at {self.where}, got: {reason}. "
-            "Fix: check that the database is running and writable (GUIDE_DATABASE_URL), then try again; "
-            "nothing was saved."
-        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -206,7 +129,7 @@ class Store:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @_guarded
+    @guarded
     def ensure_shopper(self, shopper_id: str, display_name: str, kind: str) -> Shopper:
         """Create the shopper if absent (race-free); return the stored shopper either way."""
         check_ids(shopper_id=shopper_id, display_name=display_name)
@@ -226,7 +149,7 @@ class Store:
         """Write one view/click/cart/purchase event; return its id."""
         return self.record_action(shopper_id, session_id, kind, item_id, payload=payload).event_id
 
-    @_guarded
+    @guarded
     def record_action(
         self,
         shopper_id: str,
@@ -256,7 +179,7 @@ class Store:
             snapshot_id = _insert_snapshot(conn, shopper_id, event_id, interests_json, now)
         return RecordedAction(event_id, snapshot_id)
 
-    @_guarded
+    @guarded
     def save_review(
         self,
         shopper_id: str,
@@ -318,13 +241,13 @@ class Store:
             return first
         return SavedReview(Review(id=review_id, **values), event_id, snapshot_id)
 
-    @_guarded
+    @guarded
     def review_by_key(self, shopper_id: str, submission_key: str) -> SavedReview | None:
         """The review stored under this submission key (as a replay), or None."""
         with self.engine.connect() as conn:
             return _saved_by_key(conn, shopper_id, submission_key)
 
-    @_guarded
+    @guarded
     def share_id(self, shopper_id: str) -> str:
         """The shopper's public, read-only share id (made on first use): it shows them, it cannot act as them."""
         check_ids(shopper_id=shopper_id)
@@ -337,7 +260,7 @@ class Store:
             conn.execute(statement.on_conflict_do_nothing(index_elements=["shopper_id"]))
             return conn.execute(query).scalar_one()
 
-    @_guarded
+    @guarded
     def shared_shopper(self, share_id: str) -> str | None:
         """The shopper id behind a share id, or None for an unknown one."""
         if not isinstance(share_id, str) or not 0 < len(share_id) <= MAX_ID_CHARS or "\0" in share_id:
@@ -346,7 +269,7 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
-    @_guarded
+    @guarded
     def events(self, shopper_id: str, limit: int | None = None) -> list[Event]:
         """The shopper's events, oldest first; with `limit`, only the most recent `limit`."""
         if limit is not None and (type(limit) is not int or limit < 1):
@@ -361,7 +284,7 @@ class Store:
             rows = conn.execute(query).all()
         return [Event(**{**row._asdict(), "payload": _from_json(row.payload)}) for row in reversed(rows)]
 
-    @_guarded
+    @guarded
     def reviews(self, shopper_id: str | None = None, item_id: str | None = None) -> list[Review]:
         """Reviews, oldest first, optionally only one shopper's and/or one item's."""
         query = sa.select(reviews_table).order_by(reviews_table.c.id)
@@ -381,7 +304,7 @@ class Store:
         """All the shopper's profile snapshots, oldest first."""
         return self._snapshots(shopper_id, limit=None)[::-1]
 
-    @_guarded
+    @guarded
     def _snapshots(self, shopper_id: str, limit: int | None) -> list[ProfileSnapshot]:
         query = (
             sa.select(snapshots_table)
@@ -395,7 +318,7 @@ class Store:
                 for row in conn.execute(query)
             ]
 
-    @_guarded
+    @guarded
     def reset_shopper(self, shopper_id: str) -> dict[str, int]:
         """Delete the shopper's snapshots, reviews and events (keep the shopper); return counts."""
         check_ids(shopper_id=shopper_id)

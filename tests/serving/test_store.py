@@ -327,6 +327,24 @@ def test_concurrent_submits_with_one_key_store_once(store):
 
 
 # --- a database that is down or read-only ------------------------------------------------------------
+def test_an_sqlite_uri_filename_makes_no_folder_of_its_own(sqlite_url, tmp_path, monkeypatch):
+    """`sqlite:///file:PATH?mode=ro&uri=true` is SQLite's to read: no folder named `file:` in the working directory
+    (the store once made `file:/tmp/...` there, taking the URI for a relative path)."""
+    with Store(sqlite_url):
+        pass
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    try:
+        Store(f"sqlite:///file:{tmp_path / 'guide.db'}?mode=ro&uri=true").close()
+    except StoreUnavailable:  # the schema check needs the write lock: refused either way, nothing made
+        pass
+    assert list(work.iterdir()) == []
+    with Store("sqlite:///shop/state/guide.db"):  # a plain relative path still gets its folder
+        pass
+    assert [p.name for p in work.iterdir()] == ["shop"] and (work / "shop" / "state" / "guide.db").exists()
+
+
 def test_a_read_only_sqlite_database_raises_store_unavailable_and_keeps_its_data(sqlite_url, tmp_path):
     with Store(sqlite_url) as writable:
         writable.ensure_shopper("ana", "Ana", "new")

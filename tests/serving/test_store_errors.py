@@ -7,7 +7,8 @@ import psycopg.errors
 import pytest
 import sqlalchemy as sa
 
-from guide.serving.store import Store, StoreUnavailable, _is_unavailable
+from guide.serving.store import Store, StoreUnavailable
+from guide.serving.store_connection import is_unavailable
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -43,7 +44,7 @@ def test_a_missing_table_is_an_unavailable_database(store: Store):
 )
 def test_postgresql_errors_are_told_apart_by_their_sqlstate(error, unavailable):
     wrapped = sa.exc.ProgrammingError("SELECT 1", {}, error())
-    assert _is_unavailable(wrapped) is unavailable, error.sqlstate
+    assert is_unavailable(wrapped) is unavailable, error.sqlstate
 
 
 def test_sqlite_errors_are_told_apart_by_their_code(tmp_path):
@@ -54,8 +55,8 @@ def test_sqlite_errors_are_told_apart_by_their_code(tmp_path):
         with pytest.raises(sa.exc.OperationalError) as gone:
             conn.execute(sa.text("SELECT * FROM nowhere"))
     engine.dispose()
-    assert not _is_unavailable(syntax.value) and _is_unavailable(gone.value)
+    assert not is_unavailable(syntax.value) and is_unavailable(gone.value)
     unopenable = sa.create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")
     with pytest.raises(sa.exc.OperationalError) as cannot_open:
         unopenable.connect()
-    assert _is_unavailable(cannot_open.value)
+    assert is_unavailable(cannot_open.value)
