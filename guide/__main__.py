@@ -219,6 +219,7 @@ def _evaluate(args) -> int:
             ood=ood,
             ood_twins=args.ood_twins,
             ood_checkpoints=checkpoints,
+            fair_twins=args.fair_twins,
         )
         if args.save:
             save_report(report, Path(args.checkpoint))
@@ -404,6 +405,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--no-peers", action="store_true")
     e.add_argument("--product-twin", action="store_true", help="with --full: also the multi-task product-split twin")
     e.add_argument("--twins", default="", help="without --full: train/reuse only these single-task twins (comma list)")
+    e.add_argument(
+        "--fair-twins",
+        action="store_true",
+        help="twins of a staged model fine-tune their own encoder (attributes, sentiment; ~35 min each here)",
+    )
     e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer")
     e.add_argument(
         "--purchase",

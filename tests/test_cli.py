@@ -83,7 +83,8 @@ def test_evaluate_parses_its_documented_flags():
     assert args.checkpoint == str(DEFAULT_CHECKPOINT) and args.run is cli._evaluate
     plain = parser().parse_args(["evaluate", "--checkpoint", "runs/x"])
     assert (plain.full, plain.product_twin, plain.json, plain.no_peers, plain.save) == (False,) * 5
-    assert plain.checkpoint == "runs/x"
+    assert plain.checkpoint == "runs/x" and not plain.fair_twins
+    assert parser().parse_args(["evaluate", "--twins", "sentiment", "--fair-twins"]).fair_twins
 
 
 def test_embed_and_bench_parse_their_flags():

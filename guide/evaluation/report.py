@@ -111,6 +111,7 @@ def build_report(
     ood_twins: bool = False,
     ood_checkpoints: dict[str, Path] | None = None,
     ood_encoder: Encoder | None = None,
+    fair_twins: bool = False,
 ) -> dict:
     """The model, its single-task twins (all with `full`, else those in `twins`) and the peers (SASRec, which
     trains ~10 min, with `full` or `sasrec`) on the test splits, every figure with a 95% CI; with `ood` (or
@@ -134,6 +135,12 @@ def build_report(
         _add(report, {ATTRIBUTES: trivial_metrics(data_product, attribute_slice="product").get(ATTRIBUTES, {})})
     twin_tasks = TASKS if full else tuple(t for t in (twins or ()) if t in base.model.config.tasks)
     for task in twin_tasks:
+        if fair_twins:  # each twin reads the encoder its own task gives it (guide/evaluation/fair_twins.py)
+            from guide.evaluation.fair_twins import fair_twin
+
+            twin, twin_data = fair_twin(base, task, catalog, progress)
+            merge(report, "STL", _scored(twin, twin_data, device, per_row["STL"]))
+            continue
         twin = _twin(f"stl-{task}", base, data, catalog, progress, device, tasks=(task,))
         merge(report, "STL", _scored(twin, data, device, per_row["STL"]))
     if full:
@@ -192,6 +199,7 @@ def build_report(
         "seconds": round(time.perf_counter() - started, 1),
         "full": full,
         "twins": list(twin_tasks),
+        "twin_encoders": "own (fair twins)" if fair_twins else "the shared model's, frozen",
         "sasrec_peer": bool(full if sasrec is None else sasrec) and peers,
         "notes": [
             "profile interests: the Amazon Beauty category path's levels 1-3, frequent brands and the Sephora "

@@ -103,7 +103,7 @@ def staged_training(
     checkpoint.attribute_split = attribute_split
     stage3 = {k: checkpoint.meta.pop(k) for k in ("train_seconds", "best_step", "history")}
     checkpoint.meta["stages"] = {
-        "stage1": {"steps": config.steps, "seconds": stage1.meta.get("train_seconds"),
+        "stage1": {"steps": config.steps, "lr": config.lr, "seconds": stage1.meta.get("train_seconds"),
                    "best_step": stage1.meta.get("best_step")},
         "stage2": stage2 | {"finetune": dataclasses.asdict(tune)},
         "stage3": stage3,
