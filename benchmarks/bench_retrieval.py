@@ -1,13 +1,18 @@
-"""Candidate retrieval at a million products: index build, memory, per-shopper latency and recall@10.
+"""For you at a million products, through the shop's own path: `guide.serving.candidates.CandidateStage`.
 
     .venv/bin/python benchmarks/bench_retrieval.py [--n 1000000] [--d 64] [--threads 2]
 
 Not a test: prints numbers. The catalogue is synthetic but made of real text vectors: every product is a
 normalized convex combination of two random real products' MiniLM embeddings (the shipped item shard in
-assets/embeddings) plus small Gaussian noise, projected to d dimensions by a fixed random projection (the
-purchase model's item space), with a per-item bias ~ N(0, 0.1) folded in as in serving. Shoppers (200
-query vectors) are made the same way. Exact scoring is `exact_top_k`; the index is `CandidateIndex`
-with its defaults.
+assets/embeddings) plus small Gaussian noise; that unit vector is the content signal's, and a fixed random
+projection of it to d dimensions the purchase head's item vector, with a per-item bias ~ N(0, 0.1). Shoppers
+(200) get a user vector made the same way and a history of 50 random products (masked, and the content
+profile's input); the transition graph comes from random 6-product sequences. The fusion weights and the
+temperature are the shipped checkpoint's. Per shopper it times what the `Guide` runs past the threshold
+(`CandidateStage.probabilities`: the index's candidates plus graph neighbours, scored exactly, softmax) and
+what it runs below it (every product fused, history masked, softmax), and the recall@10 of the first against
+the second. `CandidateStage` is built with the threshold under the catalogue, as `GUIDE_RETRIEVAL_THRESHOLD`
+does in the shop.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import sys
 import time
 from pathlib import Path
 
-PARSER = argparse.ArgumentParser(description="Candidate retrieval at a million products")
+PARSER = argparse.ArgumentParser(description="For you at a million products (CandidateStage)")
 PARSER.add_argument("--n", type=int, default=1_000_000, help="big catalogue size")
 PARSER.add_argument("--small", type=int, default=21_000, help="real-size catalogue")
 PARSER.add_argument("--d", type=int, default=64, help="item space dimensions (the purchase model's)")
 PARSER.add_argument("--queries", type=int, default=200)
 PARSER.add_argument("--k", type=int, default=200, help="candidates per shopper")
 PARSER.add_argument("--exact-repeats", type=int, default=50, help="single-shopper exact scorings timed")
+PARSER.add_argument("--history", type=int, default=50, help="products each shopper owns (masked)")
 PARSER.add_argument("--threads", type=int, default=2)
 THREADS = PARSER.parse_known_args()[0].threads  # BLAS reads its thread count when numpy is imported
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -33,8 +39,11 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from guide.config import embedding_dir, encoder_id  # noqa: E402
-from guide.serving.retrieval import THRESHOLD, CandidateIndex, exact_top_k  # noqa: E402
+from guide.config import DEFAULT_CHECKPOINT, embedding_dir, encoder_id  # noqa: E402
+from guide.data.purchase_signals import TransitionGraph, content_scores  # noqa: E402
+from guide.model.fusion import Fusion  # noqa: E402
+from guide.serving.candidates import CandidateStage  # noqa: E402
+from guide.serving.retrieval import THRESHOLD  # noqa: E402
 
 LATENCY_GOAL_MS = 100.0
 RECALL_GOAL = 0.95
@@ -53,19 +62,27 @@ def real_item_vectors() -> np.ndarray:
     return np.vstack(blocks)
 
 
-def recombine(real: np.ndarray, n: int, d: int, seed: int, noise: float = 0.02, chunk: int = 100_000) -> np.ndarray:
-    """n vectors: normalize(t a + (1 - t) b + noise) for random real a, b and t ~ U(0, 1), then @ projection."""
+def recombine(real: np.ndarray, n: int, d: int, seed: int, noise: float = 0.02, chunk: int = 100_000):
+    """(unit (n, 384), projected (n, d)): normalize(t a + (1 - t) b + noise) for random real a, b and
+    t ~ U(0, 1), and that @ a fixed projection."""
     rng = np.random.default_rng(seed)
     projection = np.random.default_rng(12345).standard_normal((real.shape[1], d)).astype(np.float32) / np.sqrt(d)
-    out = np.empty((n, d), np.float32)
+    unit = np.empty((n, real.shape[1]), np.float32)
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         a, b = rng.integers(0, len(real), m), rng.integers(0, len(real), m)
         t = rng.random((m, 1), dtype=np.float32)
         x = t * real[a] + (1 - t) * real[b] + noise * rng.standard_normal((m, real.shape[1]), dtype=np.float32)
-        x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start : start + m] = x @ projection
-    return out
+        unit[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return unit, unit @ projection
+
+
+def shipped_fusion() -> tuple[Fusion, float]:
+    """The shipped checkpoint's fusion weights and temperature (its config.json's calibration)."""
+    import json
+
+    calibration = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())["calibration"]
+    return Fusion(**calibration["purchase_fusion"]), float(calibration["purchase_temperature"])
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -90,42 +107,56 @@ def mark(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def run_catalogue(name: str, items: np.ndarray, bias: np.ndarray, users: np.ndarray, k: int, exact_repeats: int):
-    n, d = items.shape
-    print(f"\n== {name}: {n:,} items x {d} dims (+ bias), {len(users)} shoppers")
-    start = time.perf_counter()
-    truth, _ = exact_top_k(users, items, 10, bias=bias)
-    print(f"exact top-10, {len(users)} shoppers in one batch: {time.perf_counter() - start:.2f} s")
-    exact_times = single_query_times(lambda u: exact_top_k(u, items, k, bias=bias), users[:exact_repeats])
-    p50, p95 = percentiles(exact_times)
-    print(f"exact scoring per shopper (k={k}, {exact_repeats} shoppers): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+def exact_logits(stage: CandidateStage, user: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """(N,) the exact path's fused, tempered logits of every product (as `Guide._fused`), history masked."""
+    neural = user @ stage.items.T + stage.bias
+    content = content_scores(stage.unit_emb, [history], None)
+    graph = stage.transitions.scores([history], np.arange(stage.size))
+    logits = stage.fusion.combine(neural[None, :], content, graph)[0] / stage.temperature
+    logits[history] = -np.inf
+    return logits
 
+
+def exact_probabilities(stage: CandidateStage, user: np.ndarray, history: np.ndarray) -> np.ndarray:
+    logits = exact_logits(stage, user, history)
+    probs = np.exp(logits - logits.max())
+    return probs / probs.sum()
+
+
+def run_catalogue(name: str, unit, items, bias, users, histories, graph, args) -> None:
+    n, d = items.shape
+    fusion, temperature = shipped_fusion()
+    print(f"\n== {name}: {n:,} items x {d} dims (+ bias, + {unit.shape[1]}-d content), {len(users)} shoppers")
     start = time.perf_counter()
-    index = CandidateIndex().build(items, bias)
+    stage = CandidateStage(np.hstack([items, bias[:, None]]), unit, graph, fusion, temperature, threshold=0, k=args.k)
     build = time.perf_counter() - start
+    index = stage.index
     print(
-        f"index build: {build:.1f} s (IVF-Flat, nlist {index.index.nlist}, nprobe {index.index.nprobe}); "
-        f"memory {index.memory_bytes:,} bytes ({index.memory_bytes / 2**20:.0f} MiB; raw item matrix "
-        f"{items.nbytes / 2**20:.0f} MiB)"
+        f"CandidateStage build: {build:.1f} s (IVF-Flat over {index.dim} dims, nlist {index.index.nlist}, "
+        f"nprobe {index.index.nprobe}); index memory {index.memory_bytes / 2**20:.0f} MiB"
     )
-    found, _ = index.search(users, 10)
-    recall = recall_at_10(found, truth)
-    goal = f"goal >= {RECALL_GOAL} at 21k: {mark(recall >= RECALL_GOAL)}" if n < THRESHOLD else "no goal at this size"
-    print(f"ANN recall@10 vs exact top-10 ({len(users)} shoppers): {recall:.4f}  [{goal}]")
-    p50, p95 = percentiles(single_query_times(lambda u: index.search(u, k), users))
+    pairs = list(zip(users, histories, strict=True))
+    exact_times = single_query_times(lambda p: exact_probabilities(stage, *p), pairs[: args.exact_repeats])
+    p50, p95 = percentiles(exact_times)
+    print(
+        f"exact path per shopper (every product fused, softmax; {args.exact_repeats} shoppers): "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+    )
+    times = single_query_times(lambda p: stage.probabilities(p[0][None, :], [p[1]], [p[1]]), pairs)
+    p50, p95 = percentiles(times)
     ok = p50 <= LATENCY_GOAL_MS and p95 <= LATENCY_GOAL_MS
     print(
-        f"ANN latency per shopper (k={k}, single query, {len(users)} shoppers): p50 {p50:.2f} ms, p95 {p95:.2f} ms  "
+        f"For you per shopper through CandidateStage (k={args.k} + graph neighbours, {args.history} owned masked, "
+        f"{len(users)} shoppers): p50 {p50:.1f} ms, p95 {p95:.1f} ms  "
         f"[goal p50/p95 <= {LATENCY_GOAL_MS:.0f} ms: {mark(ok)}]"
     )
-    history = np.random.default_rng(5).integers(0, n, (len(users), 50))
-    times = []
-    for user, own in zip(users, history, strict=True):
-        start = time.perf_counter()
-        index.search(user, k, exclude=own)
-        times.append(time.perf_counter() - start)
-    p50, p95 = percentiles(times)
-    print(f"ANN latency with 50 history items excluded (over-fetch k+50): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    found = np.array([np.argsort(-p)[:10] for p in stage.probabilities(users, histories, histories)])
+    truth = np.array([np.argsort(-exact_logits(stage, u, h))[:10] for u, h in pairs])
+    recall = recall_at_10(found, truth)
+    print(
+        f"recall@10 of CandidateStage vs the exact path ({len(users)} shoppers): {recall:.4f}  "
+        f"[goal >= {RECALL_GOAL}: {mark(recall >= RECALL_GOAL)}]"
+    )
 
 
 def main() -> None:
@@ -141,15 +172,20 @@ def main() -> None:
         f"item = normalize(t*a + (1-t)*b + N(0, 0.02^2)) for random real a, b, t ~ U(0,1), then a fixed random "
         f"projection to {args.d}-d; bias ~ N(0, 0.1) folded in; shoppers made the same way"
     )
-    print(f"faiss {faiss.__version__}, {args.threads} threads; numpy {np.__version__}; exact below {THRESHOLD:,} items")
-    users = recombine(real, args.queries, args.d, seed=7)
+    print(
+        f"faiss {faiss.__version__}, {args.threads} threads; numpy {np.__version__}; the shop's threshold {THRESHOLD:,}"
+    )
+    _, users = recombine(real, args.queries, args.d, seed=7)
     for name, n, seed in (("real-size catalogue", args.small, 1), ("big catalogue", args.n, 2)):
         start = time.perf_counter()
-        items = recombine(real, n, args.d, seed=seed)
-        bias = np.random.default_rng(seed + 100).normal(0, 0.1, n).astype(np.float32)
-        print(f"\n(made {n:,} items in {time.perf_counter() - start:.1f} s)")
-        run_catalogue(name, items, bias, users, args.k, args.exact_repeats)
-        del items, bias
+        unit, items = recombine(real, n, args.d, seed=seed)
+        rng = np.random.default_rng(seed + 100)
+        bias = rng.normal(0, 0.1, n).astype(np.float32)
+        histories = [rng.choice(n, args.history, replace=False) for _ in users]
+        graph = TransitionGraph.build([rng.choice(n, 6) for _ in range(n // 10)], n)
+        print(f"\n(made {n:,} items and the graph in {time.perf_counter() - start:.1f} s)")
+        run_catalogue(name, unit, items, bias, users, histories, graph, args)
+        del unit, items, bias, graph
     print(f"\ntotal {time.perf_counter() - total:.0f} s")
 
 
