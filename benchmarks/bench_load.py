@@ -14,9 +14,10 @@ another session's shopper name or review token), reviews stored exactly once (re
 afterwards, with `PRAGMA integrity_check`), and for "Send review" two latencies per request, p50/p95:
 the browser's (click to the result panel on screen) and the server's own (the app's `GUIDE_RERUN_LOG`,
 `guide/ui/reruns.py`: from the click's callback to the end of the rerun that drew the result, with the
-model pass and the wait for the model's lock inside it); the same server time for "Add to cart"; the CPU
-seconds of the server process and of the whole machine during the load, and the load average (1 min) when
-the writing starts, its highest while it runs and at the end.
+model pass, the wait for the model's lock and the CPU time of the session's script thread inside it: the rest
+is waiting, for the GIL behind other sessions' threads, a lock or the disk); the same server time for "Add to
+cart"; the CPU seconds of the server process and of the whole machine during the load, and the load average
+(1 min) when the writing starts, its highest while it runs and at the end.
 
 `--server-cpus` / `--browser-cpus` pin the server and this driver with its Chromium to CPU sets (as
 `taskset -c 0` and `taskset -c 1` would), so the server's time can be read apart from the browsers'; without
@@ -362,6 +363,7 @@ def summarise(results: list[SessionResult], counts: dict[str, int], integrity: s
     server = [r["run_ms"] / 1000 for r in requests if "run_ms" in r]
     passes = [r["pass_ms"] for r in requests if r.get("pass_ms") is not None]
     waits = [r["wait_ms"] for r in requests if r.get("wait_ms") is not None]
+    cpu = [r["cpu_ms"] for r in requests if r.get("cpu_ms") is not None]
     carts = [line["run_ms"] / 1000 for (action, _), line in reruns.items() if action == "cart"]
     browser = [r["browser_s"] for r in requests]
     return {
@@ -386,6 +388,8 @@ def summarise(results: list[SessionResult], counts: dict[str, int], integrity: s
         "pass_p95_ms": percentile(passes, 95),
         "wait_p50_ms": percentile(waits, 50),
         "wait_p95_ms": percentile(waits, 95),
+        "cpu_p50_ms": percentile(cpu, 50),
+        "cpu_p95_ms": percentile(cpu, 95),
         "cart_server_p50_s": percentile(carts, 50),
         "cart_server_p95_s": percentile(carts, 95),
         "requests": requests,
@@ -438,6 +442,7 @@ def table(summary: dict) -> str:
         ),
         ("  inside it: model pass, p50 / p95", pair("pass_p50_ms", "pass_p95_ms", " ms", 0), "–"),
         ("  inside it: wait for the model lock, p50 / p95", pair("wait_p50_ms", "wait_p95_ms", " ms", 0), "–"),
+        ("  inside it: CPU of its script thread, p50 / p95", pair("cpu_p50_ms", "cpu_p95_ms", " ms", 0), "–"),
         (
             "'Add to cart' server: callback -> rerun end, p50 / p95",
             pair("cart_server_p50_s", "cart_server_p95_s", " s"),

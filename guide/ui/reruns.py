@@ -6,8 +6,10 @@ cart and buy, the tour's review step, the share link): a click reruns the panel,
 The timing is off unless `GUIDE_RERUN_LOG` names a file (benchmarks/bench_load.py sets one in its temporary
 directory). Then the callback of a timed click (`mark`) starts a clock, and the end of the run that draws its
 result — the panel's own rerun, or the whole script's when the click reran the page — appends one JSON line:
-the action, the product, the milliseconds from the callback to the end of that run, whether the run was a
-panel's, and the model pass and the lock wait inside it (`inside`). A callback is the first code a rerun runs
+the action, the product, the milliseconds from the callback to the end of that run, the CPU milliseconds the
+session's script thread spent in them (`cpu_ms`: the rest of `run_ms` is waiting, for the GIL behind other
+sessions' threads, for a lock or for the disk), whether the run was a panel's, and the model pass and the lock
+wait inside it (`inside`). A callback is the first code a rerun runs
 (Streamlit calls it right after it takes the click's message off the session's queue), so the figure is the
 server's whole share of the click except the hand-over of the message to the session's script thread.
 Nothing about the shopper is written: no visitor token, no review text. With `GUIDE_RERUN_PROFILE` naming a
@@ -78,7 +80,7 @@ def mark(action: str, item_id: str) -> None:
     """Start the clock of a click (the first line of its callback); nothing when the log is off."""
     if _log() is None:
         return
-    clock = {"action": action, "item": item_id, "started": time.perf_counter()}
+    clock = {"action": action, "item": item_id, "started": time.perf_counter(), "cpu": time.thread_time()}
     if os.environ.get(PROFILE_ENV):
         clock["profile"] = cProfile.Profile()
         clock["profile"].enable()
@@ -105,6 +107,7 @@ def close() -> None:
         "action": clock["action"],
         "item": clock["item"],
         "run_ms": round((time.perf_counter() - clock["started"]) * 1000, 1),
+        "cpu_ms": round((time.thread_time() - clock["cpu"]) * 1000, 1),  # the callback and the run share a thread
         "panel_only": rerunning_alone(),
         "pass_ms": clock.get("pass_ms"),
         "wait_ms": clock.get("wait_ms"),

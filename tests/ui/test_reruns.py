@@ -42,6 +42,7 @@ def test_send_review_and_cart_each_log_one_line_with_the_pass_the_panel_shows(re
     shown = int(re.search(r"forward pass of the shared model \((\d+) ms", at.success[0].value).group(1))
     assert round(review["pass_ms"]) == shown  # the same pass the result panel reports
     assert review["run_ms"] >= review["pass_ms"] > 0 and review["panel_only"] is False
+    assert 0 < review["cpu_ms"] <= review["run_ms"] + 1  # one thread's CPU inside the run's wall time
     assert review["wait_ms"] is None or review["wait_ms"] >= 0
     assert "rerun_mark" not in at.session_state  # the clock stopped with its run
     at.run()
