@@ -1,4 +1,4 @@
-"""guide.__main__: the command line lists its commands and turns user mistakes into one-line errors."""
+"""guide.__main__ and guide.cli: the command line lists its commands and turns user mistakes into one-line errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from guide import __main__ as cli
 from guide.__main__ import main, parser
+from guide.cli import artifact_commands, evaluation_commands
 from guide.config import DEFAULT_CHECKPOINT, PROJECT_ROOT, TrainConfig
 
 
@@ -72,7 +72,7 @@ def test_data_fetch_help_names_its_options(capsys):
         "/tmp/d",
         "https://mirror/{path}",
     )
-    assert args.run is cli._data_fetch
+    assert args.run is artifact_commands._data_fetch
     with pytest.raises(SystemExit):  # `data` alone names no action
         parser().parse_args(["data"])
 
@@ -80,7 +80,7 @@ def test_data_fetch_help_names_its_options(capsys):
 def test_evaluate_parses_its_documented_flags():
     args = parser().parse_args(["evaluate", "--full", "--product-twin", "--json", "--no-peers", "--save", "--quiet"])
     assert (args.full, args.product_twin, args.json, args.no_peers, args.save, args.quiet) == (True,) * 6
-    assert args.checkpoint == str(DEFAULT_CHECKPOINT) and args.run is cli._evaluate
+    assert args.checkpoint == str(DEFAULT_CHECKPOINT) and args.run is evaluation_commands._evaluate
     plain = parser().parse_args(["evaluate", "--checkpoint", "runs/x"])
     assert (plain.full, plain.product_twin, plain.json, plain.no_peers, plain.save) == (False,) * 5
     assert plain.checkpoint == "runs/x" and not plain.fair_twins
@@ -89,10 +89,10 @@ def test_evaluate_parses_its_documented_flags():
 
 def test_embed_and_bench_parse_their_flags():
     embed = parser().parse_args(["embed", "--data-dir", "/data"])
-    assert (embed.data_dir, embed.run) == ("/data", cli._embed)
+    assert (embed.data_dir, embed.run) == ("/data", artifact_commands._embed)
     assert parser().parse_args(["embed"]).data_dir is None
     bench = parser().parse_args(["bench", "--checkpoint", "runs/x", "--repeats", "5"])
-    assert (bench.checkpoint, bench.repeats, bench.run) == ("runs/x", 5, cli._bench)
+    assert (bench.checkpoint, bench.repeats, bench.run) == ("runs/x", 5, artifact_commands._bench)
     assert parser().parse_args(["bench"]).repeats == 30
 
 
@@ -113,7 +113,7 @@ def test_main_turns_user_errors_into_exit_code_2_with_the_message_on_stderr(monk
     def fail(args):
         raise error
 
-    monkeypatch.setattr(cli, "_evaluate", fail)  # parser() picks the handler up when main builds it
+    monkeypatch.setattr(evaluation_commands, "_evaluate", fail)  # parser() picks the handler up when main builds it
     assert main(["evaluate"]) == 2
     captured = capsys.readouterr()
     assert captured.err == f"error: {error}\n" and captured.out == ""
@@ -121,13 +121,13 @@ def test_main_turns_user_errors_into_exit_code_2_with_the_message_on_stderr(monk
 
 def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys):
     seen = []
-    monkeypatch.setattr(cli, "_bench", lambda args: seen.append(args.repeats) or 0)
+    monkeypatch.setattr(artifact_commands, "_bench", lambda args: seen.append(args.repeats) or 0)
     assert main(["bench", "--repeats", "3"]) == 0 and seen == [3]
 
     def bug(args):
         raise KeyError("a bug, not a user mistake")
 
-    monkeypatch.setattr(cli, "_bench", bug)
+    monkeypatch.setattr(artifact_commands, "_bench", bug)
     with pytest.raises(KeyError):  # only ValueError / FileNotFoundError become exit code 2
         main(["bench"])
     assert capsys.readouterr().err == ""
@@ -148,7 +148,7 @@ def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(
 
 
 def test_train_sentence_share_reaches_the_data_config():
-    from guide.__main__ import _configs
+    from guide.cli.training_commands import _configs
 
     assert _configs(parser().parse_args(["train"])).data.sentence_share == 0.0  # the shipped model: whole reviews
     assert _configs(parser().parse_args(["train", "--sentence-share", "0.3"])).data.sentence_share == 0.3

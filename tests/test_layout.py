@@ -4,8 +4,8 @@
 
 `guide.metrics` (pure numpy: scores, ranking, affinity, the study's trade-off front) is the first stage, so
 training scores its validation checks and the shop reads a recorded affinity without the evaluation or
-training stage. `guide/__init__.py` (the public API) and `guide/__main__.py` (the CLI) sit on top and may
-import any stage; no stage imports them.
+training stage. `guide/__init__.py` (the public API) and the CLI (`guide/__main__.py` and its commands in
+`guide/cli/`) sit on top and may import any stage; no stage imports them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("metrics", "config", "data", "model", "training", "evaluation", "serving", "ui")
-ENTRY_POINTS = {"__init__", "__main__"}
+ENTRY_POINTS = {"__init__", "__main__", "cli"}
 
 
 def _stage(module: str) -> str:

@@ -191,7 +191,7 @@ def test_markdown_tables_the_ood_section():
 
 
 def test_the_cli_reads_one_source_checkpoints():
-    from guide.__main__ import _ood_checkpoints
+    from guide.cli.evaluation_commands import _ood_checkpoints
 
     assert {k: str(v) for k, v in _ood_checkpoints(["amazon=runs/a", "clothing=/x/c"]).items()} == {
         "amazon": "runs/a",
