@@ -15,7 +15,29 @@ PURCHASE = "purchase"
 ATTRIBUTES = "attributes"
 SENTIMENT = "sentiment"
 PROFILE = "profile"
-TASKS = (PURCHASE, ATTRIBUTES, SENTIMENT, PROFILE)
+TASKS = (PURCHASE, ATTRIBUTES, SENTIMENT, PROFILE)  # the shipped tasks
+# Tasks registered at run time (`guide.model.tasks.register`), after TASKS: the names ModelConfig accepts too.
+_ADDED_TASKS: list[str] = []
+
+
+def task_names() -> tuple[str, ...]:
+    """Every task a model may have: the shipped TASKS, then any registered at run time."""
+    return TASKS + tuple(_ADDED_TASKS)
+
+
+def add_task_name(name: str) -> None:
+    """Accept `name` in `ModelConfig.tasks` (called by `guide.model.tasks.register` only)."""
+    if not name or name in task_names():
+        raise ValueError(f"task name: expected a new, non-empty name; got {name!r} (known: {task_names()})")
+    _ADDED_TASKS.append(name)
+
+
+def remove_task_name(name: str) -> None:
+    """Stop accepting a task registered at run time (`guide.model.tasks.unregister`)."""
+    if name not in _ADDED_TASKS:
+        raise ValueError(f"task name: expected one registered at run time {_ADDED_TASKS}; got {name!r}")
+    _ADDED_TASKS.remove(name)
+
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 SENTIMENT_SOURCES = ("amazon", "clothing")  # the review sources the sentiment task learns from
@@ -155,9 +177,9 @@ class ModelConfig:
     def __post_init__(self):
         if self.sharing not in SHARING_SCHEMES:
             raise ValueError(f"sharing: expected one of {SHARING_SCHEMES}; got {self.sharing!r}")
-        unknown = set(self.tasks) - set(TASKS)
+        unknown = set(self.tasks) - set(task_names())
         if unknown or not self.tasks:
-            raise ValueError(f"tasks: expected a non-empty subset of {TASKS}; got {self.tasks}")
+            raise ValueError(f"tasks: expected a non-empty subset of {task_names()}; got {self.tasks}")
         self.tasks = tuple(self.tasks)
         if self.lexicon_features not in (0, 4):
             raise ValueError(f"lexicon_features: expected 0 (none) or 4 (VADER's scores); got {self.lexicon_features}")

@@ -9,12 +9,12 @@ twins) and verdicts — "beats" / "ties" / "behind" — decided by the CIs in on
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.tasks import TaskData
 from guide.evaluation.sequential import model_values
 from guide.metrics import (
@@ -40,13 +40,32 @@ from guide.model.tasks import TASK_SPECS
 
 logger = logging.getLogger(__name__)
 
+
+class _FromRegistry(Mapping):
+    """A read-only view of one field of every registered task's spec (tasks registered later included)."""
+
+    def __init__(self, field: Callable):
+        self._field = field
+
+    def __getitem__(self, task: str):
+        if task not in TASK_SPECS:
+            raise KeyError(task)
+        return self._field(TASK_SPECS[task])
+
+    def __iter__(self):
+        return iter(TASK_SPECS)
+
+    def __len__(self) -> int:
+        return len(TASK_SPECS)
+
+
 # task -> (slices, headline metric, higher is better), from the task registry
-HEADLINES = {t: (s.headline.slices, s.headline.metric, s.headline.higher_is_better) for t, s in TASK_SPECS.items()}
+HEADLINES = _FromRegistry(lambda s: (s.headline.slices, s.headline.metric, s.headline.higher_is_better))
 # Peers compute CIs for sets below this size (every test set here: the largest holds ~2,300 reviews), so
 # the model can be compared with each of them by CI; the model and its twins always get CIs.
 SMALL = 100_000
 # The peer a twin must at least reach; a twin below it failed to train and would flatter MTL in delta_m.
-TRIVIAL = {name: spec.trivial_peer for name, spec in TASK_SPECS.items()}
+TRIVIAL = _FromRegistry(lambda spec: spec.trivial_peer)
 VERDICTS = ("beats", "ties", "behind")
 
 
@@ -169,6 +188,64 @@ def profile_scores(probs: np.ndarray, data: TaskData, part, ci=True, per_row: di
     return _judge(measures, ci)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What every task's report metrics read: the model, the data and split, its calibration, every product's
+    representations (computed once) and whether to compute CIs."""
+
+    model: object
+    data: TaskData
+    split: str
+    device: object
+    calibration: dict
+    reps: dict
+    ci: bool = True
+    attribute_slice: str = "brand"
+
+
+def _sentiment_report(run: Scoring, per_row: dict) -> dict:
+    bias = run.calibration.get("sentiment_bias", [0, 0, 0])
+    return sentiment_metrics(run.model, run.data, run.split, run.device, bias, run.ci, per_row)
+
+
+def _attributes_report(run: Scoring, per_row: dict) -> dict:
+    thresholds = run.calibration.get("tag_thresholds", [0.5] * len(run.data.tags))
+    return attribute_metrics(
+        run.model, run.data, run.split, run.device, thresholds, run.reps, run.attribute_slice, run.ci, per_row
+    )
+
+
+def _purchase_report(run: Scoring, per_row: dict) -> dict:
+    fusion = run.calibration.get("purchase_fusion")
+    return purchase_metrics(run.model, run.data, run.split, run.device, run.reps, run.ci, per_row, fusion)
+
+
+def _profile_report(run: Scoring, per_row: dict) -> dict:
+    return profile_metrics(run.model, run.data, run.split, run.device, run.reps, run.ci, per_row)
+
+
+# task -> (scoring, per_row) -> {slice: {metric: value, metric_ci: [low, high], n}}: a task's report metrics on
+# the slices of its headline, its headline metric's per-row Statistic put in per_row[slice] (paired comparisons).
+# The report runs them in this order; a task a model has without an entry is refused (`task_metrics`).
+METRICS: dict[str, Callable[[Scoring, dict], dict]] = {
+    SENTIMENT: _sentiment_report,
+    ATTRIBUTES: _attributes_report,
+    PURCHASE: _purchase_report,
+    PROFILE: _profile_report,
+}
+
+
+def task_metrics(task: str) -> Callable[[Scoring, dict], dict]:
+    """The report metrics of `task`; ValueError naming the registry when it has none."""
+    try:
+        return METRICS[task]
+    except KeyError:
+        raise ValueError(
+            f"report metrics: expected an entry for task {task!r} in guide.evaluation.evaluate.METRICS; got entries "
+            f"for {list(METRICS)}; fix: add a function (Scoring, per_row) -> {{slice: metrics}} for it there"
+        ) from None
+
+
 def model_metrics(
     model,
     data: TaskData,
@@ -179,29 +256,22 @@ def model_metrics(
     attribute_slice: str = "brand",
     per_row: dict | None = None,
 ) -> dict:
-    """Metrics of every task `model` has, on `split`. `per_row` (optional) receives
+    """Metrics of every task `model` has, on `split` (`METRICS`). `per_row` (optional) receives
     {task: {slice: Statistic}} of each headline metric, for paired comparisons (`summarise`)."""
     tasks = model.config.tasks
+    runs = {task: task_metrics(task) for task in tasks}
     reps = item_representations(model, data, device)
+    run = Scoring(model, data, split, device, calibration, reps, ci, attribute_slice)
     rows = {task: {} for task in tasks}
-    out = {}
-    if SENTIMENT in tasks:
-        bias = calibration.get("sentiment_bias", [0, 0, 0])
-        out[SENTIMENT] = sentiment_metrics(model, data, split, device, bias, ci, rows[SENTIMENT])
-    if ATTRIBUTES in tasks:
-        thresholds = calibration.get("tag_thresholds", [0.5] * len(data.tags))
-        out[ATTRIBUTES] = attribute_metrics(
-            model, data, split, device, thresholds, reps, attribute_slice, ci, rows[ATTRIBUTES]
-        )
-    if PURCHASE in tasks:
-        fusion = calibration.get("purchase_fusion")
-        out[PURCHASE] = purchase_metrics(model, data, split, device, reps, ci, rows[PURCHASE], fusion)
-    if PROFILE in tasks:
-        out[PROFILE] = profile_metrics(model, data, split, device, reps, ci, rows[PROFILE])
+    out = {task: metrics(run, rows[task]) for task, metrics in sorted(runs.items(), key=_report_order)}
     if per_row is not None:
         for task, slices in rows.items():
             per_row.setdefault(task, {}).update(slices)
     return out
+
+
+def _report_order(entry: tuple[str, Callable]) -> int:
+    return list(METRICS).index(entry[0])
 
 
 # --- trivial peers the data alone gives (no model, no fitting beyond counting) -----------------------
@@ -375,7 +445,7 @@ def summarise(
 
     per_row: {system: {task: {slice: Statistic}}} from `model_metrics`, for paired MTL-vs-STL decisions;
     without it the decision falls back to CI overlap."""
-    rows = {task: _task_row(report, task, mtl, stl, peers, per_row) for task in TASKS}
+    rows = {task: _task_row(report, task, mtl, stl, peers, per_row) for task in TASK_SPECS}
     excluded = {
         t: f"STL {r['STL']:.4f} < {r['trivial_peer']} {r['trivial_value']:.4f}"
         for t, r in rows.items()
@@ -384,7 +454,7 @@ def summarise(
     unchecked = [t for t, r in rows.items() if "relative_gain_vs_stl" in r and r["stl_below_trivial"] is None]
     return {
         "tasks": rows,
-        "headline_metrics": {t: HEADLINES[t][1] for t in TASKS},
+        "headline_metrics": {t: HEADLINES[t][1] for t in TASK_SPECS},
         "decision_rule": "paired bootstrap 95% CI of MTL - STL excludes 0, else non-overlapping 95% CIs",
         "delta_m": _delta_m(rows, lambda row: True),
         "delta_m_without_failed_twins": _delta_m(rows, lambda row: not row["stl_below_trivial"]),

@@ -226,18 +226,52 @@ def pruned(model, used: np.ndarray | None, bits: int | None) -> tuple[dict, dict
     return stored, restored
 
 
-def task_outputs(model, data: TaskData, task: str, device) -> np.ndarray:
-    """The task's probabilities on held-out inputs: test reviews, every product (a third were never trained
-    on), held-out shoppers (profile; purchase over their 1 + 99 candidates)."""
-    if task == SENTIMENT:
-        return np.exp(sentiment_log_probs(model, data, np.flatnonzero(data.review_split == "test"), device))
-    if task == ATTRIBUTES:
-        return np.hstack(attribute_probs(model, data, np.arange(len(data.item_emb)), device))
-    shoppers = data.purchase["test"].subset(np.arange(min(MEASURE_SHOPPERS, len(data.purchase["test"].users))))
-    if task == PROFILE:
-        return profile_probs(model, data, shoppers, device)
+def _sentiment_outputs(model, data: TaskData, device) -> np.ndarray:
+    return np.exp(sentiment_log_probs(model, data, np.flatnonzero(data.review_split == "test"), device))
+
+
+def _attribute_outputs(model, data: TaskData, device) -> np.ndarray:
+    return np.hstack(attribute_probs(model, data, np.arange(len(data.item_emb)), device))
+
+
+def _held_out_shoppers(data: TaskData) -> PurchaseSplit:
+    return data.purchase["test"].subset(np.arange(min(MEASURE_SHOPPERS, len(data.purchase["test"].users))))
+
+
+def _profile_outputs(model, data: TaskData, device) -> np.ndarray:
+    return profile_probs(model, data, _held_out_shoppers(data), device)
+
+
+def _purchase_outputs(model, data: TaskData, device) -> np.ndarray:
+    shoppers = _held_out_shoppers(data)
     logits = purchase_scores(model, data, shoppers, device, eval_candidates(shoppers))
     return torch.softmax(torch.from_numpy(logits), -1).numpy()
+
+
+# task -> (model, data, device) -> its probabilities on held-out inputs (n, k): what `measure` compares a pruned
+# twin's answers on. Test reviews, every product (a third were never trained on), held-out shoppers (profile;
+# purchase over their 1 + 99 candidates).
+HELD_OUT = {
+    SENTIMENT: _sentiment_outputs,
+    ATTRIBUTES: _attribute_outputs,
+    PROFILE: _profile_outputs,
+    PURCHASE: _purchase_outputs,
+}
+
+
+def _entry(registry: dict, task: str, name: str):
+    try:
+        return registry[task]
+    except KeyError:
+        raise ValueError(
+            f"twin export: expected an entry for task {task!r} in guide.evaluation.twin_export.{name}; got entries "
+            f"for {list(registry)}; fix: add one for it there"
+        ) from None
+
+
+def task_outputs(model, data: TaskData, task: str, device) -> np.ndarray:
+    """The task's probabilities on held-out inputs (`HELD_OUT`)."""
+    return _entry(HELD_OUT, task, "HELD_OUT")(model, data, device)
 
 
 def used_rows(data: TaskData) -> np.ndarray:
@@ -297,6 +331,10 @@ def export(
     device = resolve_device(None)
     base = Checkpoint.load(checkpoint_dir, device)
     folders = find_twins(base, Path(runs))
+    for task in folders:  # every twin's part (and measure) is known before any twin is run
+        _entry(PARTS, task, "PARTS")
+        if measured:
+            _entry(HELD_OUT, task, "HELD_OUT")
     catalog = catalog or Catalog.load(None, base.config.data)
     buckets = base.model.config.ngram_buckets
     data = data or task_data.build(catalog, encoder or base.sentence_encoder(), base.config.data, "brand", buckets)
@@ -312,7 +350,7 @@ def export(
         check_checkpoint(twin, "brand", catalog.fingerprint(), data.tags)
         if tuple(twin.model.config.tasks) != (task,):
             raise ValueError(f"{folder}: expected a single-task twin of {task!r}; got tasks {twin.model.config.tasks}")
-        part = PARTS[task](twin, data, catalog, shoppers, device)
+        part = _entry(PARTS, task, "PARTS")(twin, data, catalog, shoppers, device)
         arrays.update({f"{task}.{name}": values for name, values in part.items()})
         twins[task] = {
             "config_hash": hashes[task],

@@ -1,6 +1,7 @@
 """GuideModel: one shared input encoder and trunk, four heads, one forward pass.
 
-Batch layout (every key optional; a task runs when its inputs are present):
+Batch layout of the shipped tasks (every key optional; a task runs when its inputs are present, as the `route`
+of its spec in `model/tasks.py` says):
     items:      {emb (U, 384), ngrams (sum of bag sizes,), offsets (U,), feats (U, F), rows (U,)}  products
                 (rows: their catalogue rows, for the purchase head's per-product vectors)
     attr_index: (B,)    rows of `items` to tag                              -> attributes (B, T + C)
@@ -30,6 +31,21 @@ ITEM_VECTORS = "item_vectors"  # key of the purchase head's product vectors (D +
 WIDE = "wide"  # key of the wide (linear n-gram) logits in encode_items / encode_reviews output
 ITEM_MATRIX = "item_matrix"  # serving: the product vectors transposed, (D, N) contiguous (`catalog_matrix`)
 ITEM_BIAS = "item_bias"  # serving: the products' biases (N,)
+
+
+class Encoded:
+    """What the task routes read of one batch: its products as encoded before any route runs (`items`) and its
+    reviews, encoded the first time a route reads them (`reviews`), so no text is encoded twice."""
+
+    def __init__(self, model: GuideModel, batch: dict, items: dict[str, torch.Tensor] | None):
+        self.model, self.batch, self.items = model, batch, items
+        self._reviews: dict[str, torch.Tensor] | None = None
+
+    @property
+    def reviews(self) -> dict[str, torch.Tensor]:
+        if self._reviews is None:
+            self._reviews = self.model.encode_reviews(self.batch["reviews"])
+        return self._reviews
 
 
 class GuideModel(nn.Module):
@@ -72,36 +88,38 @@ class GuideModel(nn.Module):
 
     # --- forward -----------------------------------------------------------------------------------
     def forward(self, batch: dict, item_repr: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
-        """Every task whose inputs are in `batch`; `item_repr` reuses precomputed product encodings."""
-        out = {}
+        """Every task whose inputs are in `batch` (its spec's `route` says which); `item_repr` reuses precomputed
+        product encodings."""
         if item_repr is None and "items" in batch:
             item_repr = self.encode_items(batch["items"])
-        if ATTRIBUTES in self.heads and "attr_index" in batch:
-            out[ATTRIBUTES] = self.attribute_logits(item_repr, batch["attr_index"])
-        if SENTIMENT in self.heads and "reviews" in batch:
-            reviews = self.encode_reviews(batch["reviews"])
-            lexicon = batch["reviews"].get("lexicon")
-            out[SENTIMENT] = self.heads[SENTIMENT](reviews[SENTIMENT], lexicon) + reviews.get(WIDE, 0.0)
-        if "history" in batch:
-            history, mask, stars = batch["history"], batch["history_mask"], batch["history_stars"]
-            if PURCHASE in self.heads and "candidates" in batch:
-                out[PURCHASE] = self.purchase_logits(item_repr[ITEM_VECTORS], batch)
-            elif PURCHASE in self.heads and batch.get("catalog"):
-                out[PURCHASE] = self.catalog_logits(item_repr, batch)
-            if PROFILE in self.heads and batch.get("profile"):
-                out[PROFILE] = self.heads[PROFILE](item_repr[PROFILE][history], stars, mask)
+        encoded = Encoded(self, batch, item_repr)
+        out = {}
+        for task in self.heads:
+            logits = task_spec(task).route(self, batch, encoded)
+            if logits is not None:
+                out[task] = logits
         return out
 
-    def purchase_logits(self, vectors: torch.Tensor, batch: dict) -> torch.Tensor:
+    def purchase_logits(self, item_repr: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
         """Training (`all_positions`): every real history position (row-major) against one shared candidate
         set -> (P, C).
         Otherwise the shopper after their latest item against shared candidates (C,) -> (B, C), or against
         their own candidates (B, C) -> (B, C)."""
         head, mask, candidates = self.heads[PURCHASE], batch["history_mask"], batch["candidates"]
+        vectors = item_repr[ITEM_VECTORS]  # (U, D + 1)
         history = vectors[batch["history"]]  # (B, L, D + 1)
         if batch.get("all_positions"):  # only real positions: most of a padded batch is padding
             return head.score(head.sequence(history, mask)[mask], vectors[candidates])  # (P, C)
         return head.score(head.users(history, mask), vectors[candidates])  # (B, C)
+
+    def sentiment_logits(self, review_repr: dict[str, torch.Tensor], lexicon: torch.Tensor | None) -> torch.Tensor:
+        """(R, 3) of encoded reviews (`encode_reviews`), their wide part added when the model has one."""
+        return self.heads[SENTIMENT](review_repr[SENTIMENT], lexicon) + review_repr.get(WIDE, 0.0)
+
+    def profile_logits(self, item_repr: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+        """(B, K): each shopper's interests from their history's profile representations."""
+        history = item_repr[PROFILE][batch["history"]]  # (B, L, H)
+        return self.heads[PROFILE](history, batch["history_stars"], batch["history_mask"])
 
     def catalog_matrix(self, item_repr: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Serving, once per loaded catalogue: the purchase head's product vectors as one contiguous (D, N)

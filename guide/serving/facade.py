@@ -32,7 +32,7 @@ from guide.model.inputs import history_batch, text_block
 from guide.model.network import ITEM_VECTORS
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
-from guide.serving import model_card, prepared, servable
+from guide.serving import model_card, prepared, servable, served_tasks
 from guide.serving.batching import Ask, MicroBatcher
 from guide.serving.candidates import CandidateStage
 from guide.serving.pass_threads import SERVING_THREADS_ENV, PassThreads, serving_threads  # noqa: F401 (read here)
@@ -121,6 +121,7 @@ class Guide:
             checkpoint.model.config.tasks, checkpoint.calibration, allow_uncalibrated, folder
         )
         self.model = checkpoint.model.to(device).eval()
+        self._served = served_tasks.served(self.model.config.tasks)  # how each task is served; refuses unknown ones
         self._catalog = catalog
         self.tags, self.categories = checkpoint.tags, checkpoint.categories
         self.interests = checkpoint.interest_names
@@ -146,6 +147,11 @@ class Guide:
         if ITEM_VECTORS in self._item_repr:
             self._item_repr.update(self.model.catalog_matrix(self._item_repr))
         self._item_tags, self._item_cats = arrays["item_tags"], arrays["item_cats"]
+        self._products = {  # every product's answers of each product-level task (`served_tasks.PRODUCT`)
+            task: tuple(arrays[name] for name in how.arrays)
+            for task, how in self._served.items()
+            if how.unit == served_tasks.PRODUCT
+        }
         self._transitions = TransitionGraph(prepared.graph_matrix(arrays))
         self._all_rows_np = np.arange(len(catalog.items))
         self._ids = catalog.items["item_id"].tolist()
@@ -217,9 +223,8 @@ class Guide:
         buckets = self.model.config.ngram_buckets
         ngrams = [np.array(hash_ngrams(t, buckets), np.int64) for t in lexical_texts(catalog)]
         reps = encode_catalog(self.model, self._item_emb, ngrams, self._item_feats, self.device)
-        tags, cats = task_spec(ATTRIBUTES).read(self.model.attribute_logits(reps), self.model.config)
         arrays = {name: reps[name].cpu().numpy() for name in SERVED if name in reps}
-        arrays.update(item_tags=tags.cpu().numpy(), item_cats=cats.cpu().numpy())
+        arrays.update(served_tasks.products(self.model, reps, self._served))  # item_tags, item_cats, ...
         graph = TransitionGraph.build(train_sequences(catalog), len(catalog.items))
         return arrays | prepared.graph_arrays(graph.matrix)
 
@@ -365,17 +370,18 @@ class Guide:
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
         encoded = self._encode_reviews(review_texts)
         out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows, owned=owned, encoded=encoded))
-        purchase = dict(zip(self._ids if items is None else [self._ids[r] for r in rows], out[PURCHASE].tolist()))
-        # A catalogue product's attributes do not depend on the request: read from the pass made at load.
-        attributes = {self._ids[r]: self._attributes(self._item_tags[r], self._item_cats[r]) for r in attr_rows}
-        return Prediction(
-            purchase,
-            self._profile(out[PROFILE]),
-            attributes,
-            self._sentiment(out[SENTIMENT], review_texts)[0] if review_texts else None,
-            elapsed,
-            str(self.device),
-        )
+        # A catalogue product's answers (attributes) do not depend on the request: read from the pass made at load.
+        answers = served_tasks.answers(self, self._served, out, rows, attr_rows, review_texts)
+        shipped = (PURCHASE, PROFILE, ATTRIBUTES, SENTIMENT)  # Prediction's own fields, in its order
+        more = {task: answer for task, answer in answers.items() if task not in shipped}
+        return Prediction(*(answers[task] for task in shipped), elapsed, str(self.device), more=more)
+
+    def product_outputs(self, task: str) -> tuple[np.ndarray, ...]:
+        """Every catalogue product's read outputs of product-level `task`, computed at load (attributes: the tag
+        and the category probabilities)."""
+        if task not in self._products:
+            raise ValueError(f"product outputs: expected a product-level task of {list(self._products)}; got {task!r}")
+        return self._products[task]
 
     def _forward(self, ask: Ask) -> tuple[dict, float]:
         """One shopper's share of a forward pass (batched with whatever other threads asked meanwhile, see
@@ -407,12 +413,9 @@ class Guide:
             batch["profile"] = True
             batch["catalog"] = any(len(a.rows) for a in shoppers) and not self.candidate_stage.active
         raw = self.model(batch, item_repr=self._item_repr)
-        start = 0
         for ask in asks:
             ask.out = {}
-            if ask.texts:
-                ask.out[SENTIMENT] = raw[SENTIMENT][start : start + len(ask.texts)]
-                start += len(ask.texts)
+        served_tasks.share(raw, self._served, asks, shoppers)  # each ask's texts' and shopper's rows
         if not shoppers:
             return
         buying = [i for i, ask in enumerate(shoppers) if len(ask.rows)]
@@ -428,8 +431,7 @@ class Guide:
                 logits[owned] = -np.inf  # what the shopper has (all of it) is not their next purchase
                 probs = np.exp(logits - logits.max())
                 shoppers[i].out[PURCHASE] = (probs / probs.sum())[shoppers[i].rows]
-        for i, ask in enumerate(shoppers):
-            ask.out[PROFILE] = raw[PROFILE][i]
+        for ask in shoppers:
             ask.out.setdefault(PURCHASE, np.zeros(0, np.float32))
 
     def _ranked_by_candidates(self, asks: list[Ask], history: torch.Tensor, mask: torch.Tensor) -> None:

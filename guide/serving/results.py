@@ -31,7 +31,7 @@ class Profile:
 
 @dataclass
 class Prediction:
-    """All four tasks from one forward pass (`Guide.predict`)."""
+    """Every task from one forward pass (`Guide.predict`)."""
 
     purchase: dict[str, float]  # candidate item_id -> P(buys it next)
     profile: Profile
@@ -39,6 +39,8 @@ class Prediction:
     sentiment: Sentiment | None  # of the review, when one was given
     elapsed_ms: float
     device: str
+    # answers of tasks registered beyond these four (`guide.model.tasks.register`), by task name
+    more: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
+from guide.config import SENTIMENT_LABELS
 from guide.data.tasks import TaskData
 from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
 from guide.model.sentence import TokenTable
-from guide.model.tasks import task_spec
+from guide.model.tasks import TASK_SPECS, task_spec
 
 AMAZON_SHARE = 0.2
 PROFILE_SMOOTHING = 0.3
@@ -109,16 +109,14 @@ class TaskSampler:
         return int(self.rng.integers(len(self.attr_buckets))) if self.tokens is not None else 0
 
     def sizes(self) -> dict[str, int]:
-        return {
-            ATTRIBUTES: len(self.attr_rows),
-            SENTIMENT: sum(len(r) for r in self.review_rows.values()),
-            PURCHASE: len(self.purchase.target),
-            PROFILE: len(self.purchase.target),
-        }
+        """Training examples per registered task (its spec's `size`)."""
+        return {task: spec.size(self.data) for task, spec in TASK_SPECS.items()}
 
     def draw(self, task: str) -> tuple[dict, dict]:
-        """One training batch of `task` with its targets, by the draw method its spec names."""
-        return getattr(self, task_spec(task).draw)()
+        """One training batch of `task` with its targets, by the draw its spec names (a method of this sampler,
+        or a function of it)."""
+        draw = task_spec(task).draw
+        return draw(self) if callable(draw) else getattr(self, draw)()
 
     def _attributes(self):
         rows = self.rng.choice(self.attr_buckets[self._bucket()], self.batch_size)

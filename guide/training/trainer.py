@@ -29,7 +29,7 @@ from guide.model.device import resolve_device, seed_everything
 from guide.model.tasks import task_spec
 from guide.training.affinity import gradient_cosines
 from guide.training.batches import TaskSampler
-from guide.training.validation import calibrate, validation_score
+from guide.training.validation import calibrate, check_tasks, validation_score
 from guide.training.weighting import build_weighting
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ def train(
     `init_state`: weights to start from (a warm start, e.g. stage 3 of the staged training) instead of new ones."""
     if affinity_every < 0:
         raise ValueError(f"affinity_every: expected >= 0 (0: off); got {affinity_every}")
+    check_tasks(config.model.tasks)  # a task without a validation score fails here, not after training
     rank, world = _distributed()
     seed_everything(config.seed + rank)
     device = resolve_device(config.device)

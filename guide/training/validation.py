@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -99,56 +101,118 @@ def _nll(logits: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(log_norm - logits[np.arange(len(target)), target]))
 
 
+# --- each task's best-step score (on the same 0..1, higher-is-better scale) and its calibration -----------------
+def _attributes_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
+    """Half micro-F1 of the tags at 0.35, half category accuracy, on the validation products."""
+    rows = data.split_rows("valid")
+    tags, cats = attribute_probs(model, data, rows, device, reps)
+    known = data.cat_targets[rows] >= 0
+    micro, _ = multilabel_f1(data.tag_targets[rows], (tags >= 0.35).astype(float))
+    return 0.5 * micro + 0.5 * float(np.mean(cats[known].argmax(1) == data.cat_targets[rows][known]))
+
+
+def _sentiment_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
+    """Macro-F1, the mean over review sources."""
+    scores = []
+    for source in np.unique(data.review_source):
+        rows = data.review_rows("valid", source)
+        if len(rows):
+            scores.append(macro_f1(data.review_labels[rows], sentiment_log_probs(model, data, rows, device).argmax(1)))
+    return float(np.mean(scores))
+
+
+def _purchase_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
+    """NDCG@10 among 1 + 99 (on the other tasks' scale; full ranking is ~10x smaller)."""
+    split = data.purchase["valid"]
+    sample = np.random.default_rng(0).permutation(len(split.target))[:VALIDATION_SHOPPERS]
+    ranks = purchase_ranks(model, data, split, device, reps, np.sort(sample))
+    logger.info("validation purchase: full-ranking NDCG@10 %.4f, HR@10 %.4f (%d shoppers)",
+                hit_and_ndcg(ranks["full"], 10)[1].mean(), hit_and_ndcg(ranks["full"], 10)[0].mean(),
+                len(sample))  # fmt: skip
+    return float(hit_and_ndcg(ranks["sampled"], 10)[1].mean())
+
+
+def _profile_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
+    """NDCG of the next product's category among the category nodes."""
+    split = data.purchase["valid"]
+    probs = profile_probs(model, data, split, device, reps)
+    labels, known = data.interest_labels(split.target)
+    return float(ndcg_of_label(probs[known][:, data.interest_columns()], labels[known]).mean())
+
+
+def _calibrate_attributes(model: GuideModel, data: TaskData, device) -> dict:
+    rows = data.split_rows("valid")
+    tags, _ = attribute_probs(model, data, rows, device)
+    return {"tag_thresholds": tune_thresholds(data.tag_targets[rows], tags).round(3).tolist()}
+
+
+def _calibrate_purchase(model: GuideModel, data: TaskData, device) -> dict:
+    fusion = fit_fusion(model, data, device)
+    temperature = purchase_temperature(model, data, device, fusion)
+    return {"purchase_fusion": fusion.to_dict(), "purchase_temperature": temperature}
+
+
+def _calibrate_sentiment(model: GuideModel, data: TaskData, device) -> dict:
+    rows = data.review_rows("valid")
+    log_probs = sentiment_log_probs(model, data, rows, device)
+    return {"sentiment_bias": tune_class_bias(data.review_labels[rows], log_probs).round(3).tolist()}
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How training judges and calibrates one task on validation data."""
+
+    # (model, data, device, every product's representations) -> the task's score in [0, 1], higher better: the
+    # best step is the one with the highest mean over the model's tasks
+    score: Callable[[GuideModel, TaskData, object, dict], float]
+    # (model, data, device) -> the calibration entries it tunes on validation (saved with the weights); None: none
+    calibrate: Callable[[GuideModel, TaskData, object], dict] | None = None
+
+
+# Every task a model trains must have an entry: a task without one would drop out of the best-step choice.
+# Calibration runs in this order (the purchase fusion is fitted before its temperature, within its entry).
+VALIDATION: dict[str, Validation] = {
+    ATTRIBUTES: Validation(_attributes_score, _calibrate_attributes),
+    PURCHASE: Validation(_purchase_score, _calibrate_purchase),
+    SENTIMENT: Validation(_sentiment_score, _calibrate_sentiment),
+    PROFILE: Validation(_profile_score),
+}
+
+
+def task_validation(task: str) -> Validation:
+    """The validation entry of `task`; ValueError naming the registry when it has none."""
+    try:
+        return VALIDATION[task]
+    except KeyError:
+        raise ValueError(
+            f"validation: expected an entry for task {task!r} in guide.training.validation.VALIDATION (its best-step "
+            f"score and calibration); got entries for {list(VALIDATION)}; fix: add a Validation(score, calibrate) "
+            "for it there, else it could not take part in choosing the best step"
+        ) from None
+
+
+def check_tasks(tasks) -> None:
+    """ValueError before training when any of `tasks` has no validation entry."""
+    for task in tasks:
+        task_validation(task)
+
+
 def validation_score(model: GuideModel, data: TaskData, device) -> tuple[float, dict[str, float]]:
-    """Mean over active tasks of each task's headline metric on the validation split."""
+    """Mean over the model's tasks of each task's validation score (`VALIDATION`)."""
     model.eval()
     tasks = model.config.tasks
+    check_tasks(tasks)
     reps = item_representations(model, data, device)
-    metrics = {}
-    if ATTRIBUTES in tasks:
-        rows = data.split_rows("valid")
-        tags, cats = attribute_probs(model, data, rows, device, reps)
-        known = data.cat_targets[rows] >= 0
-        micro, _ = multilabel_f1(data.tag_targets[rows], (tags >= 0.35).astype(float))
-        metrics[ATTRIBUTES] = 0.5 * micro + 0.5 * float(np.mean(cats[known].argmax(1) == data.cat_targets[rows][known]))
-    if SENTIMENT in tasks:
-        scores = []
-        for source in np.unique(data.review_source):
-            rows = data.review_rows("valid", source)
-            if len(rows):
-                scores.append(
-                    macro_f1(data.review_labels[rows], sentiment_log_probs(model, data, rows, device).argmax(1))
-                )
-        metrics[SENTIMENT] = float(np.mean(scores))
-    split = data.purchase["valid"]
-    if PURCHASE in tasks:  # NDCG@10 among 1 + 99 (on the other tasks' scale; full ranking is ~10x smaller)
-        sample = np.random.default_rng(0).permutation(len(split.target))[:VALIDATION_SHOPPERS]
-        ranks = purchase_ranks(model, data, split, device, reps, np.sort(sample))
-        metrics[PURCHASE] = float(hit_and_ndcg(ranks["sampled"], 10)[1].mean())
-        logger.info("validation purchase: full-ranking NDCG@10 %.4f, HR@10 %.4f (%d shoppers)",
-                    hit_and_ndcg(ranks["full"], 10)[1].mean(), hit_and_ndcg(ranks["full"], 10)[0].mean(),
-                    len(sample))  # fmt: skip
-    if PROFILE in tasks:
-        probs = profile_probs(model, data, split, device, reps)
-        labels, known = data.interest_labels(split.target)
-        columns = data.interest_columns()
-        metrics[PROFILE] = float(ndcg_of_label(probs[known][:, columns], labels[known]).mean())
+    metrics = {task: float(task_validation(task).score(model, data, device, reps)) for task in tasks}
     return float(np.mean(list(metrics.values()))), metrics
 
 
 def calibrate(model: GuideModel, data: TaskData, device) -> dict:
-    """Per-tag thresholds and sentiment class offsets, tuned on validation data."""
+    """What each of the model's tasks tunes on validation data (per-tag thresholds, sentiment class offsets, the
+    purchase fusion weights and temperature), in `VALIDATION`'s order."""
+    check_tasks(model.config.tasks)
     out = {}
-    if ATTRIBUTES in model.config.tasks:
-        rows = data.split_rows("valid")
-        tags, _ = attribute_probs(model, data, rows, device)
-        out["tag_thresholds"] = tune_thresholds(data.tag_targets[rows], tags).round(3).tolist()
-    if PURCHASE in model.config.tasks:
-        fusion = fit_fusion(model, data, device)
-        out["purchase_fusion"] = fusion.to_dict()
-        out["purchase_temperature"] = purchase_temperature(model, data, device, fusion)
-    if SENTIMENT in model.config.tasks:
-        rows = data.review_rows("valid")
-        log_probs = sentiment_log_probs(model, data, rows, device)
-        out["sentiment_bias"] = tune_class_bias(data.review_labels[rows], log_probs).round(3).tolist()
+    for task, validation in VALIDATION.items():
+        if task in model.config.tasks and validation.calibrate is not None:
+            out.update(validation.calibrate(model, data, device))
     return out
