@@ -46,6 +46,7 @@ SOURCES = (
     "model/tasks.py",
     "model/trunk.py",
     "serving/prepared.py",
+    "serving/served_tasks.py",  # what a product-level task keeps of every product
 )
 GRAPH = ("graph_data", "graph_indices", "graph_indptr", "graph_shape")
 
@@ -60,9 +61,7 @@ def fill_source(fill: Callable) -> bytes:
         return code.co_code + repr(code.co_consts).encode()
 
 
-def key(
-    model: torch.nn.Module, config: dict, catalog_fingerprint: str, device: torch.device, fill: Callable
-) -> str:
+def key(model: torch.nn.Module, config: dict, catalog_fingerprint: str, device: torch.device, fill: Callable) -> str:
     """A digest of the weights, the model config, the catalogue, the sentence encoder, the device type and
     the code that computes the prepared arrays: `fill` (the function `load_or_build` will be given), the
     modules in `SOURCES` and the versions of torch, numpy and scipy."""
