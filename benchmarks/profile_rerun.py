@@ -26,6 +26,7 @@ import importlib.util
 import json
 import os
 import pstats
+import signal
 import statistics
 import sys
 import tempfile
@@ -52,7 +53,7 @@ bench_load = _bench_load()
 AREAS = (
     ("callback: the review through the model + store (submit_review)", "guide/serving/shop.py", "submit_review"),
     ("  of it: the forward pass (Guide.predict)", "guide/serving/facade.py", "predict"),
-    ("  of it: the store's transaction (add_review)", "guide/serving/store.py", "add_review"),
+    ("  of it: the store's transaction (save_review)", "guide/serving/store.py", "save_review"),
     ("panel: the saved review's Why (why_review, occlusion)", "guide/serving/shop.py", "why_review"),
     ("panel: the product's reviews read again (reviews_of)", "guide/serving/shop.py", "reviews_of"),
     ("panel: the result (show_outcome)", "guide/ui/outcome.py", "show_outcome"),
@@ -85,7 +86,7 @@ def timed_run(state: Path, items: list[str], cpus: tuple[set[int] | None, set[in
         os.sched_setaffinity(0, cpus[0])  # the server inherits it
     app.start()
     os.sched_setaffinity(0, cpus[1] or own)
-    opens, sends, stars, rss_mb = [], [], [], None
+    opens, carts, stars, sends, rss_mb = [], [], [], [], None
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=bench_load.CHROMIUM, args=bench_load.ARGS)
@@ -96,6 +97,9 @@ def timed_run(state: Path, items: list[str], cpus: tuple[set[int] | None, set[in
                 page.goto(f"{app.url}/product?product={item}")
                 _settle(page, "Write a review")
                 opened = bench_load.cpu_seconds(app.process.pid)
+                page.locator(".st-key-act_cart").get_by_role("button", name="Add to cart").click()  # a page rerun
+                _settle(page, "Added to your cart")
+                carted = bench_load.cpu_seconds(app.process.pid)
                 text = f"{bench_load.REVIEW_WORDS[number % len(bench_load.REVIEW_WORDS)]} pr{number}"
                 page.get_by_role("radio", name=f"{1 + number % 5} out of 5 stars").click()  # reruns the panel
                 _settle(page)
@@ -107,7 +111,8 @@ def timed_run(state: Path, items: list[str], cpus: tuple[set[int] | None, set[in
                 _settle(page)
                 sends.append(bench_load.cpu_seconds(app.process.pid) - clicked)
                 opens.append(opened - before)
-                stars.append(starred - opened)
+                carts.append(carted - opened)
+                stars.append(starred - carted)
             browser.close()
         rss_mb = resident_mb(app.process.pid)
     finally:
@@ -115,7 +120,7 @@ def timed_run(state: Path, items: list[str], cpus: tuple[set[int] | None, set[in
         os.sched_setaffinity(0, own)
     lines = [json.loads(line) for line in (state / "reruns.jsonl").read_text().splitlines()]
     reruns = [line for line in lines if line["action"] == "send_review"]
-    return opens[1:], stars[1:], sends[1:], reruns[1:], rss_mb  # the first product warms the app up
+    return opens[1:], carts[1:], stars[1:], sends[1:], reruns[1:], rss_mb  # the first product warms up
 
 
 def resident_mb(pid: int) -> float:
@@ -135,7 +140,8 @@ def median_ms(values: list[float]) -> str:
     return f"{statistics.median(values):7.1f} ms (min {min(values):.1f}, max {max(values):.1f})"
 
 
-def report_timing(opens: list[float], stars: list[float], sends: list[float], reruns: list[dict], rss_mb) -> None:
+def report_timing(opens, carts, stars, sends, reruns: list[dict], rss_mb) -> None:
+    """Each click's costs, medians over the products (process CPU in seconds, the log's lines in ms)."""
     outside = [s * 1000 - r["cpu_ms"] for s, r in zip(sends, reruns, strict=True)]
     print(f"'Send review' alone on an idle server, {len(reruns)} sends (the median over them):")
     print(f"  server time, callback -> end of the panel's rerun  {median_ms([r['run_ms'] for r in reruns])}")
@@ -147,6 +153,7 @@ def report_timing(opens: list[float], stars: list[float], sends: list[float], re
     print(f"  panel's own rerun (not the page's)                  {alone} of {len(reruns)}")
     print(f"picking the stars before it (a panel rerun), process CPU {median_ms([s * 1000 for s in stars])}")
     print(f"opening a product (a page run), process CPU           {median_ms([s * 1000 for s in opens])}")
+    print(f"'Add to cart' (a page rerun), process CPU             {median_ms([s * 1000 for s in carts])}")
     print(f"server resident memory at the end                     {rss_mb:.0f} MB")
 
 
@@ -174,6 +181,7 @@ def main() -> None:
     parser.add_argument("--browser-cpus", help="CPUs of this driver and its Chromium (e.g. 1)")
     parser.add_argument("--no-profile", action="store_true", help="the timed run only")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `timeout` stops the app server with us
     if not 2 <= args.reviews <= 20:
         parser.error(f"expected 2..20 reviews, got {args.reviews}")
     cpus = (bench_load.cpus(args.server_cpus), bench_load.cpus(args.browser_cpus))
