@@ -99,10 +99,10 @@ def small_catalog():
 
 @pytest.fixture(scope="session")
 def task_data(small_catalog, encoder):
-    from guide.data import tasks
+    from guide.data import task_data
 
     with single_threaded():
-        return tasks.build(small_catalog, encoder, small_data_config(), "brand", ngram_buckets=NGRAM_BUCKETS)
+        return task_data.build(small_catalog, encoder, small_data_config(), "brand", ngram_buckets=NGRAM_BUCKETS)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 
 TAGS = [f"tag{i}" for i in range(5)]
 CATEGORIES = [f"cat{i}" for i in range(4)]  # the sizes of tests.core_fixtures.synthetic_model

@@ -35,7 +35,7 @@ def _calibrate(args) -> int:
     temperature) for a trained checkpoint, and save it in place."""
     import torch
 
-    from guide.data import tasks as task_data
+    from guide.data import task_data
     from guide.data.catalog import Catalog
     from guide.model.checkpoint import Checkpoint
     from guide.model.device import resolve_device

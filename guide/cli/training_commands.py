@@ -57,7 +57,7 @@ def _configs(args) -> TrainConfig:
 
 
 def _task_data(args, config: TrainConfig):
-    from guide.data import tasks as task_data
+    from guide.data import task_data
     from guide.data.catalog import Catalog
     from guide.data.text import Encoder
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from guide.config import ASSETS_DIR, ATTRIBUTES, SENTIMENT, SENTIMENT_LABELS, DataConfig
 from guide.data.catalog import Catalog
-from guide.data.tasks import TaskData, lexical_texts, review_splits
+from guide.data.task_data import TaskData, lexical_texts, review_splits
 from guide.data.text import MAX_CHARS, hash_ngrams, lexicon_features
 
 logger = logging.getLogger(__name__)

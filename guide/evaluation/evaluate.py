@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.evaluation.sequential import model_values
 from guide.metrics import (
     accuracy,

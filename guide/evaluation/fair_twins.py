@@ -27,7 +27,7 @@ import logging
 from pathlib import Path
 
 from guide.config import ATTRIBUTES, PROJECT_ROOT, SENTIMENT, FinetuneConfig, TrainConfig
-from guide.data import tasks as task_data
+from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import Encoder
 from guide.model.checkpoint import Checkpoint

@@ -31,7 +31,7 @@ from guide.config import SENTIMENT, SENTIMENT_SOURCES
 from guide.data.aspect_cues import review_sentences
 from guide.data.catalog import Catalog
 from guide.data.formats import FORMATS, format_texts
-from guide.data.tasks import EXCLUDED, TaskData
+from guide.data.task_data import EXCLUDED, TaskData
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 from guide.evaluation import peers
 from guide.evaluation.evaluate import TRIVIAL, Statistic, _judge, decide

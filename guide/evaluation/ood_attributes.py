@@ -16,7 +16,7 @@ import torch
 
 from guide.config import ASSETS_DIR, ATTRIBUTES
 from guide.data.catalog import Catalog
-from guide.data.tasks import BENCHMARK_SOURCE, TaskData, lexical_texts
+from guide.data.task_data import BENCHMARK_SOURCE, TaskData, lexical_texts
 from guide.data.text import Encoder, hash_ngrams
 from guide.evaluation import peers
 from guide.evaluation.evaluate import _attribute_measures, _judge

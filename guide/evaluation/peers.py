@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from guide import metrics
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.catalog import Catalog
-from guide.data.tasks import PurchaseSplit, TaskData, lexical_texts
+from guide.data.task_data import PurchaseSplit, TaskData, lexical_texts
 from guide.data.text import MAX_CHARS
 from guide.evaluation import sequential
 from guide.evaluation.evaluate import SMALL, profile_scores

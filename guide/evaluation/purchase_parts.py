@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from guide.config import TASKS
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 from guide.evaluation.evaluate import Statistic, _judge
 from guide.evaluation.sequential import per_shopper
 from guide.metrics import paired_bootstrap_ci

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from guide.config import ATTRIBUTES, PROJECT_ROOT, PURCHASE, SENTIMENT_SOURCES, TASKS, DataConfig
-from guide.data import tasks as task_data
+from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import EmbeddingCache, Encoder
 from guide.evaluation.evaluate import check_checkpoint, merge, model_metrics, summarise, trivial_metrics
@@ -198,7 +198,7 @@ def build_report(
         "notes": [
             "profile interests: the Amazon Beauty category path's levels 1-3, frequent brands and the Sephora "
             "tags; the benchmark's products get silver tags from a TF-IDF one-vs-rest classifier fitted on "
-            "training Sephora products only (guide/data/tasks.py); ndcg_category ranks the next product's "
+            "training Sephora products only (guide/data/task_data.py); ndcg_category ranks the next product's "
             "second path level, ndcg_subcategory its third, ndcg_brand its brand",
             "tag vocabulary, silver-tag classifier and n-gram idf are fitted on training rows only",
             "verdicts: MTL vs STL by a paired bootstrap of the difference (same resampled rows), "

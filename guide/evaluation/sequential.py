@@ -26,7 +26,7 @@ import torch
 from scipy import sparse
 
 from guide.config import PROJECT_ROOT
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 from guide.evaluation.graph_text import fit_graph_text
 from guide.evaluation.published import PUBLISHED, published  # noqa: F401  (the table's home; re-exported)
 from guide.metrics.ranking import positions, ranking_table, target_ranks

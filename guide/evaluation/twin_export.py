@@ -33,9 +33,9 @@ import torch
 from safetensors.torch import save_file
 
 from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
-from guide.data import tasks as task_data
+from guide.data import task_data
 from guide.data.catalog import Catalog
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 from guide.data.text import Encoder
 from guide.evaluation.evaluate import check_checkpoint
 from guide.evaluation.report import RUNS

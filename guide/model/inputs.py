@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 
 
 def text_block(

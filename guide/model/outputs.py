@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 from guide.model.inputs import history_batch, text_block
 from guide.model.network import GuideModel
 from guide.model.tasks import task_spec

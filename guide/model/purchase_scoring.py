@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from guide.data.purchase_signals import content_scores
-from guide.data.tasks import PurchaseSplit, TaskData
+from guide.data.task_data import PurchaseSplit, TaskData
 from guide.metrics.ranking import positions, target_ranks
 from guide.model.fusion import Fusion
 from guide.model.network import GuideModel

@@ -35,7 +35,7 @@ from guide.config import (
     add_task_name,
     remove_task_name,
 )
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, SentimentHead
 from guide.model.losses import attributes_loss, profile_loss, purchase_loss, sentiment_loss
 

@@ -23,7 +23,7 @@ import torch
 from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
 from guide.data.catalog import Catalog
 from guide.data.purchase_signals import TransitionGraph, content_scores
-from guide.data.tasks import BRAND_PREFIX, lexical_texts, train_sequences
+from guide.data.task_data import BRAND_PREFIX, lexical_texts, train_sequences
 from guide.data.text import MAX_CHARS, Encoder, hash_ngrams, lexicon_features
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device

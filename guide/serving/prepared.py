@@ -37,7 +37,7 @@ KEPT = 4  # prepared catalogues kept (the shipped model, a served GUIDE_CHECKPOI
 # hashed from its own source, see `key`).
 SOURCES = (
     "data/purchase_signals.py",
-    "data/tasks.py",
+    "data/task_data.py",
     "data/text.py",
     "model/heads.py",
     "model/inputs.py",

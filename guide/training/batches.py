@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from guide.config import SENTIMENT_LABELS
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.model.inputs import history_tensors, item_block, shopper_batch, text_block
 from guide.model.sentence import TokenTable
 from guide.model.tasks import TASK_SPECS, task_spec

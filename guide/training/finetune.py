@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from guide.config import ATTRIBUTES, SENTIMENT, FinetuneConfig, TrainConfig
 from guide.data.catalog import Catalog
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.metrics import accuracy, macro_f1
 from guide.model import GuideModel
 from guide.model.device import resolve_device, seed_everything

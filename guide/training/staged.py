@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from guide.config import FinetuneConfig, TrainConfig
-from guide.data import tasks as task_data
+from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import EmbeddingCache, Encoder
 from guide.model.checkpoint import Checkpoint

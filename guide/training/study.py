@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from guide.config import SAMPLINGS, SHARING_SCHEMES, WEIGHTINGS, TrainConfig
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.metrics.pareto import pareto
 from guide.training.trainer import train
 

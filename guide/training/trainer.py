@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from guide.config import EMBED_DIM, SAMPLINGS, TrainConfig
 from guide.data.catalog import Catalog
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.model import GuideModel
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device, seed_everything

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
-from guide.data.tasks import TaskData
+from guide.data.task_data import TaskData
 from guide.metrics import (
     macro_f1,
     multilabel_f1,

@@ -6,7 +6,7 @@ import numpy as np
 
 from guide.data.aspect_cues import review_sentences
 from guide.data.short_texts import pick_short_texts
-from guide.data.tasks import EXCLUDED, review_splits
+from guide.data.task_data import EXCLUDED, review_splits
 
 pytest_plugins = ["tests.core_fixtures"]
 

@@ -1,4 +1,4 @@
-"""guide.data.tasks: the arrays per task and split built from the catalogue (shapes, the brand-disjoint attribute
+"""guide.data.task_data: the arrays per task and split built from the catalogue (shapes, the brand-disjoint attribute
 split, the supervised tags) and the purchase task's leave-one-out protocol on the benchmark."""
 
 from __future__ import annotations

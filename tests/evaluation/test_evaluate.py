@@ -13,7 +13,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
 from guide.data.catalog import _vocabularies
-from guide.data.tasks import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_tags
+from guide.data.task_data import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_tags
 from guide.evaluation.evaluate import (
     HEADLINES,
     Statistic,

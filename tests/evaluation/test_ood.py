@@ -16,7 +16,7 @@ import pytest
 
 from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, TrainConfig
 from guide.data.formats import INGREDIENT_CHARS
-from guide.data.tasks import EXCLUDED, TaskData
+from guide.data.task_data import EXCLUDED, TaskData
 from guide.evaluation import ood, peers
 from guide.evaluation.evaluate import VERDICTS, attribute_metrics
 from guide.evaluation.report import markdown
@@ -217,7 +217,7 @@ SIZES = ood.Sizes(sentences=80, titles=120)
 @pytest.fixture(scope="module")
 def amazon_only(small_catalog, encoder):
     """Task data and a tiny checkpoint trained like tiny_checkpoint with the clothing reviews left out."""
-    from guide.data import tasks
+    from guide.data import task_data
     from guide.training import validation
     from guide.training.trainer import train
     from tests.core_fixtures import NGRAM_BUCKETS, single_threaded, small_data_config, tiny_train_config
@@ -227,7 +227,7 @@ def amazon_only(small_catalog, encoder):
     validation.VALIDATION_SHOPPERS = validation.CALIBRATION_SHOPPERS = 300
     try:
         with single_threaded():
-            data = tasks.build(small_catalog, encoder, config, "brand", NGRAM_BUCKETS)
+            data = task_data.build(small_catalog, encoder, config, "brand", NGRAM_BUCKETS)
             return data, train(data, tiny_train_config(data=config), small_catalog, progress=False)
     finally:
         validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS = saved

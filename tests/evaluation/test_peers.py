@@ -16,9 +16,9 @@ import pytest
 
 from guide import metrics
 from guide.config import ATTRIBUTES, DEFAULT_EMBEDDING_DIR, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
-from guide.data import tasks
+from guide.data import task_data
 from guide.data.catalog import Catalog
-from guide.data.tasks import PurchaseSplit
+from guide.data.task_data import PurchaseSplit
 from guide.data.text import EmbeddingCache, Encoder
 from guide.evaluation import peers, sequential
 
@@ -38,8 +38,8 @@ def slice_data(tmp_path_factory):
         shutil.copytree(DEFAULT_EMBEDDING_DIR, folder, dirs_exist_ok=True)
     catalog = Catalog.load(config=CONFIG)
     encoder = Encoder(cache=EmbeddingCache(folder))
-    brand = tasks.build(catalog, encoder, CONFIG, attribute_split="brand")
-    product = tasks.build(catalog, encoder, CONFIG, attribute_split="product")
+    brand = task_data.build(catalog, encoder, CONFIG, attribute_split="brand")
+    product = task_data.build(catalog, encoder, CONFIG, attribute_split="product")
     for data in (brand, product):  # 3,000 of the 22,363 shoppers judged: the same rules, minutes less
         for split in ("valid", "test"):
             data.purchase[split] = _first(data.purchase[split], SHOPPERS)

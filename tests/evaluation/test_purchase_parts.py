@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from guide.data.purchase_signals import TransitionGraph
-from guide.data.tasks import PurchaseSplit
+from guide.data.task_data import PurchaseSplit
 from guide.evaluation import graph_text, purchase_parts, sequential
 from guide.metrics.ranking import positions
 from guide.model.fusion import Fusion

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from guide.data.tasks import PurchaseSplit
+from guide.data.task_data import PurchaseSplit
 from guide.evaluation import sequential
 from guide.metrics.ranking import positions
 
@@ -29,7 +29,7 @@ def _product(cluster: int, k: int) -> int:
 
 
 def _splits(sequences: list[np.ndarray], rng: np.random.Generator) -> dict[str, PurchaseSplit]:
-    """Leave-one-out as guide.data.tasks builds it: train = all but the last 2, valid / test targets after it."""
+    """Leave-one-out as guide.data.task_data builds it: train = all but the last 2, valid / test targets after it."""
     users = [f"u{i}" for i in range(len(sequences))]
 
     def split(cut: int, negatives: bool) -> PurchaseSplit:

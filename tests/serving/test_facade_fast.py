@@ -12,7 +12,7 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.purchase_signals import TransitionGraph, content_scores
-from guide.data.tasks import lexical_texts, train_sequences
+from guide.data.task_data import lexical_texts, train_sequences
 from guide.data.text import hash_ngrams
 from guide.model.inputs import history_batch
 from guide.model.outputs import encode_catalog
