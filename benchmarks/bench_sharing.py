@@ -13,7 +13,7 @@ import json
 import time
 
 from guide.config import DataConfig, ModelConfig, TrainConfig
-from guide.data import tasks as task_data
+from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import Encoder
 from guide.training.trainer import train
