@@ -26,16 +26,16 @@ import json
 import logging
 from pathlib import Path
 
-from guide.config import ATTRIBUTES, PROJECT_ROOT, SENTIMENT, FinetuneConfig, TrainConfig
+from guide.config import ATTRIBUTES, SENTIMENT, FinetuneConfig, TrainConfig
 from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import Encoder
+from guide.evaluation.report import RUNS  # the one home of where evaluation trains into
 from guide.model.checkpoint import Checkpoint
 from guide.model.run_key import config_key
 
 logger = logging.getLogger(__name__)
 
-RUNS = PROJECT_ROOT / "runs"
 TOKEN_TASKS = (ATTRIBUTES, SENTIMENT)  # tasks whose stage-2 draws carry tokens: they fine-tune an encoder
 EMBEDDINGS = "fair-embeddings"  # under `runs`: the twins' own encoders' caches, never the shipped assets
 

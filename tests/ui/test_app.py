@@ -6,6 +6,7 @@ throwaway SQLite database given by GUIDE_DATABASE_URL.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -22,19 +23,29 @@ APP = str(ROOT / "app.py")
 INJECTION = "<script>alert('xss')</script><img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
 
 
-@pytest.fixture(scope="module")
-def database(shipped_guide, tmp_path_factory):
-    """GUIDE_DATABASE_URL for the app under test; the store the tests read it back with."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'app.db'}"
+@contextlib.contextmanager
+def app_database(tmp_path_factory, name: str):
+    """A fresh SQLite database as GUIDE_DATABASE_URL, with no service cached from another module's database
+    before or after; yields its URL."""
+    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'app.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GUIDE_DATABASE_URL", url)
         from guide.ui import state
 
         state.load_service.clear()  # a service cached by an earlier module would use another database
+        try:
+            yield url
+        finally:
+            state.load_service.clear()
+
+
+@pytest.fixture(scope="module")
+def database(shipped_guide, tmp_path_factory):
+    """GUIDE_DATABASE_URL for the app under test; the store the tests read it back with."""
+    with app_database(tmp_path_factory, "app") as url:
         store = Store(url)
         yield store
         store.close()
-        state.load_service.clear()
 
 
 def run_app(**params: str) -> AppTest:

@@ -11,22 +11,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from guide.ui.visuals import WORD_JOINER
-from tests.ui.test_app import APP, literal
+from tests.ui.test_app import APP, app_database, literal
+from tests.ui.test_visuals import GFM_URL
 
-GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE | re.ASCII)  # as tests/ui/test_visuals.py
 PAGES = ("shop", "product", "profile", "model", "tour")
 
 
 @pytest.fixture(scope="module")
 def service(shipped_guide, tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('outage') / 'app.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GUIDE_DATABASE_URL", url)
+    with app_database(tmp_path_factory, "outage"):
         from guide.ui import state
 
-        state.load_service.clear()  # a service cached by an earlier module would use another database
         yield state.load_service()
-        state.load_service.clear()
 
 
 @pytest.fixture
