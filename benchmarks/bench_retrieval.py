@@ -108,7 +108,7 @@ def mark(ok: bool) -> str:
 
 
 def exact_logits(stage: CandidateStage, user: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """(N,) the exact path's fused, tempered logits of every product (as `Guide._fused`), history masked."""
+    """(N,) the exact path's fused, tempered logits of every product (as `ModelPass.fused`), history masked."""
     neural = user @ stage.items.T + stage.bias
     content = content_scores(stage.unit_emb, [history], None)
     graph = stage.transitions.scores([history], np.arange(stage.size))

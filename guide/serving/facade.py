@@ -6,7 +6,8 @@ once and keeps what no request changes (on disk too, `guide/serving/prepared.py`
 representations the heads read, every product's attributes and the transition graph; the purchase head's
 product matrix is transposed once. Afterwards a shopper's purchase scores over the whole catalogue, their
 profile and a review's sentiment are one forward pass of the shared model, over the small shopper side
-only; passes asked for by several threads at once are served together (`guide/serving/batching.py`).
+only; passes asked for by several threads at once are served together (`guide/serving/batching.py`) by one
+batched pass (`guide/serving/model_pass.py`), whose outputs `guide/serving/result_builder.py` turns into results.
 """
 
 from __future__ import annotations
@@ -20,22 +21,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT, SENTIMENT_LABELS
+from guide.config import ATTRIBUTES, DEFAULT_CHECKPOINT, PROFILE, PURCHASE, SENTIMENT
 from guide.data.catalog import Catalog
-from guide.data.purchase_signals import TransitionGraph, content_scores
-from guide.data.task_data import BRAND_PREFIX, lexical_texts, train_sequences
+from guide.data.purchase_signals import TransitionGraph
+from guide.data.task_data import lexical_texts, train_sequences
 from guide.data.text import MAX_CHARS, Encoder, hash_ngrams, lexicon_features
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion
-from guide.model.inputs import history_batch, text_block
+from guide.model.inputs import text_block
 from guide.model.network import ITEM_VECTORS
 from guide.model.outputs import encode_catalog
 from guide.model.tasks import task_spec
 from guide.serving import model_card, prepared, servable, served_tasks
 from guide.serving.batching import Ask, MicroBatcher
 from guide.serving.candidates import CandidateStage
+from guide.serving.model_pass import ModelPass
 from guide.serving.pass_threads import SERVING_THREADS_ENV, PassThreads, serving_threads  # noqa: F401 (read here)
+from guide.serving.result_builder import ResultBuilder, RowAttributes, with_categories
 from guide.serving.results import Attributes, Prediction, Profile, Sentiment
 from guide.serving.search import SearchIndex
 
@@ -72,28 +75,6 @@ def _check_texts(texts) -> list[str]:
     return list(texts)
 
 
-def _with_categories(items: pd.DataFrame, model_category: list[str]) -> pd.DataFrame:
-    """A copy of `items` with the model's category and the one shown: the catalogue's own (Sephora's, or the
-    first two levels of an Amazon category path), else the model's."""
-    path = pd.Series([" › ".join(p[:2]) if len(p) else None for p in items["category_path"]], index=items.index)
-    own = items["category"].where(items["category"].notna(), path)
-    model = pd.Series(model_category, index=items.index)
-    return items.assign(model_category=model, display_category=own.where(own.notna(), model))
-
-
-class _RowAttributes:
-    """A read-only sequence of catalogue rows' `Attributes`, computed on access."""
-
-    def __init__(self, guide: Guide):
-        self._guide = guide
-
-    def __len__(self) -> int:
-        return len(self._guide._item_tags)
-
-    def __getitem__(self, row: int) -> Attributes:
-        return self._guide._attributes(self._guide._item_tags[row], self._guide._item_cats[row])
-
-
 class _Timings(threading.local):
     """The last pass's time and its wait for the lock, per thread: Streamlit runs each browser session's
     script in its own thread, so a session reads its own pass, not another session's that ran since."""
@@ -123,16 +104,10 @@ class Guide:
         self.model = checkpoint.model.to(device).eval()
         self._served = served_tasks.served(self.model.config.tasks)  # how each task is served; refuses unknown ones
         self._catalog = catalog
-        self.tags, self.categories = checkpoint.tags, checkpoint.categories
-        self.interests = checkpoint.interest_names
-        # the parts a profile is shown in, each renormalised: categories (the path's second level), brands, tags
-        self._interest_parts = {
-            part: checkpoint.interest_columns(kind)
-            for part, kind in (("categories", "path2"), ("brands", "brand"), ("tags", "tag"))
-        }
+        self.result_builder = results = ResultBuilder(checkpoint)  # outputs -> plain results
+        self.tags, self.categories, self.interests = results.tags, results.categories, results.interests
+        self.tag_thresholds, self.sentiment_bias = results.tag_thresholds, results.sentiment_bias
         calibration = checkpoint.calibration
-        self.tag_thresholds = np.array(calibration.get("tag_thresholds", [0.5] * len(self.tags)))
-        self.sentiment_bias = np.array(calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
         self._lock = threading.Lock()
         self._timings, self._last_any = _Timings(), {"inference_ms": 0.0, "wait_ms": 0.0}  # this thread's; any's
         self.purchase_temperature = float(calibration.get("purchase_temperature", 1.0))
@@ -158,7 +133,7 @@ class Guide:
         self._batcher = MicroBatcher(self._lock, self._pass)
         self._unit_emb = self._item_emb / np.linalg.norm(self._item_emb, axis=1, keepdims=True).clip(1e-9)
         self.fusion = Fusion(**calibration.get("purchase_fusion", {}))
-        self._items = _with_categories(catalog.items, [self.categories[i] for i in self._item_cats.argmax(1)])
+        self._items = with_categories(catalog.items, [self.categories[i] for i in self._item_cats.argmax(1)])
         self.search_index = SearchIndex(self._items, self._item_emb, encoder)
         # past GUIDE_RETRIEVAL_THRESHOLD products, For you ranks the ANN index's candidates (serving/candidates.py)
         self.candidate_stage = CandidateStage(
@@ -167,6 +142,18 @@ class Guide:
             self._transitions,
             self.fusion,
             self.purchase_temperature,
+        )
+        self.model_pass = ModelPass(  # the batched forward pass the micro-batcher runs
+            self.model,
+            device,
+            encoder,
+            self._served,
+            self._item_repr,
+            fusion=self.fusion,
+            temperature=self.purchase_temperature,
+            unit_emb=self._unit_emb,
+            transitions=self._transitions,
+            candidate_stage=self.candidate_stage,
         )
 
     @classmethod
@@ -242,67 +229,12 @@ class Guide:
         stars = np.array([0 if r is None else r for r in (ratings or [0] * len(history))], np.float32)[-limit:]
         return owned[-limit:], stars, owned
 
-    def _encode_reviews(self, texts: list[str]) -> dict | None:
-        """Reviews as the model reads them (sentence embeddings, n-gram bags, lexicon features), computed by
-        the asking thread before its pass: the sentence encoder, most of a review's cost, never runs under
-        the model lock, so other sessions' passes do not wait for it. None without texts."""
-        if not texts:
-            return None
-        return {
-            "emb": self.encoder.embed([t[:MAX_CHARS] for t in texts], persist=False),
-            "bags": [np.array(hash_ngrams(t, self.model.config.ngram_buckets), np.int64) for t in texts],
-            "lexicon": lexicon_features(texts),
-        }
-
-    def _reviews_block(self, texts: list[str]) -> dict:
-        return self._encoded_block([self._encode_reviews(texts)])
-
-    def _encoded_block(self, encoded: list[dict]) -> dict:
-        """The asks' encoded reviews (`_encode_reviews`) as one block, in ask order."""
-        emb = np.concatenate([part["emb"] for part in encoded])
-        bags = [bag for part in encoded for bag in part["bags"]]
-        lexicon = np.concatenate([part["lexicon"] for part in encoded])
-        return text_block(emb, bags, np.arange(len(emb)), self.device, lexicon=lexicon)
-
-    # --- results --------------------------------------------------------------------------------
-    def _sentiment(self, logits: torch.Tensor, texts: list[str]) -> list[Sentiment]:
-        log_probs = torch.log_softmax(logits, -1).cpu().numpy()
-        probs = np.exp(log_probs)
-        labels = (log_probs + self.sentiment_bias).argmax(1)
-        return [
-            Sentiment(
-                SENTIMENT_LABELS[k], float(p[2] - p[0]), dict(zip(SENTIMENT_LABELS, map(float, p))), len(t) > MAX_CHARS
-            )
-            for k, p, t in zip(labels, probs, texts)
-        ]
-
-    def _attributes(self, tag_probs: np.ndarray, cat_probs: np.ndarray) -> Attributes:
-        order = np.argsort(-tag_probs)
-        predicted = [self.tags[j] for j in order if tag_probs[j] >= self.tag_thresholds[j]]
-        top = np.argsort(-cat_probs)[:5]
-        return Attributes(
-            {t: float(p) for t, p in zip(self.tags, tag_probs)},
-            predicted,
-            self.categories[top[0]],
-            {self.categories[j]: float(cat_probs[j]) for j in top},
-        )
-
-    def _profile(self, logits: torch.Tensor) -> Profile:
-        probs = task_spec(PROFILE).read(logits, self.model.config)[0].cpu().numpy()
-        interests = dict(sorted(zip(self.interests, map(float, probs)), key=lambda kv: -kv[1]))
-        parts = {}
-        for part, columns in self._interest_parts.items():
-            share = probs[columns] / max(float(probs[columns].sum()), 1e-12)
-            names = [self.interests[j].removeprefix(BRAND_PREFIX) for j in columns]
-            parts[part] = dict(sorted(zip(names, map(float, share)), key=lambda kv: -kv[1]))
-        return Profile(interests, **parts)
-
     # --- public API -----------------------------------------------------------------------------
     @torch.inference_mode()
     def sentiment(self, texts: list[str]) -> list[Sentiment]:
         texts = _check_texts(texts)
-        out = self._batcher.run(Ask(texts=texts, encoded=self._encode_reviews(texts)))
-        return self._sentiment(out[SENTIMENT], texts)
+        out = self._batcher.run(Ask(texts=texts, encoded=self.model_pass.encode_reviews(texts)))
+        return self.result_builder.sentiments(out[SENTIMENT], texts)
 
     @torch.inference_mode()
     def attributes(self, texts: list[str]) -> list[Attributes]:
@@ -315,22 +247,20 @@ class Guide:
             reps = self.model.encode_items(text_block(emb, bags, np.arange(len(texts)), self.device, feats))
             logits = self.model.attribute_logits(reps)
         tags, cats = task_spec(ATTRIBUTES).read(logits, self.model.config)
-        return [self._attributes(t, c) for t, c in zip(tags.cpu().numpy(), cats.cpu().numpy())]
+        return [self.result_builder.attributes(t, c) for t, c in zip(tags.cpu().numpy(), cats.cpu().numpy())]
 
-    def attributes_by_row(self) -> _RowAttributes:
+    def attributes_by_row(self) -> RowAttributes:
         """Every catalogue row's `Attributes`, built when a row is read (building all 20,951 up front
         took 3 s of the app's start)."""
-        return _RowAttributes(self)
+        return RowAttributes(self.result_builder, self._item_tags, self._item_cats)
 
     def predicted_tags(self, limit: int = 5) -> list[list[str]]:
         """Per catalogue row, the tags over their thresholds, most confident first, at most `limit`."""
-        order = np.argsort(-self._item_tags, axis=1)
-        over = np.take_along_axis(self._item_tags >= self.tag_thresholds, order, axis=1)
-        return [[self.tags[j] for j in row[keep][:limit]] for row, keep in zip(order, over, strict=True)]
+        return self.result_builder.predicted_tags(self._item_tags, limit)
 
     def item_attributes(self, item_ids: list[str]) -> list[Attributes]:
         rows = self._catalog.rows(list(item_ids))
-        return [self._attributes(self._item_tags[r], self._item_cats[r]) for r in rows]
+        return [self.result_builder.attributes(self._item_tags[r], self._item_cats[r]) for r in rows]
 
     def purchase(self, history: list[str], candidates: list[str], ratings=None) -> list[float]:
         if isinstance(candidates, str) or not candidates:
@@ -368,7 +298,7 @@ class Guide:
             dict.fromkeys((list(items) if items is not None else []) + ([review_item] if review_item else []))
         )
         attr_rows = self._catalog.rows(attr_ids) if attr_ids else np.zeros(0, np.int64)
-        encoded = self._encode_reviews(review_texts)
+        encoded = self.model_pass.encode_reviews(review_texts)
         out, elapsed = self._forward(Ask(history_rows, stars, review_texts, rows, owned=owned, encoded=encoded))
         # A catalogue product's answers (attributes) do not depend on the request: read from the pass made at load.
         answers = served_tasks.answers(self, self._served, out, rows, attr_rows, review_texts)
@@ -392,61 +322,9 @@ class Guide:
         return out, ask.inference_ms
 
     def _pass(self, asks: list[Ask]) -> None:
-        """`_batched_pass` on the serving threads (`guide/serving/pass_threads.py`), whatever torch is set to."""
+        """`ModelPass.run` on the serving threads (`guide/serving/pass_threads.py`), whatever torch is set to."""
         with self._pass_threads():
-            self._batched_pass(asks)
-
-    @torch.inference_mode()
-    def _batched_pass(self, asks: list[Ask]) -> None:
-        """One model call for every ask: their reviews in one block, their shoppers in one padded history
-        batch, the whole catalogue scored for all of them in one matrix product. Purchase: the head's
-        logits plus the content and transition signals, turned into P(next purchase = product) by a
-        softmax with the temperature fitted on validation; each ask's `rows` pick what it asked for."""
-        texts = [text for ask in asks for text in ask.texts]
-        shoppers = [ask for ask in asks if ask.history is not None]
-        batch: dict = {}
-        if texts:
-            encoded = [ask.encoded or self._encode_reviews(ask.texts) for ask in asks if ask.texts]
-            batch["reviews"] = self._encoded_block(encoded)
-        if shoppers:
-            batch.update(history_batch([a.history for a in shoppers], [a.stars for a in shoppers], self.device))
-            batch["profile"] = True
-            batch["catalog"] = any(len(a.rows) for a in shoppers) and not self.candidate_stage.active
-        raw = self.model(batch, item_repr=self._item_repr)
-        for ask in asks:
-            ask.out = {}
-        served_tasks.share(raw, self._served, asks, shoppers)  # each ask's texts' and shopper's rows
-        if not shoppers:
-            return
-        buying = [i for i, ask in enumerate(shoppers) if len(ask.rows)]
-        if buying and self.candidate_stage.active:
-            self._ranked_by_candidates(
-                [shoppers[i] for i in buying], batch["history"][buying], batch["history_mask"][buying]
-            )
-        elif buying:
-            neural = raw[PURCHASE][buying].cpu().numpy()  # (n, N)
-            fused = self._fused(neural, [shoppers[i].history for i in buying]) / self.purchase_temperature
-            for logits, i in zip(fused, buying, strict=True):
-                owned = shoppers[i].history if shoppers[i].owned is None else shoppers[i].owned
-                logits[owned] = -np.inf  # what the shopper has (all of it) is not their next purchase
-                probs = np.exp(logits - logits.max())
-                shoppers[i].out[PURCHASE] = (probs / probs.sum())[shoppers[i].rows]
-        for ask in shoppers:
-            ask.out.setdefault(PURCHASE, np.zeros(0, np.float32))
-
-    def _ranked_by_candidates(self, asks: list[Ask], history: torch.Tensor, mask: torch.Tensor) -> None:
-        """Past the threshold: each shopper's candidates from the index, scored exactly (`CandidateStage`); an
-        ask for some rows (not the whole catalogue) has them scored among the candidates."""
-        users = self.model.heads[PURCHASE].users(self._item_repr[ITEM_VECTORS][history], mask).cpu().numpy()
-        whole = len(self._all_rows_np)
-        probs = self.candidate_stage.probabilities(
-            users,
-            [ask.history for ask in asks],
-            [ask.history if ask.owned is None else ask.owned for ask in asks],
-            [ask.rows if len(ask.rows) < whole else np.zeros(0, np.int64) for ask in asks],
-        )
-        for ask, catalogue in zip(asks, probs, strict=True):
-            ask.out[PURCHASE] = catalogue[ask.rows]
+            self.model_pass.run(asks)
 
     @property
     def last_inference_ms(self) -> float:
@@ -467,20 +345,6 @@ class Guide:
     @last_wait_ms.setter
     def last_wait_ms(self, value: float) -> None:
         self._timings.wait_ms = self._last_any["wait_ms"] = float(value)
-
-    def _fused(self, neural: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
-        """(n, N): the head's logits over the catalogue plus the content and transition signals of each
-        shopper, weighted as fitted on validation (`guide/model/fusion.py`)."""
-        fusion = self.fusion
-        out = fusion.neural * neural
-        known = [i for i, history in enumerate(histories) if len(history)]
-        if not known or (not fusion.content and not fusion.transitions):
-            return out
-        shoppers = [histories[i] for i in known]
-        content = content_scores(self._unit_emb, shoppers, None) if fusion.content else None
-        graph = self._transitions.scores(shoppers, self._all_rows_np) if fusion.transitions else None
-        out[known] = fusion.combine(neural[known], content, graph)
-        return out
 
     # --- raw logits of texts the serving cache must not keep (occlusion variants, serving/occlusion.py) ---------
     def _uncached_block(self, texts: list[str], lexical: list[str], feats: np.ndarray | None = None) -> dict:

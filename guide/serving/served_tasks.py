@@ -5,8 +5,8 @@ A task's answer is about one of three things (its `unit`):
   other prepared arrays), and a request reads the rows it names (attributes);
 - REVIEW: one answer per review text of a pass (sentiment);
 - SHOPPER: one answer per shopper of a pass, from the shopper's row of the task's output (profile). Purchase is a
-  shopper task whose share the facade computes itself (`sliced=False`): the head's catalogue scores fused with
-  the content and transition signals and calibrated, for the rows asked.
+  shopper task whose share the batched pass computes itself (`sliced=False`, `model_pass.py`): the head's
+  catalogue scores fused with the content and transition signals and calibrated, for the rows asked.
 
 `Guide.predict` answers every task of its model through `answers`: the four shipped ones fill `Prediction`'s own
 fields, a task registered later (`guide.model.tasks.register`) lands in `Prediction.more` under its name. A task
@@ -38,7 +38,7 @@ class ServedTask:
     # PRODUCT: (model, every product's representations) -> the logits of every product, read by the task's spec
     catalogue: Callable[[torch.nn.Module, dict], torch.Tensor] | None = None
     arrays: tuple[str, ...] = ()  # PRODUCT: the names its read outputs are kept under, one per output
-    sliced: bool = True  # SHOPPER: the shopper's row of the output is its share (False: the facade computes it)
+    sliced: bool = True  # SHOPPER: the shopper's row of the output is its share (False: the pass computes it)
 
     def __post_init__(self):
         if self.unit not in UNITS:
@@ -59,12 +59,12 @@ SERVED_TASKS: dict[str, ServedTask] = {
     PURCHASE: ServedTask(SHOPPER, _purchase, sliced=False),
     ATTRIBUTES: ServedTask(
         PRODUCT,
-        lambda guide, tags, cats: guide._attributes(tags, cats),
+        lambda guide, tags, cats: guide.result_builder.attributes(tags, cats),
         catalogue=lambda model, reps: model.attribute_logits(reps),
         arrays=("item_tags", "item_cats"),
     ),
-    SENTIMENT: ServedTask(REVIEW, lambda guide, logits, texts: guide._sentiment(logits, texts)),
-    PROFILE: ServedTask(SHOPPER, lambda guide, logits, rows: guide._profile(logits)),
+    SENTIMENT: ServedTask(REVIEW, lambda guide, logits, texts: guide.result_builder.sentiments(logits, texts)),
+    PROFILE: ServedTask(SHOPPER, lambda guide, logits, rows: guide.result_builder.profile(logits)),
 }
 
 
@@ -96,7 +96,7 @@ def products(model, reps: dict, tasks: dict[str, ServedTask]) -> dict[str, np.nd
 
 def share(raw: dict, tasks: dict[str, ServedTask], asks: list, shoppers: list) -> None:
     """Each ask's share of one pass's outputs (`raw`): its texts' rows of every REVIEW task, its shopper's row of
-    every sliced SHOPPER task, into `ask.out` (which the facade has already set to a dict)."""
+    every sliced SHOPPER task, into `ask.out` (which the pass has already set to a dict)."""
     start = 0
     for ask in asks:
         if ask.texts:

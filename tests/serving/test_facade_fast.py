@@ -53,7 +53,7 @@ def _straightforward(guide, fresh, history: list[str], review: str, review_item:
     rows, stars, owned = guide._history(history, None)
     batch = history_batch([rows], [stars], guide.device)
     batch.update(
-        reviews=guide._reviews_block([review]),
+        reviews=guide.model_pass.reviews_block([review]),
         candidates=torch.arange(len(guide.catalog)),
         attr_index=torch.from_numpy(guide._catalog.rows([review_item])),
         profile=True,

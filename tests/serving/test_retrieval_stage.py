@@ -55,7 +55,7 @@ def monkeypatch_module():
 
 
 def _exact(catalogue, shopper: int) -> np.ndarray:
-    """(N,) the exact path's fused, tempered logits of every product for one shopper (as Guide._fused)."""
+    """(N,) the exact path's fused, tempered logits of every product for one shopper (as ModelPass.fused)."""
     vectors, unit, graph, histories, users = catalogue
     history = histories[shopper]
     neural = users[shopper] @ vectors[:, :-1].T + vectors[:, -1]
