@@ -9,7 +9,7 @@ report["ood"] = {
 }
 Every figure has a 95% bootstrap CI (`evaluate._judge`). A model row is compared with each peer trained on
 the same reviews and a format with the catalogue format by the paired bootstrap of the difference on the
-same rows (`metrics.paired_bootstrap_ci`), decided by `evaluate.decide`: beats / ties / behind.
+same rows (`metrics.paired_bootstrap_ci`), decided by `summary.decide`: beats / ties / behind.
 
 Here: the sentences and source views, the sentiment table and the section's assembly (`ood_report`); the
 attribute pieces (each text format's inputs, the model and the peers on them, the Beauty 2014 titles and their
@@ -34,7 +34,7 @@ from guide.data.formats import FORMATS, format_texts
 from guide.data.task_data import EXCLUDED, TaskData
 from guide.data.text import Encoder, hash_ngrams, lexicon_features
 from guide.evaluation import peers
-from guide.evaluation.evaluate import TRIVIAL, Statistic, _judge, decide
+from guide.evaluation.evaluate import Statistic, _judge
 from guide.evaluation.ood_attributes import (
     CATALOGUE,
     PEER_FEATURES,
@@ -47,6 +47,7 @@ from guide.evaluation.ood_attributes import (
     peer_attributes,
     title_sample,
 )
+from guide.evaluation.summary import TRIVIAL, decide
 from guide.metrics import accuracy, macro_f1, paired_bootstrap_ci, pearson, spearman
 from guide.model.checkpoint import Checkpoint
 from guide.model.outputs import sentiment_log_probs

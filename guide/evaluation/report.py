@@ -19,10 +19,11 @@ from guide.config import ATTRIBUTES, PROJECT_ROOT, PURCHASE, SENTIMENT_SOURCES, 
 from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import EmbeddingCache, Encoder
-from guide.evaluation.evaluate import check_checkpoint, merge, model_metrics, summarise, trivial_metrics
+from guide.evaluation.evaluate import check_checkpoint, merge, model_metrics, trivial_metrics
 from guide.evaluation.purchase_parts import peer_names
 from guide.evaluation.report_markdown import markdown
 from guide.evaluation.sequential import calibration, published
+from guide.evaluation.summary import summarise
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
 from guide.model.fusion import Fusion

@@ -8,7 +8,7 @@ so a saved report renders without the model.
 from __future__ import annotations
 
 from guide.config import TASKS
-from guide.evaluation.evaluate import HEADLINES, decide
+from guide.evaluation.summary import HEADLINES, decide
 from guide.training.study import study_lines
 
 

@@ -1,4 +1,4 @@
-"""guide.evaluation.evaluate: verdicts decided by CIs (paired where per-row scores exist), delta_m with and
+"""guide.evaluation.evaluate and .summary: verdicts decided by CIs (paired where per-row scores exist), delta_m with and
 without failed twins, refusal of mismatched checkpoints; and the leakage rules of the fitted tables in
 guide.data (tag vocabulary, silver categories, n-gram idf see training rows only). Synthetic data only."""
 
@@ -14,17 +14,9 @@ import torch
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
 from guide.data.catalog import _vocabularies
 from guide.data.task_data import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_tags
-from guide.evaluation.evaluate import (
-    HEADLINES,
-    Statistic,
-    _judge,
-    check_checkpoint,
-    decide,
-    model_metrics,
-    summarise,
-    trivial_metrics,
-)
+from guide.evaluation.evaluate import Statistic, _judge, check_checkpoint, model_metrics, trivial_metrics
 from guide.evaluation.report import _scored, markdown
+from guide.evaluation.summary import HEADLINES, decide, summarise
 
 pytest.register_assert_rewrite("tests.core_fixtures")
 from tests.core_fixtures import CATEGORIES, TAGS, synthetic_model  # noqa: E402

@@ -18,8 +18,9 @@ from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, Trai
 from guide.data.formats import INGREDIENT_CHARS
 from guide.data.task_data import EXCLUDED, TaskData
 from guide.evaluation import ood, peers
-from guide.evaluation.evaluate import VERDICTS, attribute_metrics
+from guide.evaluation.evaluate import attribute_metrics
 from guide.evaluation.report import markdown
+from guide.evaluation.summary import VERDICTS
 from guide.model.run_key import config_key
 
 pytest_plugins = ["tests.core_fixtures"]

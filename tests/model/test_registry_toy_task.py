@@ -18,6 +18,7 @@ from torch import nn
 
 from guide.config import TASKS, ModelConfig, task_names
 from guide.evaluation import evaluate, twin_export
+from guide.evaluation.summary import summarise
 from guide.metrics import accuracy, bootstrap_ci
 from guide.model.inputs import item_block
 from guide.model.outputs import item_representations
@@ -165,7 +166,7 @@ def test_a_fifth_task_trains_validates_evaluates_and_is_served(toy, toy_checkpoi
     assert per_row[PRICE]["test"]() == pytest.approx(metrics[PRICE]["test"]["accuracy"])
     report: dict = {}
     evaluate.merge(report, "MTL", metrics)
-    summary = evaluate.summarise(report, per_row={"MTL": per_row})
+    summary = summarise(report, per_row={"MTL": per_row})
     assert summary["headline_metrics"][PRICE] == "accuracy"
     assert summary["tasks"][PRICE]["MTL"] == pytest.approx(metrics[PRICE]["test"]["accuracy"])
     assert summary["tasks"][PRICE]["trivial_peer"] == "Majority band"

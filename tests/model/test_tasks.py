@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS
-from guide.evaluation.evaluate import HEADLINES, TRIVIAL
+from guide.evaluation.summary import HEADLINES, TRIVIAL
 from guide.model.heads import AttributesHead, ProfileHead, PurchaseHead, SentimentHead
 from guide.model.losses import attributes_loss, profile_loss, purchase_loss, sentiment_loss
 from guide.model.tasks import TASK_SPECS, task_spec
