@@ -36,6 +36,7 @@ KEPT = 4  # prepared catalogues kept (the shipped model, a served GUIDE_CHECKPOI
 # The modules the filling function calls: a change in any of them makes a new key (the function itself is
 # hashed from its own source, see `key`).
 SOURCES = (
+    "data/beauty.py",  # the benchmark's source name, which picks the sequences of the transition graph
     "data/purchase_signals.py",
     "data/task_data.py",
     "data/text.py",

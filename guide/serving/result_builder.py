@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from guide.config import PROFILE, SENTIMENT_LABELS
-from guide.data.task_data import BRAND_PREFIX
+from guide.data.interests import BRAND_PREFIX
 from guide.data.text import MAX_CHARS
 from guide.model.checkpoint import Checkpoint
 from guide.model.tasks import task_spec

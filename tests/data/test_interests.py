@@ -1,4 +1,4 @@
-"""guide.data.task_data: the profile's interest vocabulary (category path levels, brands, tags) and each
+"""guide.data.interests: the profile's interest vocabulary (category path levels, brands, tags) and each
 product's interest distribution; guide.data.text.lexicon_features; guide.data.formats. Synthetic rows."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guide.data import task_data
+from guide.data import interests, task_data
 from guide.data.formats import FORMATS, format_texts
-from guide.data.task_data import BRAND_MASS, BRAND_PREFIX, PATH_MASS, TAG_MASS, interest_vocabulary
+from guide.data.interests import BRAND_MASS, BRAND_PREFIX, PATH_MASS, TAG_MASS, interest_vocabulary
 from guide.data.text import lexicon_features
 
 FACE = ["Skin Care", "Face", "Cleansers"]
@@ -34,8 +34,8 @@ def _catalog(min_count: int) -> SimpleNamespace:
 
 
 def test_vocabulary_holds_the_path_levels_and_brands_that_are_frequent_enough(monkeypatch):
-    monkeypatch.setattr(task_data, "PATH_MIN_COUNT", 3)
-    monkeypatch.setattr(task_data, "BRAND_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "PATH_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "BRAND_MIN_COUNT", 3)
     names, kinds = interest_vocabulary(_catalog(3), ["Vegan", "Matte"])
     assert names == ["Makeup", "Skin Care", "Makeup › Nails", "Skin Care › Face", "Skin Care › Face › Cleansers",
                      "Brand: Acme", "Brand: OPI", "Vegan", "Matte"]  # fmt: skip
@@ -43,13 +43,13 @@ def test_vocabulary_holds_the_path_levels_and_brands_that_are_frequent_enough(mo
 
 
 def test_a_products_interest_spreads_over_its_path_levels_brand_and_tags(monkeypatch):
-    monkeypatch.setattr(task_data, "PATH_MIN_COUNT", 3)
-    monkeypatch.setattr(task_data, "BRAND_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "PATH_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "BRAND_MIN_COUNT", 3)
     catalog = _catalog(3)
     names, kinds = interest_vocabulary(catalog, ["Vegan", "Matte"])
     tags = np.zeros((len(catalog.items), 2), np.float32)
     tags[0] = [1, 1]  # the first face cleanser has both tags
-    out = task_data._interest_targets(catalog, names, kinds, tags)
+    out = interests.interest_targets(catalog, names, kinds, tags)
     column = {n: i for i, n in enumerate(names)}
     np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-6)
     for node in ("Skin Care", "Skin Care › Face", "Skin Care › Face › Cleansers"):
@@ -65,11 +65,11 @@ def test_a_products_interest_spreads_over_its_path_levels_brand_and_tags(monkeyp
 
 
 def test_interest_labels_rank_the_second_path_level_and_skip_products_without_one(monkeypatch):
-    monkeypatch.setattr(task_data, "PATH_MIN_COUNT", 3)
-    monkeypatch.setattr(task_data, "BRAND_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "PATH_MIN_COUNT", 3)
+    monkeypatch.setattr(interests, "BRAND_MIN_COUNT", 3)
     catalog = _catalog(3)
     names, kinds = interest_vocabulary(catalog, ["Vegan"])
-    interest = task_data._interest_targets(catalog, names, kinds, np.zeros((len(catalog.items), 1), np.float32))
+    interest = interests.interest_targets(catalog, names, kinds, np.zeros((len(catalog.items), 1), np.float32))
     data = SimpleNamespace(item_interest=interest, interest_kinds=kinds, categories=[])
     data.interest_columns = lambda kind="path2": task_data.TaskData.interest_columns(data, kind)
     labels, known = task_data.TaskData.interest_labels(data, np.array([0, 3, 6, 7]))

@@ -13,7 +13,8 @@ import torch
 
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, TASKS, DataConfig
 from guide.data.catalog import _vocabularies
-from guide.data.task_data import PurchaseSplit, TaskData, _train_bags, ngram_idf, silver_tags
+from guide.data.interests import silver_tags
+from guide.data.task_data import PurchaseSplit, TaskData, _train_bags, ngram_idf
 from guide.evaluation.evaluate import Statistic, _judge, check_checkpoint, model_metrics, trivial_metrics
 from guide.evaluation.report import _scored, markdown
 from guide.evaluation.summary import HEADLINES, decide, summarise
