@@ -1,6 +1,7 @@
-"""guide.evaluation.ood: the out-of-domain tables. Synthetic units (text formats, the category map, sentences
-inheriting their review's label, one-source views, the fast rank correlation, the one-source setting) and the
-whole section on a small real slice with a tiny model trained on both sources and one trained on Amazon only."""
+"""guide.evaluation.ood: the out-of-domain tables. Synthetic units (sentences inheriting their review's label,
+one-source views, the fast rank correlation, the one-source setting) and the whole section on a small real slice
+with a tiny model trained on both sources and one trained on Amazon only (the formats and the category map:
+test_ood_attributes.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guide.config import DEFAULT_CHECKPOINT, SENTIMENT_SOURCES, DataConfig, TrainConfig
-from guide.data.formats import INGREDIENT_CHARS
+from guide.config import SENTIMENT_SOURCES, DataConfig, TrainConfig
 from guide.data.task_data import EXCLUDED, TaskData
 from guide.evaluation import ood, peers
 from guide.evaluation.evaluate import attribute_metrics
@@ -27,42 +27,6 @@ pytest_plugins = ["tests.core_fixtures"]
 
 
 # --- synthetic units ----------------------------------------------------------------------------------------
-def test_formats_are_what_a_person_types():
-    items = pd.DataFrame(
-        {"title": ["Glow Serum", "Lip Oil"], "brand": ["Acme", ""], "ingredients": ["Water, " + "x" * 400, ""]}
-    )
-    texts = ood.format_texts(items, np.array([1, 0]))
-    assert list(texts) == ["name", "name + brand", "name + brand + ingredients"]
-    assert texts["name"] == ["Lip Oil", "Glow Serum"]
-    assert texts["name + brand"] == ["Lip Oil", "Glow Serum | Acme"]  # an empty brand adds no separator
-    with_ingredients = texts["name + brand + ingredients"][1]
-    assert with_ingredients.startswith("Glow Serum | Acme | Water, x")
-    assert len(with_ingredients) == len("Glow Serum | Acme | ") + INGREDIENT_CHARS
-
-
-def test_category_map_takes_the_longest_prefix_and_keeps_deliberate_gaps():
-    table = {("Makeup", "Face"): "Face", ("Makeup", "Face", "Blush"): "Cheek", ("Makeup", "Face", "Bronzers"): None}
-    assert ood.map_category(["Makeup", "Face", "Foundation"], table) == "Face"
-    assert ood.map_category(["Makeup", "Face", "Blush"], table) == "Cheek"
-    assert ood.map_category(["Makeup", "Face", "Bronzers"], table) is None  # ambiguous: left unmapped on purpose
-    assert ood.map_category(["Makeup"], table) is None
-    assert ood.map_category([], table) is None
-
-
-def test_the_committed_category_map_reads_and_a_bad_header_is_refused(tmp_path):
-    table = ood.load_category_map()
-    assert table[("Makeup", "Face", "Blush")] == "Cheek" and table[("Skin Care", "Face", "Oils & Serums")] is None
-    assert (
-        table[("Tools & Accessories", "Makeup Brushes & Tools", "Puffs, Sponges & Wedges")] == "Brushes & Applicators"
-    )
-    shipped = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text())["categories"]
-    assert {c for c in table.values() if c} <= set(shipped)  # every mapped name is one of the model's categories
-    bad = tmp_path / "map.csv"
-    bad.write_text("path,cat\nMakeup,Face\n")
-    with pytest.raises(ValueError, match="beauty_path"):
-        ood.load_category_map(bad)
-
-
 def test_sentences_inherit_their_reviews_label_and_stars_in_a_bounded_seeded_sample():
     reviews = pd.DataFrame(
         {
