@@ -7,7 +7,7 @@ import json
 import pytest
 
 from guide.ui.visuals import md_text
-from tests.ui.test_app import captions, database, no_problems, open_page, run_app  # noqa: F401  (fixture)
+from tests.ui.app_driver import captions, no_problems, open_page, run_app
 
 NOTE = "A replica run *of* the same training."
 TASKS = ["purchase", "attributes", "sentiment", "profile"]

@@ -1,4 +1,4 @@
-"""AppTest: every page and the main flows of app.py, asserting what a person sees.
+"""AppTest: every page and the main flows of app.py, asserting what a person sees (reviews: test_review_form.py).
 
 The app loads the real shipped model once per test process (st.cache_resource) and writes to a
 throwaway SQLite database given by GUIDE_DATABASE_URL.
@@ -6,106 +6,23 @@ throwaway SQLite database given by GUIDE_DATABASE_URL.
 
 from __future__ import annotations
 
-import contextlib
 import html
-import json
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from guide.serving.store import Store
 from guide.ui.visuals import WORD_JOINER, md_text
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-INJECTION = "<script>alert('xss')</script><img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
-
-
-@contextlib.contextmanager
-def app_database(tmp_path_factory, name: str):
-    """A fresh SQLite database as GUIDE_DATABASE_URL, with no service cached from another module's database
-    before or after; yields its URL."""
-    url = f"sqlite:///{tmp_path_factory.mktemp(name) / 'app.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GUIDE_DATABASE_URL", url)
-        from guide.ui import state
-
-        state.load_service.clear()  # a service cached by an earlier module would use another database
-        try:
-            yield url
-        finally:
-            state.load_service.clear()
-
-
-@pytest.fixture(scope="module")
-def database(shipped_guide, tmp_path_factory):
-    """GUIDE_DATABASE_URL for the app under test; the store the tests read it back with."""
-    with app_database(tmp_path_factory, "app") as url:
-        store = Store(url)
-        yield store
-        store.close()
-
-
-def run_app(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params.update(params)
-    return at.run()
-
-
-def open_page(at: AppTest, page: str, **params: str) -> AppTest:
-    at.query_params.update(params)
-    return at.switch_page(f"guide/ui/{page}.py").run()
-
-
-def no_problems(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def cards(at: AppTest) -> list[str]:
-    return [h.value for h in at.get("html") if h.value.startswith('<div class="g-card">')]
-
-
-def likelihoods(at: AppTest) -> list[float]:
-    """The likelihood each card shows, as a probability ('<0.1%' reads as 0.0005)."""
-    shown = [
-        m for body in cards(at) for m in re.findall(r"<b>(&lt;0\.1|<0\.1|[\d.]+)%</b> chance it's your next", body)
-    ]
-    return [0.0005 if "lt;" in m or "<" in m else float(m) / 100 for m in shown]
-
-
-def literal(markdown: str) -> str:
-    """What a person reads from Markdown whose punctuation md_text escaped."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
-def captions(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.caption)
-
-
-def shopper(at: AppTest) -> str:
-    return f"{at.session_state['persona']}~{at.session_state['visitor']}"
-
-
-def amazon_item(at: AppTest) -> str:
-    from guide.ui import state
-
-    service = state.load_service()
-    persona = service.personas[at.session_state["persona"]]
-    items = service.items
-    return next(i for i in items.loc[items["source"] == "amazon", "item_id"] if i not in persona.history)
-
-
-def send_review(at: AppTest, stars: int, text: str, title: str = "") -> AppTest:
-    from guide.ui.review_form import key
-
-    item = at.query_params["product"]
-    item = item[0] if isinstance(item, list) else item  # the form's fields are keyed per product
-    at.feedback(key=key("stars", item)).set_value(None if stars is None else stars - 1)
-    at.text_input(key=key("title", item)).set_value(title)
-    at.text_area(key=key("text", item)).set_value(text)
-    return at.button[[b.label for b in at.button].index("Send review")].click().run()
+from tests.ui.app_driver import (
+    amazon_item,
+    captions,
+    cards,
+    likelihoods,
+    literal,
+    no_problems,
+    open_page,
+    run_app,
+    shopper,
+)
 
 
 def test_shop_opens_on_a_real_shopper_ranked_for_them(database):
@@ -235,67 +152,6 @@ def test_other_product_errors_show_their_own_message(database, monkeypatch):
     assert "There is no product" not in at.error[0].value and "damaged one" in at.error[0].value
 
 
-def test_review_shows_the_four_answers_and_moves_the_profile(database):
-    at = run_app()
-    item = amazon_item(at)
-    open_page(at, "profile")
-    radar_before = at.get("plotly_chart")[0].proto.spec
-    open_page(at, "product", product=item)
-    send_review(at, 5, "Absolutely love it, my skin has never felt this soft.", "Holy grail")
-    no_problems(at)
-    assert at.success[0].value.startswith("Review saved. One forward pass")
-    body = "\n".join(m.value for m in at.markdown)
-    assert "Sentiment of your review" in body and "positive" in body
-    assert "Product tags (re-tagged)" in body and "Purchase likelihood" in body
-    texts = [t.value for t in at.text]  # the review as saved, shown as literal text: its title, then its text
-    assert texts[texts.index("Holy grail") + 1] == "Absolutely love it, my skin has never felt this soft."
-    open_page(at, "profile")
-    no_problems(at)
-    assert at.metric[1].value == "1"  # actions here
-    assert any("Before / after the last action: review" in m.value for m in at.markdown)
-    radar_after = at.get("plotly_chart")[0].proto.spec
-    assert radar_after != radar_before and "before last action" in radar_after
-    names = [trace.get("name") for trace in json.loads(radar_after)["data"]]
-    assert names == ["before last action", "now"]
-
-
-@pytest.mark.parametrize(
-    "stars, text, message",
-    [
-        (4, "   ", "empty review"),
-        (None, "Nice", "Pick 1 to 5 stars"),
-    ],
-)
-def test_bad_reviews_show_a_message_and_store_nothing(database, stars, text, message):
-    at = run_app()
-    item = amazon_item(at)
-    open_page(at, "product", product=item)
-    send_review(at, stars, text)
-    no_problems(at)
-    assert message in at.error[0].value
-    assert database.reviews(shopper_id=shopper(at)) == [] and database.events(shopper(at))[-1].kind == "view"
-    assert not at.success
-
-
-def test_huge_review_is_truncated_with_a_visible_notice(database):
-    at = run_app()
-    open_page(at, "product", product=amazon_item(at))
-    send_review(at, 3, "It is fine. " * 9000)
-    no_problems(at)
-    assert "shortened" in at.warning[0].value and "5,000" in at.warning[0].value
-
-
-def test_injection_strings_are_shown_as_plain_text(database):
-    at = run_app()
-    open_page(at, "product", product=amazon_item(at))
-    send_review(at, 2, INJECTION, title="<b>title</b>")
-    no_problems(at)
-    assert INJECTION in [t.value for t in at.text] and "<b>title</b>" in [t.value for t in at.text]
-    for shown in (re.sub(r'<span class="g-why"[^>]*>|</span>', "", m.value) for m in at.markdown):
-        assert "<script>" not in shown and "onerror=" not in shown, shown  # escaped (`onerror\\=`) is text
-    assert not any("<script>" in h.value for h in at.get("html"))
-
-
 def test_cart_then_reset_demo_restores_the_start(database):
     at = run_app()
     item = amazon_item(at)
@@ -378,22 +234,6 @@ def test_missing_data_directory_explains_itself(database, monkeypatch, tmp_path)
         state.load_service.clear()
 
 
-def test_sending_the_same_review_form_again_stores_it_once(database):
-    at = run_app()
-    item = amazon_item(at)
-    open_page(at, "product", product=item)
-    send_review(at, 4, "Smells lovely and lasts.", "Nice")
-    no_problems(at)
-    assert at.success[0].value.startswith("Review saved")
-    send_review(at, 4, "Smells lovely and lasts.", "Nice")  # the same form sent again (a retry, a double click)
-    no_problems(at)
-    assert at.success[0].value.startswith("Review saved")  # the first result, shown again
-    assert len(database.reviews(shopper_id=shopper(at))) == 1
-    assert [e.kind for e in database.events(shopper(at))].count("review") == 1
-    send_review(at, 2, "Actually it faded by noon.")  # a different review is a new submission
-    assert len(database.reviews(shopper_id=shopper(at))) == 2
-
-
 def test_a_database_that_is_down_shows_a_message_and_keeps_the_model(database, monkeypatch):
     import socket
 
@@ -467,48 +307,6 @@ def test_the_wait_for_the_model_is_shown_apart_from_the_pass(database, monkeypat
     no_problems(at)
     assert re.search(r"One forward pass of the shared model \(\d+ ms on ", at.success[0].value)
     assert "42 ms waiting for the model" in captions(at) and "42 ms" not in at.success[0].value
-
-
-def test_why_highlights_the_words_behind_the_tags_and_the_review_sentiment(database):
-    at = run_app()
-    item = amazon_item(at)
-    open_page(at, "product", product=item)
-    no_problems(at)
-    body = "\n".join(m.value for m in at.markdown)
-    assert "Why these tags: the words of the product's text that moved them" in body
-    assert any('<span class="g-why" style="background:rgba(' in m.value for m in at.markdown)
-    assert "pushed towards" in captions(at) and "variants in one pass" in captions(at)
-    send_review(at, 1, "<b>Awful</b>, it burned my skin and smelled like glue. Total waste of money.")
-    no_problems(at)
-    body = "\n".join(m.value for m in at.markdown)
-    assert "**Why *negative*: the words that moved it**" in body
-    shown = next(m.value for m in at.markdown if r"\<b\>Awful\<\/b\>" in m.value)  # the review, highlighted
-    plain = literal(re.sub(r'<span class="g-why"[^>]*>|</span>', "", shown))
-    assert plain == "<b>Awful</b>, it burned my skin and smelled like glue. Total waste of money."
-    assert "<b>" not in re.sub(r'<span class="g-why"[^>]*>|</span>', "", shown)  # only our spans are HTML
-    assert "Most for *negative*:" in captions(at)
-
-
-def test_a_half_written_review_survives_reruns_and_page_switches_per_product(database):
-    from guide.ui.review_form import key
-
-    at = run_app()
-    first = amazon_item(at)
-    open_page(at, "product", product=first)
-    at.text_area(key=key("text", first)).set_value("Half-written: the texture is").run()
-    at.button(key="act_cart").click().run()  # a rerun that draws the outcome panel above the form
-    assert at.text_area(key=key("text", first)).value == "Half-written: the texture is"
-    open_page(at, "profile")  # Streamlit forgets the widgets of a page it did not draw
-    assert at.session_state["review_drafts"][first]["text"] == "Half-written: the texture is"
-    from guide.ui import state
-
-    owned = state.load_service().personas[at.session_state["persona"]].history
-    second = next(i for i in state.load_service().items["item_id"] if i not in (first, *owned))
-    open_page(at, "product", product=second)
-    assert not at.text_area(key=key("text", second)).value  # a draft belongs to its own product
-    open_page(at, "product", product=first)
-    no_problems(at)
-    assert at.text_area(key=key("text", first)).value == "Half-written: the texture is"
 
 
 def test_the_tour_link_opens_its_step_in_a_sandbox_and_start_over_goes_back_to_step_one(database):

@@ -3,7 +3,7 @@ chip as literal text) and a review sent on the page moving them at once."""
 
 from __future__ import annotations
 
-from tests.ui.test_app import database, no_problems, open_page, run_app, send_review  # noqa: F401  (fixture)
+from tests.ui.app_driver import no_problems, open_page, run_app, send_review
 
 INJECTION = "The scent is <img src=x onerror=alert(1)> **awful**."
 
@@ -29,7 +29,7 @@ def _item_with_scent_mentions() -> str:
     raise AssertionError("expected an Amazon product whose reviews mention its scent")
 
 
-def test_product_page_shows_aspect_chips_and_a_review_moves_them(database):  # noqa: F811  (fixture above)
+def test_product_page_shows_aspect_chips_and_a_review_moves_them(database):
     at = run_app()
     item = _item_with_scent_mentions()
     open_page(at, "product", product=item)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.test_app import captions, database, literal, no_problems, open_page, run_app  # noqa: F401  (fixture)
+from tests.ui.app_driver import captions, literal, no_problems, open_page, run_app
 
 CI = [0.5, 0.7]
 OOD = {

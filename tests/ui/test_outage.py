@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from guide.ui.visuals import WORD_JOINER
-from tests.ui.test_app import APP, app_database, literal
+from tests.ui.app_driver import APP, app_database, literal
 from tests.ui.test_visuals import GFM_URL
 
 PAGES = ("shop", "product", "profile", "model", "tour")

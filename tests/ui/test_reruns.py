@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from tests.ui.test_app import amazon_item, database, no_problems, open_page, run_app, send_review  # noqa: F401
+from tests.ui.app_driver import amazon_item, no_problems, open_page, run_app, send_review
 
-pytestmark = pytest.mark.usefixtures("database")  # the app's throwaway database (tests/ui/test_app.py)
+pytestmark = pytest.mark.usefixtures("database")  # the app's throwaway database (tests/ui/conftest.py)
 
 
 @pytest.fixture

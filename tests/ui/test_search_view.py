@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.ui.test_app import captions, database, no_problems, open_page, run_app  # noqa: F401  (fixture)
+from tests.ui.app_driver import captions, no_problems, open_page, run_app
 
 TASKS = ["purchase", "attributes", "sentiment", "profile"]
 

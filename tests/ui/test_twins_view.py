@@ -11,7 +11,7 @@ from guide.config import DEFAULT_CHECKPOINT
 from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT
 from guide.serving.twins import StoredTwins
 from tests.serving.test_twins import artifact, base, runs  # noqa: F401  (fixtures: four tiny real twins)
-from tests.ui.test_app import captions, database, no_problems, open_page, run_app, send_review  # noqa: F401
+from tests.ui.app_driver import captions, no_problems, open_page, run_app, send_review
 
 pytest_plugins = ["tests.core_fixtures"]
 HEADING = "#### What the single-task twins say"
