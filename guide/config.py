@@ -256,6 +256,9 @@ class FinetuneConfig:
     # warm): how "with and without the n-gram tables" is measured; 0 / False = without (as stages 1-2)
     refit_ngram_dim: int = 0
     refit_wide: bool = False
+    # shoppers per purchase draw in stage 3 (0 = as stages 1-2, `DataConfig.purchase_users`): the purchase head
+    # is far from converged after stage 1's ~9 passes over the shoppers; measured on validation, README
+    refit_purchase_users: int = 0
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 2 or self.refit_steps < 1 or self.eval_every < 1:
@@ -264,5 +267,8 @@ class FinetuneConfig:
             raise ValueError(f"max_tokens: expected 8..512; got {self.max_tokens}; fix: pass e.g. 128")
         if not 0.0 < self.layer_decay <= 1.0 or self.encoder_lr <= 0 or self.head_lr <= 0 or self.refit_lr <= 0:
             raise ValueError("layer_decay in (0, 1] and positive learning rates are required")
+        if self.refit_purchase_users < 0:
+            n = self.refit_purchase_users
+            raise ValueError(f"refit_purchase_users: expected >= 0 (0: as stage 1); got {n}; fix: pass e.g. 512")
         if not 0 <= self.freeze_layers <= 6 or self.buckets < 1:
             raise ValueError(f"freeze_layers: expected 0..6, buckets >= 1; got {self.freeze_layers}, {self.buckets}")

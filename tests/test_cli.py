@@ -154,3 +154,24 @@ def test_train_sentence_share_reaches_the_data_config():
     assert _configs(parser().parse_args(["train", "--sentence-share", "0.3"])).data.sentence_share == 0.3
     with pytest.raises(ValueError, match="sentence_share"):
         _configs(parser().parse_args(["train", "--sentence-share", "2"]))
+
+
+def test_seeds_change_training_alone_when_the_data_seed_is_kept():
+    from guide.cli.training_commands import _configs, _finetune_config
+
+    kept = _configs(parser().parse_args(["train", "--seed", "14", "--data-seed", "13"]))
+    assert (kept.seed, kept.data.seed) == (14, 13)
+    both = _configs(parser().parse_args(["train", "--seed", "14"]))  # as before --data-seed: one seed for both
+    assert (both.seed, both.data.seed) == (14, 14)
+    args = parser().parse_args(
+        ["train", "--purchase-users", "64", "--finetune-steps", "9", "--refit-purchase-users", "512"]
+    )
+    assert _configs(args).data.purchase_users == 64 and _finetune_config(args).refit_purchase_users == 512
+
+
+def test_seed_checkpoints_belong_to_the_purchase_section(capsys):
+    args = parser().parse_args(["evaluate", "--purchase", "--seed-checkpoint", "a", "--seed-checkpoint", "b"])
+    assert args.seed_checkpoint == ["a", "b"]
+    assert main(["evaluate", "--seed-checkpoint", "a"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--seed-checkpoint" in err and "fix: add --purchase" in err

@@ -25,6 +25,9 @@ def _evaluate(args) -> int:
 
     if args.purchase:
         return _evaluate_purchase(args)
+    if args.seed_checkpoint:
+        raise ValueError("--seed-checkpoint: expected with --purchase (the seeds score the purchase section); "
+                         "fix: add --purchase")  # fmt: skip
     ood = args.ood or args.ood_twins or bool(args.ood_checkpoint)
     checkpoints = _ood_checkpoints(args.ood_checkpoint)
     if ood and not (args.full or args.twins or args.sasrec or args.product_twin):
@@ -63,7 +66,8 @@ def _evaluate_purchase(args) -> int:
     saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
     twins = [t for t in args.twins.split(",") if t] if args.twins else []
     report = build_purchase(Path(args.checkpoint), saved, twin="purchase" in twins, sasrec=args.sasrec,
-                            sasrec_minutes=args.sasrec_minutes, progress=not args.quiet)  # fmt: skip
+                            sasrec_minutes=args.sasrec_minutes, progress=not args.quiet,
+                            seeds=[Path(f) for f in args.seed_checkpoint])  # fmt: skip
     if args.save:
         merge_purchase(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
@@ -90,6 +94,13 @@ def add_commands(sub) -> None:
         action="store_true",
         help="only the purchase section (model, its parts, peers, published table; --twins purchase, --sasrec add "
         "theirs); with --save merged into report.json",
+    )
+    e.add_argument(
+        "--seed-checkpoint",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="with --purchase: the same recipe trained with another --seed (repeatable); the headline over seeds",
     )
     e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")

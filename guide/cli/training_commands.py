@@ -28,7 +28,9 @@ def _configs(args) -> TrainConfig:
         sephora_fraction=args.sephora_fraction,
         sentiment_sources=tuple(args.sentiment_sources.split(",")),
         sentence_share=args.sentence_share,
-        seed=args.seed,
+        purchase_users=args.purchase_users,
+        purchase_negatives=args.purchase_negatives,
+        seed=args.seed if args.data_seed is None else args.data_seed,
     )
     model_config = ModelConfig(
         sharing=args.sharing,
@@ -106,6 +108,7 @@ def _finetune_config(args):
         refit_lr=args.refit_lr,
         refit_ngram_dim=args.refit_ngram_dim,
         refit_wide=args.refit_wide,
+        refit_purchase_users=args.refit_purchase_users,
     )
 
 
@@ -212,7 +215,25 @@ def _training_arguments(t: argparse.ArgumentParser) -> None:
         default=DataConfig.sentence_share,
         help="share of sentiment draws shown as a title or one sentence of the review (0: whole reviews)",
     )
+    t.add_argument(
+        "--purchase-users",
+        type=int,
+        default=DataConfig.purchase_users,
+        help="shoppers per purchase draw (every position of each sequence is a target)",
+    )
+    t.add_argument(
+        "--purchase-negatives",
+        type=int,
+        default=DataConfig.purchase_negatives,
+        help="products drawn per purchase step as the sampled softmax's negatives",
+    )
     t.add_argument("--seed", type=int, default=TrainConfig.seed)
+    t.add_argument(
+        "--data-seed",
+        type=int,
+        default=None,
+        help="the data's seed (splits, samples; default: --seed): keep it to re-train the same data with other seeds",
+    )
     t.add_argument("--device", default=None)
     t.add_argument("--data-dir", default=None)
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -238,6 +259,12 @@ def _finetune_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--refit-lr", type=float, default=F.refit_lr)
     t.add_argument("--refit-ngram-dim", type=int, default=0, help="stage 3 adds the n-gram branch (measured)")
     t.add_argument("--refit-wide", action="store_true", help="stage 3 adds the wide n-gram logits (measured)")
+    t.add_argument(
+        "--refit-purchase-users",
+        type=int,
+        default=F.refit_purchase_users,
+        help="shoppers per purchase draw in stage 3 (0: as stage 1)",
+    )
 
 
 def add_commands(sub) -> None:

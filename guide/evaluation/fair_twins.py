@@ -9,8 +9,8 @@ four tasks reads text as well as an encoder fine-tuned for one:
   the shared model (`guide.training.staged`: the same stage-1, stage-2 and stage-3 settings, read from the
   shared model's `meta["stages"]`) with that task alone, so the twin fine-tunes its own encoder;
 - purchase and profile (which read products from the embedding cache in stage 2, so their gradients never
-  reach the encoder): stage 1 and stage 3 on the frozen base encoder, the same step count as the shared
-  model's stage 1 + stage 3.
+  reach the encoder): stage 1 and then stage 3 on the frozen base encoder, each with the shared model's
+  steps, rate and shoppers per purchase draw for that stage.
 
 Each twin is scored on task data embedded by its own encoder. A staged twin costs what a staged training of
 one task costs (on 2 CPU cores: ~20 minutes of stage 2 at 600 steps plus ~12 minutes re-embedding the
@@ -26,7 +26,7 @@ import json
 import logging
 from pathlib import Path
 
-from guide.config import ATTRIBUTES, SENTIMENT, FinetuneConfig, TrainConfig
+from guide.config import ATTRIBUTES, PURCHASE, SENTIMENT, FinetuneConfig, TrainConfig
 from guide.data import task_data
 from guide.data.catalog import Catalog
 from guide.data.text import Encoder
@@ -59,13 +59,36 @@ def twin_config(base: Checkpoint, task: str):
     config.steps = int(stage1.get("steps") or TrainConfig.steps)
     # checkpoints before the stage-1 rate was recorded were trained with the default rate
     config.lr = float(stage1.get("lr") or TrainConfig.lr)
+    # stage 3 may draw more shoppers per purchase step (`FinetuneConfig.refit_purchase_users`); stage 1's count
+    # is recorded since then, and was stage 3's before
+    users = int(stage1.get("purchase_users") or config.data.purchase_users)
+    config.data = dataclasses.replace(config.data, purchase_users=users)
     return config
+
+
+def refit_config(base: Checkpoint, task: str):
+    """Stage 3 of a frozen-encoder twin: the shared model's stage-3 steps, rate and purchase draws."""
+    tune, config = staged_settings(base), twin_config(base, task)
+    users = tune.refit_purchase_users or config.data.purchase_users
+    return dataclasses.replace(
+        config, steps=tune.refit_steps, lr=tune.refit_lr, data=dataclasses.replace(config.data, purchase_users=users)
+    )
+
+
+def _key_settings(tune: FinetuneConfig, task: str) -> dict:
+    """The stage settings a twin's identity depends on: stage 3's purchase draws only for the purchase twin."""
+    settings = dataclasses.asdict(tune)
+    if task != PURCHASE or not settings["refit_purchase_users"]:
+        settings.pop("refit_purchase_users")  # also keeps the identity of twins from before the setting
+    if task not in TOKEN_TASKS:
+        settings["frozen_recipe"] = "stage 1, then stage 3 warm from it"
+    return settings
 
 
 def twin_folder(base: Checkpoint, task: str, runs: Path = RUNS) -> Path:
     tune = staged_settings(base)
     key = hashlib.sha256(
-        json.dumps([config_key(twin_config(base, task)), dataclasses.asdict(tune)], sort_keys=True).encode()
+        json.dumps([config_key(twin_config(base, task)), _key_settings(tune, task)], sort_keys=True).encode()
     ).hexdigest()[:10]
     return Path(runs) / f"fair-{task}-{base.fingerprint or 'data'}-{key}"
 
@@ -97,9 +120,9 @@ def fair_twin(
     else:
         logger.info("fair %s twin: stages 1 and 3 on the frozen base encoder into %s", task, folder)
         data = task_data.build(catalog, Encoder(), config.data, split, buckets)
-        twin = train(
-            data, dataclasses.replace(config, steps=config.steps + tune.refit_steps), catalog, progress=progress
-        )
+        stage1 = train(data, config, catalog, progress=progress, calibrate_after=False)
+        state = {k: v.detach().cpu() for k, v in stage1.model.state_dict().items()}
+        twin = train(data, refit_config(base, task), catalog, progress=progress, init_state=state)
         twin.attribute_split = split
         twin.save(folder)
         twin = Checkpoint.load(folder)  # scored as saved (float16), like a reused twin

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from guide.config import PURCHASE
-from guide.evaluation import purchase_parts, sequential
+from guide.evaluation import purchase_parts, purchase_seeds, sequential
 from guide.evaluation.evaluate import HEADLINES, Statistic, _delta_m, _judge, _task_row
 from guide.evaluation.report import _load, _scored, _twin
 from guide.model.fusion import Fusion
@@ -68,9 +68,11 @@ def purchase_peer_rows(data, sasrec: bool = False, sasrec_minutes: float | None 
 
 
 def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool = False, sasrec: bool = False,
-                   sasrec_minutes: float | None = None, progress: bool = True) -> dict:  # fmt: skip
+                   sasrec_minutes: float | None = None, progress: bool = True,
+                   seeds: list[Path] | None = None) -> dict:  # fmt: skip
     """{"purchase", "purchase_parts", "purchase_calibration", "summary", "meta"} of the checkpoint; rows of
-    `saved` (a saved report) that are not recomputed here are carried over, and the verdicts use them."""
+    `saved` (a saved report) that are not recomputed here are carried over, and the verdicts use them. `seeds`:
+    other training seeds of the same recipe, scored into "purchase_seeds" (`purchase_seeds`)."""
     started = time.perf_counter()
     device, base, catalog, _, data = _load(checkpoint_dir, None, None)
     if PURCHASE not in base.model.config.tasks:
@@ -78,6 +80,10 @@ def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool =
     report = {PURCHASE: {"test": dict((saved or {}).get(PURCHASE, {}).get("test", {}))}}
     report[PURCHASE]["test"].pop("MTL", None)  # rescored below, from the same pass as the parts
     values = add_parts(report, base, data, device)
+    if seeds:
+        report["purchase_seeds"] = purchase_seeds.seed_section(
+            base, purchase_seeds.means(values), seeds, data, catalog, device
+        )
     rows = report[PURCHASE]["test"]
     rows["MTL"] = _means(values[purchase_parts.FUSED])
     metric = HEADLINES[PURCHASE][1]
@@ -119,5 +125,5 @@ def merge_purchase(report: dict, checkpoint_dir: Path) -> Path:
     """Write the sections of `build_purchase` into the saved report.json; every other section stays as saved."""
     from guide.evaluation.report import merge_saved
 
-    return merge_saved({key: report[key] for key in (PURCHASE, "purchase_parts", "purchase_calibration",
-                                                     "summary", "meta")}, Path(checkpoint_dir))  # fmt: skip
+    keys = (PURCHASE, "purchase_parts", "purchase_calibration", "purchase_seeds", "summary", "meta")
+    return merge_saved({key: report[key] for key in keys if key in report}, Path(checkpoint_dir))

@@ -86,7 +86,27 @@ def staged_training(
     del encoder, data
     refreshed = Encoder(str(folder), EmbeddingCache(cache_root, model_id=encoder_id))
     data = task_data.build(catalog, refreshed, config.data, attribute_split, buckets)  # every text re-embedded
-    refit = dataclasses.replace(
+    refit = refit_config(config, tune, encoder_id)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    checkpoint = train(data, refit, catalog, progress=progress, affinity_every=affinity_every, init_state=state)
+    checkpoint.attribute_split = attribute_split
+    stage3 = {k: checkpoint.meta.pop(k) for k in ("train_seconds", "best_step", "history")}
+    checkpoint.meta["stages"] = {
+        "stage1": {"steps": config.steps, "lr": config.lr, "purchase_users": config.data.purchase_users,
+                   "seconds": stage1.meta.get("train_seconds"), "best_step": stage1.meta.get("best_step")},
+        "stage2": stage2 | {"finetune": dataclasses.asdict(tune)},
+        "stage3": stage3,
+    }  # fmt: skip
+    checkpoint.meta["history"] = stage3["history"]
+    checkpoint.meta["best_step"] = stage3["best_step"]
+    checkpoint.meta["train_seconds"] = round(time.perf_counter() - started, 1)
+    return checkpoint, folder
+
+
+def refit_config(config: TrainConfig, tune: FinetuneConfig, encoder_id: str) -> TrainConfig:
+    """Stage 3's training configuration: stage 1's, with the refit's steps, rate, lexical branch and purchase
+    draws, reading the fine-tuned encoder (`encoder_id`) from the folder beside the weights."""
+    return dataclasses.replace(
         config,
         steps=tune.refit_steps,
         lr=tune.refit_lr,
@@ -97,21 +117,8 @@ def staged_training(
             ngram_dim=tune.refit_ngram_dim or config.model.ngram_dim,
             wide=tune.refit_wide or config.model.wide,
         ),
+        data=dataclasses.replace(config.data, purchase_users=tune.refit_purchase_users or config.data.purchase_users),
     )
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    checkpoint = train(data, refit, catalog, progress=progress, affinity_every=affinity_every, init_state=state)
-    checkpoint.attribute_split = attribute_split
-    stage3 = {k: checkpoint.meta.pop(k) for k in ("train_seconds", "best_step", "history")}
-    checkpoint.meta["stages"] = {
-        "stage1": {"steps": config.steps, "lr": config.lr, "seconds": stage1.meta.get("train_seconds"),
-                   "best_step": stage1.meta.get("best_step")},
-        "stage2": stage2 | {"finetune": dataclasses.asdict(tune)},
-        "stage3": stage3,
-    }  # fmt: skip
-    checkpoint.meta["history"] = stage3["history"]
-    checkpoint.meta["best_step"] = stage3["best_step"]
-    checkpoint.meta["train_seconds"] = round(time.perf_counter() - started, 1)
-    return checkpoint, folder
 
 
 def save_with_encoder(checkpoint: Checkpoint, encoder_folder: Path, out: Path | str) -> Path:

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from guide.config import PURCHASE, SENTIMENT, FinetuneConfig
+from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT, FinetuneConfig
 from guide.evaluation import fair_twins
 from guide.model.sentence import load_trainable
-from guide.training import validation
 
 pytest_plugins = ["tests.core_fixtures"]
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -28,12 +27,6 @@ def staged_base(tiny_checkpoint):
     base.meta = copy.deepcopy(tiny_checkpoint.meta)
     base.meta["stages"] = {"stage1": {"steps": 20, "lr": 3e-3}, "stage2": {"finetune": dataclasses.asdict(TUNE)}}
     return base
-
-
-@pytest.fixture
-def few_shoppers(monkeypatch):
-    monkeypatch.setattr(validation, "VALIDATION_SHOPPERS", 300)
-    monkeypatch.setattr(validation, "CALIBRATION_SHOPPERS", 300)
 
 
 def test_a_one_stage_model_has_no_fair_twins_and_says_what_to_run(tiny_checkpoint):
@@ -52,12 +45,30 @@ def test_a_twin_is_the_shared_models_stage_one_with_one_task_on_the_base_encoder
     assert len(folders) == len(staged_base.model.config.tasks)
 
 
+def test_stage3s_purchase_draws_reach_the_purchase_twins_stage3_and_no_other_twin(staged_base):
+    users = staged_base.config.data.purchase_users
+    wider = copy.copy(staged_base)
+    wider.meta = copy.deepcopy(staged_base.meta)
+    wider.meta["stages"]["stage1"]["purchase_users"] = users
+    wider.meta["stages"]["stage2"]["finetune"]["refit_purchase_users"] = users * 4
+    # a staged checkpoint's own configuration is stage 3's, with its purchase draws
+    wider.config = dataclasses.replace(
+        staged_base.config, data=dataclasses.replace(staged_base.config.data, purchase_users=users * 4)
+    )
+    assert fair_twins.twin_config(wider, PURCHASE).data.purchase_users == users  # stage 1's
+    assert fair_twins.refit_config(wider, PURCHASE).data.purchase_users == users * 4
+    assert fair_twins.refit_config(staged_base, PURCHASE).data.purchase_users == users
+    for task in (ATTRIBUTES, SENTIMENT, PROFILE):  # trained exactly as before: the finished twin is reused
+        assert fair_twins.twin_folder(wider, task) == fair_twins.twin_folder(staged_base, task)
+    assert fair_twins.twin_folder(wider, PURCHASE) != fair_twins.twin_folder(staged_base, PURCHASE)
+
+
 def test_a_purchase_twin_reads_the_frozen_base_encoder_and_is_reused(
     staged_base, small_catalog, task_data, tmp_path, few_shoppers
 ):
     twin, data = fair_twins.fair_twin(staged_base, PURCHASE, small_catalog, progress=False, runs=tmp_path)
     assert twin.model.config.tasks == (PURCHASE,) and twin.encoder_folder is None
-    assert twin.config.steps == 20 + TUNE.refit_steps  # stage 1 + stage 3 of the shared model
+    assert (twin.config.steps, twin.config.lr) == (TUNE.refit_steps, TUNE.refit_lr)  # stage 3, warm from stage 1
     np.testing.assert_allclose(data.item_emb, task_data.item_emb, atol=1e-6)  # the base encoder's vectors
     weights = fair_twins.twin_folder(staged_base, PURCHASE, tmp_path) / "model.safetensors"
     written = weights.stat().st_mtime_ns

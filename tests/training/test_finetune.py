@@ -217,3 +217,17 @@ def test_stage3_may_add_the_lexical_branch_on_a_warm_model_and_nothing_else(task
     other = build_model(task_data, tiny_train_config(model=tiny_model_config(ngram_dim=0, wide=False, hidden=16)))
     with pytest.raises((ValueError, RuntimeError)):
         _warm_start(other, warm)
+
+
+def test_stage3_draws_more_shoppers_per_purchase_step_only_when_asked():
+    from guide.training.staged import ENCODER_FOLDER, refit_config
+
+    config = tiny_train_config()
+    same = refit_config(config, dataclasses.replace(TUNE, refit_purchase_users=0), "abc")
+    assert same.data == config.data and (same.steps, same.lr) == (TUNE.refit_steps, TUNE.refit_lr)
+    assert (same.model.encoder, same.model.encoder_id) == (ENCODER_FOLDER, "abc")
+    wider = refit_config(config, dataclasses.replace(TUNE, refit_purchase_users=512), "abc")
+    assert wider.data.purchase_users == 512 and config.data.purchase_users != 512
+    assert dataclasses.replace(wider.data, purchase_users=config.data.purchase_users) == config.data
+    with pytest.raises(ValueError, match="refit_purchase_users.*fix"):
+        FinetuneConfig(refit_purchase_users=-1)

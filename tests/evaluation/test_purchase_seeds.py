@@ -1,0 +1,106 @@
+"""guide.evaluation.purchase_seeds on a small synthetic slice (no data sets): each seed's run is scored like the
+report's rows, the section gives every run with the mean and standard deviation, and a run trained by another
+recipe or with the same seed is refused with the fix named."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from guide.config import TrainConfig
+from guide.data.purchase_signals import TransitionGraph
+from guide.data.task_data import PurchaseSplit
+from guide.evaluation import purchase_parts, purchase_seeds
+from guide.model.checkpoint import Checkpoint
+from guide.model.fusion import Fusion
+
+pytest.register_assert_rewrite("tests.core_fixtures")
+from tests.core_fixtures import synthetic_model  # noqa: E402
+from tests.synthetic_tasks import CATEGORIES, TAGS, synthetic_task_data  # noqa: E402
+
+pytest_plugins = ["tests.core_fixtures"]
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ITEMS = 30
+FUSION = Fusion(neural=0.5, content=1.0, transitions=0.3)
+
+
+def _split(rng: np.random.Generator, shoppers: int) -> PurchaseSplit:
+    sequences = [rng.choice(ITEMS, int(rng.integers(3, 8)), replace=False).astype(np.int64) for _ in range(shoppers)]
+    history = [s[:-1] for s in sequences]
+    return PurchaseSplit(
+        users=[f"u{i}" for i in range(shoppers)],
+        history=history,
+        ratings=[np.full(len(h), 4.0, np.float32) for h in history],
+        target=np.array([s[-1] for s in sequences], np.int64),
+        negatives=None,
+        sequences=sequences,
+        seen=history,
+    )
+
+
+@pytest.fixture(scope="module")
+def data():
+    data = synthetic_task_data(items=ITEMS, shoppers=20)
+    rng = np.random.default_rng(5)
+    data.amazon_rows = np.arange(ITEMS)
+    data.purchase = {name: _split(rng, 40) for name in ("train", "valid", "test")}
+    data.transitions = TransitionGraph.build(data.purchase["train"].sequences, ITEMS)
+    return data
+
+
+def _run(folder, seed: int, **config) -> tuple[Checkpoint, object]:
+    """A saved checkpoint of the synthetic model whose weights and recorded seed are `seed`'s."""
+    torch.manual_seed(seed)
+    model = synthetic_model("mmoe", num_items=ITEMS).eval()
+    checkpoint = Checkpoint(
+        model,
+        TrainConfig(seed=seed, model=model.config, **config),
+        TAGS,
+        CATEGORIES,
+        {"purchase_fusion": FUSION.to_dict()},
+        meta={"stages": {"stage1": {"steps": 20, "lr": 1e-3, "seconds": seed}, "stage2": {"finetune": {}}}},
+    )
+    return checkpoint, checkpoint.save(folder)
+
+
+def test_every_seed_is_scored_like_the_report_and_summarised(data, tmp_path):
+    base, _ = _run(tmp_path / "a", 13)
+    base = Checkpoint.load(tmp_path / "a")  # as evaluated: read back (float16 weights)
+    others = [_run(tmp_path / name, seed)[1] for name, seed in (("b", 14), ("c", 15))]
+    values = purchase_parts.part_values(base.model, data, "test", "cpu", FUSION)
+    section = purchase_seeds.seed_section(base, purchase_seeds.means(values), others, data, None, "cpu")
+    assert [run["seed"] for run in section["runs"]] == [13, 14, 15]
+    key = f"{purchase_parts.FUSED} · full_hr@10"
+    assert section["runs"][0][key] == pytest.approx(values[purchase_parts.FUSED]["full_hr@10"].mean())
+    third = Checkpoint.load(others[1])
+    expected = purchase_parts.part_values(third.model, data, "test", "cpu", FUSION)[purchase_parts.HEAD]
+    assert section["runs"][2][f"{purchase_parts.HEAD} · full_ndcg@10"] == pytest.approx(expected["full_ndcg@10"].mean())
+    column = np.array([run[key] for run in section["runs"]])
+    assert section["summary"][key] == {"mean": pytest.approx(column.mean()), "std": pytest.approx(column.std(ddof=1))}
+    assert len({run[f"{purchase_parts.HEAD} · full_hr@10"] for run in section["runs"]}) > 1  # other weights
+
+
+def test_a_run_of_another_recipe_or_the_same_seed_is_refused(data, tmp_path):
+    base, _ = _run(tmp_path / "a", 13)
+    _, other = _run(tmp_path / "b", 14, lr=5e-4)
+    with pytest.raises(ValueError, match=r"recipe.*config.lr \(0.002 vs 0.0005\).*fix: train it with the same command"):
+        purchase_seeds.seed_section(base, {}, [other], data, None, "cpu")
+    _, same = _run(tmp_path / "c", 13)
+    values = purchase_parts.part_values(base.model, data, "test", "cpu", FUSION)
+    with pytest.raises(ValueError, match=r"different seeds; got \[13, 13\]"):
+        purchase_seeds.seed_section(base, purchase_seeds.means(values), [same], data, None, "cpu")
+
+
+def test_the_recipe_ignores_the_seed_the_device_and_the_stage_timings():
+    model = synthetic_model("mmoe", num_items=ITEMS)
+    a = Checkpoint(model, TrainConfig(seed=1, device="cuda", model=model.config), TAGS, CATEGORIES, {},
+                   meta={"stages": {"stage1": {"steps": 5, "seconds": 1.0, "best_step": 5}}})  # fmt: skip
+    b = dataclasses.replace(a, config=dataclasses.replace(a.config, seed=2, device="cpu"),
+                            meta={"stages": {"stage1": {"steps": 5, "seconds": 9.0, "best_step": 3}}})  # fmt: skip
+    assert purchase_seeds.recipe(a) == purchase_seeds.recipe(b)
+    c = dataclasses.replace(b, meta={"stages": {"stage1": {"steps": 6}}})
+    assert purchase_seeds.recipe(a) != purchase_seeds.recipe(c)
