@@ -48,6 +48,7 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {slice_name} | {'**' + name + '**' if name == 'MTL' else name} | {cells} |")
     lines += published_lines(report.get("meta", {}).get("published", {}))
     lines += calibration_lines(report.get("purchase_calibration"))
+    lines += seed_lines(report.get("purchase_seeds"))
     lines += summary_lines(report.get("summary", {}))
     lines += ood_lines(report.get("ood"))
     lines += study_lines(report.get("search"))
@@ -68,6 +69,26 @@ def published_lines(table: dict) -> list[str]:
         cells = " | ".join("–" if values.get(k) is None else f"{values[k]:.4f}" for k in
                            ("full_hr@10", "full_ndcg@10", "hr@10", "ndcg@10"))  # fmt: skip
         lines.append(f"| {name} | {cells} | {values.get('source', '–')} |")
+    return lines
+
+
+def seed_lines(section: dict | None) -> list[str]:
+    """The purchase headline over training seeds (`guide.evaluation.purchase_seeds`): each run, then mean ± std."""
+    if not section:
+        return []
+    columns = list(section["summary"])
+    lines = [
+        f"\nPurchase over {len(section['runs'])} training seeds (test split; each run's mean over shoppers):\n",
+        "| seed | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for run in section["runs"]:
+        lines.append(f"| {run['seed']} | " + " | ".join(f"{run[c]:.4f}" for c in columns) + " |")
+    cells = []
+    for column in columns:
+        mean, std = section["summary"][column]["mean"], section["summary"][column]["std"]
+        cells.append(f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}"))
+    lines.append("| mean ± std | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -104,3 +104,18 @@ def test_the_recipe_ignores_the_seed_the_device_and_the_stage_timings():
     assert purchase_seeds.recipe(a) == purchase_seeds.recipe(b)
     c = dataclasses.replace(b, meta={"stages": {"stage1": {"steps": 6}}})
     assert purchase_seeds.recipe(a) != purchase_seeds.recipe(c)
+
+
+def test_the_report_shows_each_seed_and_the_mean_and_std(data, tmp_path):
+    from guide.evaluation.report_markdown import markdown
+
+    base, _ = _run(tmp_path / "a", 13)
+    other = _run(tmp_path / "b", 14)[1]
+    values = purchase_parts.part_values(base.model, data, "test", "cpu", FUSION)
+    section = purchase_seeds.seed_section(base, purchase_seeds.means(values), [other], data, None, "cpu")
+    text = markdown({"purchase_seeds": section})
+    key = f"{purchase_parts.FUSED} · full_hr@10"
+    runs = [run[key] for run in section["runs"]]
+    assert "Purchase over 2 training seeds" in text
+    assert f"| 13 | {runs[0]:.4f}" in text and f"| 14 | {runs[1]:.4f}" in text
+    assert f"| mean ± std | {np.mean(runs):.4f} ± {np.std(runs, ddof=1):.4f}" in text
