@@ -16,7 +16,7 @@ import numpy as np
 from guide.config import ATTRIBUTES, PROFILE, PURCHASE, SENTIMENT
 from guide.data.task_data import TaskData
 from guide.evaluation.sequential import model_values
-from guide.evaluation.summary import HEADLINES, TRIVIAL, _delta_m, _task_row  # noqa: F401 (purchase_report: last two)
+from guide.evaluation.summary import HEADLINES, TRIVIAL
 from guide.metrics import (
     accuracy,
     bootstrap_ci,

@@ -19,8 +19,9 @@ from threadpoolctl import threadpool_limits
 
 from guide.config import PURCHASE
 from guide.evaluation import purchase_parts, purchase_seeds, sequential
-from guide.evaluation.evaluate import HEADLINES, Statistic, _delta_m, _judge, _task_row
+from guide.evaluation.evaluate import Statistic, _judge
 from guide.evaluation.report import _load, _scored, _twin
+from guide.evaluation.summary import HEADLINES, _delta_m, _task_row
 from guide.model.fusion import Fusion
 
 logger = logging.getLogger(__name__)
