@@ -64,10 +64,31 @@ def single_threaded():
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def few_validation_shoppers(count: int = 300):
+    """Validation checks and the purchase calibration rank `count` shoppers instead of thousands: the same code,
+    in seconds (the small slice keeps every Amazon shopper)."""
+    from guide.training import validation
+
+    saved = validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS
+    validation.VALIDATION_SHOPPERS = validation.CALIBRATION_SHOPPERS = count
+    try:
+        yield
+    finally:
+        validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS = saved
+
+
 @pytest.fixture
 def one_thread():
     """Use as `pytestmark = pytest.mark.usefixtures("one_thread")` in modules that run models."""
     with single_threaded():
+        yield
+
+
+@pytest.fixture
+def few_shoppers():
+    """`few_validation_shoppers` for one test."""
+    with few_validation_shoppers():
         yield
 
 
@@ -109,16 +130,10 @@ def task_data(small_catalog, encoder):
 def tiny_checkpoint(task_data, small_catalog):
     """The trained (unsaved) checkpoint; tests must not modify its model. Validation checks and the
     purchase calibration rank 300 shoppers instead of thousands: the same code, in seconds."""
-    from guide.training import validation
     from guide.training.trainer import train
 
-    saved = validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS
-    validation.VALIDATION_SHOPPERS = validation.CALIBRATION_SHOPPERS = 300
-    try:
-        with single_threaded():
-            return train(task_data, tiny_train_config(), small_catalog, progress=False)
-    finally:
-        validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS = saved
+    with few_validation_shoppers(), single_threaded():
+        return train(task_data, tiny_train_config(), small_catalog, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +147,43 @@ def guide(tiny_checkpoint_dir, embedding_dir):
 
     with single_threaded():
         return Guide.load(path=tiny_checkpoint_dir, device="cpu")
+
+
+# --- four tiny real single-task twins of the tiny model (tests/serving/test_twins.py, the twins' views) --------
+@pytest.fixture(scope="session")
+def base(tiny_checkpoint_dir):
+    """The tiny model as `evaluate` and the app load it (its saved config carries the vocabulary sizes)."""
+    from guide.model.checkpoint import Checkpoint
+
+    return Checkpoint.load(tiny_checkpoint_dir)
+
+
+@pytest.fixture(scope="session")
+def runs(base, task_data, small_catalog, tmp_path_factory):
+    """A runs/ folder holding four real single-task twins of the tiny model, named as `evaluate` names them."""
+    from guide.config import TASKS
+    from guide.evaluation import twin_export
+    from guide.model import twin_artifact
+    from guide.training.trainer import train
+
+    folder = tmp_path_factory.mktemp("runs")
+    with few_validation_shoppers(), single_threaded():
+        for task in TASKS:
+            twin = train(task_data, twin_artifact.twin_config(base, task), small_catalog, progress=False)
+            twin.attribute_split = "brand"
+            twin.save(twin_export.twin_folder(base, task, folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def artifact(runs, tiny_checkpoint_dir, small_catalog, encoder, task_data, tmp_path_factory):
+    """The twins' stored predictions exported from `runs` (what `python -m guide twins` writes)."""
+    from guide.evaluation import twin_export
+
+    with single_threaded():
+        return twin_export.export(
+            tiny_checkpoint_dir, runs, tmp_path_factory.mktemp("twins"), small_catalog, encoder, False, task_data
+        )
 
 
 # --- synthetic batches for model-level tests (no data needed) --------------------------------------

@@ -183,19 +183,19 @@ SIZES = ood.Sizes(sentences=80, titles=120)
 def amazon_only(small_catalog, encoder):
     """Task data and a tiny checkpoint trained like tiny_checkpoint with the clothing reviews left out."""
     from guide.data import task_data
-    from guide.training import validation
     from guide.training.trainer import train
-    from tests.core_fixtures import NGRAM_BUCKETS, single_threaded, small_data_config, tiny_train_config
+    from tests.core_fixtures import (
+        NGRAM_BUCKETS,
+        few_validation_shoppers,
+        single_threaded,
+        small_data_config,
+        tiny_train_config,
+    )
 
     config = dataclasses.replace(small_data_config(), sentiment_sources=("amazon",))
-    saved = validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS
-    validation.VALIDATION_SHOPPERS = validation.CALIBRATION_SHOPPERS = 300
-    try:
-        with single_threaded():
-            data = task_data.build(small_catalog, encoder, config, "brand", NGRAM_BUCKETS)
-            return data, train(data, tiny_train_config(data=config), small_catalog, progress=False)
-    finally:
-        validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS = saved
+    with few_validation_shoppers(), single_threaded():
+        data = task_data.build(small_catalog, encoder, config, "brand", NGRAM_BUCKETS)
+        return data, train(data, tiny_train_config(data=config), small_catalog, progress=False)
 
 
 @pytest.fixture(scope="module")

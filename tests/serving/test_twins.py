@@ -16,44 +16,9 @@ from guide.model import twin_artifact
 from guide.model.checkpoint import Checkpoint
 from guide.model.outputs import attribute_probs, sentiment_log_probs
 from guide.serving import twins
-from tests.core_fixtures import single_threaded
 
 pytest_plugins = ["tests.core_fixtures"]
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def base(tiny_checkpoint_dir) -> Checkpoint:
-    """The tiny model as `evaluate` and the app load it (its saved config carries the vocabulary sizes)."""
-    return Checkpoint.load(tiny_checkpoint_dir)
-
-
-@pytest.fixture(scope="module")
-def runs(base, task_data, small_catalog, tmp_path_factory):
-    """A runs/ folder holding four real single-task twins of the tiny model, named as `evaluate` names them."""
-    from guide.training import validation
-    from guide.training.trainer import train
-
-    folder = tmp_path_factory.mktemp("runs")
-    saved = validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS
-    validation.VALIDATION_SHOPPERS = validation.CALIBRATION_SHOPPERS = 300
-    try:
-        with single_threaded():
-            for task in TASKS:
-                twin = train(task_data, twin_artifact.twin_config(base, task), small_catalog, progress=False)
-                twin.attribute_split = "brand"
-                twin.save(twin_export.twin_folder(base, task, folder))
-    finally:
-        validation.VALIDATION_SHOPPERS, validation.CALIBRATION_SHOPPERS = saved
-    return folder
-
-
-@pytest.fixture(scope="module")
-def artifact(runs, tiny_checkpoint_dir, small_catalog, encoder, task_data, tmp_path_factory):
-    with single_threaded():
-        return twin_export.export(
-            tiny_checkpoint_dir, runs, tmp_path_factory.mktemp("twins"), small_catalog, encoder, False, task_data
-        )
 
 
 def test_twins_are_found_where_the_report_saves_them(runs, base, task_data, small_catalog, monkeypatch):

@@ -66,7 +66,7 @@ def test_affinity_matrix_averages_the_last_probes_symmetrically():
         affinity_matrix([], tasks)
 
 
-def test_training_records_affinity_without_changing_what_it_learns(task_data):
+def test_training_records_affinity_without_changing_what_it_learns(task_data, few_shoppers):
     config = tiny_train_config(steps=12, eval_every=12, weighting="uncertainty")
     plain = train(task_data, config, progress=False)
     probed = train(task_data, config, progress=False, affinity_every=4)

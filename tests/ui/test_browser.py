@@ -40,7 +40,6 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need `pip install playwright`")
 pytest_plugins = ["tests.core_fixtures"]  # the tiny model behind the twins' test
-from tests.serving.test_twins import artifact, base, runs  # noqa: E402, F401  (fixtures: four tiny real twins)
 
 
 class AppServer:
@@ -283,7 +282,7 @@ def test_why_highlights_words_in_the_review_and_the_product_text(server, page):
     screenshot(page, "why-desktop")
 
 
-def test_twins_stand_beside_the_shared_model_on_the_product_page(browser, tiny_checkpoint_dir, artifact, tmp_path):  # noqa: F811
+def test_twins_stand_beside_the_shared_model_on_the_product_page(browser, tiny_checkpoint_dir, artifact, tmp_path):
     """The tiny model with four tiny real twins (tests/serving/test_twins.py) under `streamlit run`: the twins'
     section is drawn after the predictions, every tag row and review agreement as text."""
     from guide.data.catalog import Catalog

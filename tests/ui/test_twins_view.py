@@ -10,7 +10,6 @@ import pytest
 from guide.config import DEFAULT_CHECKPOINT
 from guide.model.twin_artifact import ARTIFACT, DEFAULT_OUT
 from guide.serving.twins import StoredTwins
-from tests.serving.test_twins import artifact, base, runs  # noqa: F401  (fixtures: four tiny real twins)
 from tests.ui.app_driver import captions, no_problems, open_page, run_app, send_review
 
 pytest_plugins = ["tests.core_fixtures"]
@@ -28,7 +27,7 @@ def _markdown(at) -> str:
 
 
 @pytest.fixture
-def tiny_app(tiny_checkpoint_dir, artifact, tmp_path, monkeypatch):  # noqa: F811
+def tiny_app(tiny_checkpoint_dir, artifact, tmp_path, monkeypatch):
     """The app serving the tiny model with its tiny twins' artifact, on a throwaway database."""
     from guide.ui import state
 
