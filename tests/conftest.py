@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from guide.config import DEFAULT_CHECKPOINT, data_dir
 
@@ -48,31 +49,44 @@ def real_data_missing() -> str | None:
     return None
 
 
-# Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`), tests that share a costly session
-# fixture run on one worker, so it is built once: the tiny trained model (and the task data it is trained
-# on), the PostgreSQL server; the browser tests share one worker too, so two Chromiums never compete.
+# Under pytest-xdist (`scripts/test.sh` runs `-n 2 --dist loadgroup`) each test runs on the worker of its group.
+# Tests that share a costly fixture across modules are one group, so it is built once: the four tiny twins (three
+# modules read them), the PostgreSQL server; the browser tests share one worker too, so two Chromiums never compete.
+# Every other test goes with its module, so a module's own fixtures (a peer report, a trained model, the app's
+# service) are never built on both workers, while the session fixtures many modules read (the task data, the tiny
+# model, the shipped Guide) are built at most once per worker and the modules spread over both. xdist hands out
+# the groups with the most tests first, then the next one to whichever worker runs dry.
 XDIST_GROUPS = (
-    ("tiny-model", lambda item, names: bool({"tiny_checkpoint", "task_data"} & names)),
+    ("twins", lambda item, names: bool({"runs", "artifact"} & names)),
     ("browser", lambda item, names: item.get_closest_marker("browser") is not None),
     ("postgres", lambda item, names: "postgres" in item.nodeid or "postgres_url" in names),
 )
 
 
-def xdist_group(item) -> str | None:
-    """The xdist group of `item` (None: any worker)."""
+def xdist_group(item) -> str:
+    """The xdist group of `item`: a shared group of XDIST_GROUPS, else its module's file."""
     names = set(getattr(item, "fixturenames", ()))
-    return next((group for group, belongs in XDIST_GROUPS if belongs(item, names)), None)
+    return next((group for group, belongs in XDIST_GROUPS if belongs(item, names)), item.nodeid.split("::")[0])
 
 
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
     reason = real_data_missing()
-    for item in items:
+    for item in items:  # before the other hooks, so pytest-xdist's reads the groups
         if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.realdata)
         if reason and item.get_closest_marker("realdata"):
             item.add_marker(pytest.mark.skip(reason=reason))
-        if group := xdist_group(item):
-            item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+    result = yield
+    # pytest-xdist 3.8 (under --dist loadgroup) writes "<id>@<group>" into `item._nodeid`, which pytest 9 no longer
+    # reads (a node's id is `item._id`): without this the groups were silently dropped and every test scheduled
+    # on its own (tests/test_xdist_groups.py).
+    for item in items:
+        grouped = getattr(item, "_nodeid", None)
+        if grouped and grouped != item.nodeid:
+            item._id = NodeId.parse(grouped)
+    return result
 
 
 @pytest.fixture(scope="session")
