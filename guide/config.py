@@ -7,7 +7,7 @@ model config so loading rebuilds the exact model.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 # Task names are the keys of heads, targets, losses, metrics and stored results everywhere.
@@ -259,6 +259,10 @@ class FinetuneConfig:
     # shoppers per purchase draw in stage 3 (0 = as stages 1-2, `DataConfig.purchase_users`): the purchase head
     # is far from converged after stage 1's ~9 passes over the shoppers; measured on validation, README
     refit_purchase_users: int = 0
+
+    def refit_data(self, data: DataConfig) -> DataConfig:
+        """Stage 3's data settings: stage 1's, with stage 3's purchase draws."""
+        return replace(data, purchase_users=self.refit_purchase_users or data.purchase_users)
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 2 or self.refit_steps < 1 or self.eval_every < 1:

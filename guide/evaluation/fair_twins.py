@@ -69,10 +69,7 @@ def twin_config(base: Checkpoint, task: str):
 def refit_config(base: Checkpoint, task: str):
     """Stage 3 of a frozen-encoder twin: the shared model's stage-3 steps, rate and purchase draws."""
     tune, config = staged_settings(base), twin_config(base, task)
-    users = tune.refit_purchase_users or config.data.purchase_users
-    return dataclasses.replace(
-        config, steps=tune.refit_steps, lr=tune.refit_lr, data=dataclasses.replace(config.data, purchase_users=users)
-    )
+    return dataclasses.replace(config, steps=tune.refit_steps, lr=tune.refit_lr, data=tune.refit_data(config.data))
 
 
 def _key_settings(tune: FinetuneConfig, task: str) -> dict:

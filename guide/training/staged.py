@@ -117,7 +117,7 @@ def refit_config(config: TrainConfig, tune: FinetuneConfig, encoder_id: str) -> 
             ngram_dim=tune.refit_ngram_dim or config.model.ngram_dim,
             wide=tune.refit_wide or config.model.wide,
         ),
-        data=dataclasses.replace(config.data, purchase_users=tune.refit_purchase_users or config.data.purchase_users),
+        data=tune.refit_data(config.data),
     )
 
 
