@@ -6,6 +6,7 @@ Hover labels carry catalogue titles only (escaped), never a shopper's own text.
 from __future__ import annotations
 
 import html
+import math
 
 import plotly.graph_objects as go
 
@@ -145,6 +146,18 @@ def sentiment_timeline(points: list[SentimentPoint]) -> go.Figure:
     )
 
 
+def percent_ticks(top: float, ticks: int = 4) -> dict:
+    """A percentage axis from 0 to `top` whose tick labels are all different: a 1-2-5 step near top / `ticks`,
+    with as many decimals as that step needs. Next-purchase probabilities over ~12k products are often far
+    below 1%, where a fixed format ("0.01%, 0.01%, 0.02%") repeats labels."""
+    top = top if top > 0 else 0.01
+    raw = top / ticks
+    exponent = math.floor(math.log10(raw))
+    step = next(n for n in (1, 2, 5, 10) if raw <= n * 10**exponent + 1e-15) * 10**exponent
+    decimals = max(0, -math.floor(math.log10(step * 100) + 1e-9))
+    return dict(tick0=0, dtick=step, tickformat=f".{decimals}%")
+
+
 def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
     fig = go.Figure()
     steps = sorted({(p.step, p.step_label) for p in points})
@@ -157,10 +170,8 @@ def likelihood_history(points: list[LikelihoodPoint]) -> go.Figure:
             name=_short(chosen[0].title, 30),
             hovertemplate="%{y:.2%}<extra>%{fullData.name}</extra>",
         )
-    # Next-purchase probabilities over ~21k products are often below 1%: enough decimals to tell ticks apart.
     top = max((p.likelihood for p in points), default=1)
-    yaxis = dict(tickformat=".0%" if top >= 0.1 else ".1%" if top >= 0.01 else ".2%", title="P(buy next)",
-                 rangemode="tozero")  # fmt: skip
+    yaxis = dict(**percent_ticks(top), title="P(buy next)", rangemode="tozero")
     xaxis = dict(categoryorder="array", categoryarray=[label for _, label in steps], title="after each action")
     return _layout(fig, height=360, yaxis=yaxis, xaxis=xaxis)
 

@@ -83,3 +83,17 @@ def test_a_bare_url_or_address_never_becomes_a_live_link(value):
     text = html.unescape(re.sub(r"<[^>]+>", "", rendered(value)))  # the text nodes GFM's autolinker reads
     assert not GFM_URL.search(text) and not GFM_EMAIL.search(text), text
     assert text.replace(WORD_JOINER, "") == "Shown: " + re.sub(r"[\r\n]+", " ", value)
+
+
+@pytest.mark.parametrize("top", [0.00031, 0.0009, 0.0042, 0.013, 0.07, 0.15, 0.62, 1.0])
+def test_likelihood_ticks_never_repeat_a_label(top):
+    """The profile's P(buy next) axis: every tick from 0 to the highest point reads differently."""
+    from guide.serving.views import LikelihoodPoint
+    from guide.ui.charts import likelihood_history, percent_ticks
+
+    axis = percent_ticks(top)
+    values = [k * axis["dtick"] for k in range(int(top / axis["dtick"]) + 2)]
+    labels = [f"{v * 100:.{int(axis['tickformat'][1:-1])}f}%" for v in values]  # d3's ".N%", as Python writes it
+    assert len(set(labels)) == len(labels) >= 3, labels
+    point = LikelihoodPoint(step=0, step_label="start", item_id="x", title="A product", likelihood=top)
+    assert likelihood_history([point]).layout.yaxis.dtick == axis["dtick"]
