@@ -12,5 +12,6 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
-# Two workers (GUIDE_TEST_WORKERS; 0 runs in this process), tests sharing a costly fixture on one (tests/conftest.py)
-.venv/bin/python -m pytest -n "${GUIDE_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# Two workers (GUIDE_TEST_WORKERS; 0 runs in this process), tests sharing a costly fixture on one (tests/conftest.py),
+# the costliest groups handed out first (tests/scheduling.py: --no-loadscope-reorder keeps that order)
+.venv/bin/python -m pytest -n "${GUIDE_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -16,6 +16,7 @@ import pytest
 from _pytest.nodeid import NodeId
 
 from guide.config import DEFAULT_CHECKPOINT, data_dir
+from tests import scheduling
 
 pytest.register_assert_rewrite("tests.db_fixtures")  # test modules import its helpers before it is a plugin
 
@@ -78,6 +79,7 @@ def pytest_collection_modifyitems(config, items):
         if reason and item.get_closest_marker("realdata"):
             item.add_marker(pytest.mark.skip(reason=reason))
         item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+    items[:] = scheduling.order_by_cost(items, xdist_group, scheduling.read_costs())  # costliest group first
     result = yield
     # pytest-xdist 3.8 (under --dist loadgroup) writes "<id>@<group>" into `item._nodeid`, which pytest 9 no longer
     # reads (a node's id is `item._id`): without this the groups were silently dropped and every test scheduled
@@ -87,6 +89,24 @@ def pytest_collection_modifyitems(config, items):
         if grouped and grouped != item.nodeid:
             item._id = NodeId.parse(grouped)
     return result
+
+
+_measured: dict[str, list] = {}  # group -> [seconds, test ids]
+
+
+def pytest_runtest_logreport(report):
+    """With $GUIDE_GROUP_COSTS_OUT set, the controller sums each group's seconds (tests/scheduling.py)."""
+    if os.environ.get(scheduling.RECORD_ENV):
+        seconds_and_tests = _measured.setdefault(scheduling.group_of_report(report.nodeid), [0.0, set()])
+        seconds_and_tests[0] += report.duration
+        seconds_and_tests[1].add(report.nodeid)
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get(scheduling.RECORD_ENV)
+    if path and _measured and not hasattr(session.config, "workerinput"):
+        seconds = {group: s for group, (s, _) in _measured.items()}
+        scheduling.write_costs(path, seconds, {group: len(ids) for group, (_, ids) in _measured.items()})
 
 
 @pytest.fixture(scope="session")
