@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # load_figures, also w
 
 from load_figures import (  # noqa: E402  (the tests and profile_rerun read these here too)
     LoadSampler,
+    await_reruns,
     cpu_list,
     cpu_seconds,
     cpus,
@@ -348,6 +349,7 @@ def run(
     try:
         results = asyncio.run(asyncio.wait_for(drive(app.url, sessions, reviews, on_start), timeout))
         sampler.done.set()
+        await_reruns(state_dir / "reruns.jsonl", results)
         load = {
             "server_cpu_s": cpu_seconds(app.process.pid) - cpu["server"],
             "machine_busy_s": machine_busy_seconds() - cpu["machine"],

@@ -46,6 +46,7 @@ def load_run(tmp_path_factory):
         results = asyncio.run(
             asyncio.wait_for(bench_load.drive(app.url, SESSIONS, REVIEWS, new_every=SESSIONS), timeout=240)
         )
+        bench_load.await_reruns(state / "reruns.jsonl", results)  # the last rerun logs after its panel shows
     finally:
         app.stop()
     return results, state / "guide.db"
