@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -48,7 +49,8 @@ def _twin(
 ) -> Checkpoint:
     """The twin trained like `base` with `changes` (and `data_config`, which `data` must be built with), on
     `device` (a twin trained on CUDA must not be fed CPU tensors, nor the other way round), checked against
-    the data it will be scored on."""
+    the data it will be scored on. `data` may be a function that builds it: called only when the twin is not
+    in runs/ yet (a kept twin is checked against `base`'s tags)."""
     from guide.training.trainer import train
 
     config = copy.deepcopy(base.config)
@@ -56,11 +58,14 @@ def _twin(
         setattr(config.model if key == "tasks" else config, key, value)
     if data_config is not None:
         config.data = data_config
-    folder = RUNS / f"{name}-{base.fingerprint or 'data'}-{config_key(config)}"
+    folder = twin_folder(name, base, config)
     if (folder / "config.json").exists():
         logger.info("reusing %s from %s", name, folder)
         checkpoint = Checkpoint.load(folder, device)
+        tags = base.tags if callable(data) else data.tags
     else:
+        data = data() if callable(data) else data
+        tags = data.tags
         checkpoint = train(data, config, catalog, progress=progress)
         checkpoint.attribute_split = split
         if base.encoder_folder is not None:  # the twin reads the shared model's fine-tuned encoder, frozen
@@ -69,8 +74,13 @@ def _twin(
             save_with_encoder(checkpoint, base.encoder_folder, folder)
         else:
             checkpoint.save(folder)
-    check_checkpoint(checkpoint, split, catalog.fingerprint(), data.tags)
+    check_checkpoint(checkpoint, split, catalog.fingerprint(), tags)
     return _on(checkpoint, device)
+
+
+def twin_folder(name: str, base: Checkpoint, config) -> Path:
+    """Where the twin `name` of `base`, trained by `config`, is kept under runs/ (and found again)."""
+    return RUNS / f"{name}-{base.fingerprint or 'data'}-{config_key(config)}"
 
 
 def _on(checkpoint: Checkpoint, device) -> Checkpoint:
@@ -248,7 +258,7 @@ def one_source_models(
             check_source_only(models[source], source)
             check_checkpoint(models[source], "brand", catalog.fingerprint(), base.tags)
         elif train_missing:
-            data = task_data.build(catalog, encoder, config, "brand", buckets)
+            data = functools.partial(task_data.build, catalog, encoder, config, "brand", buckets)  # if it trains
             models[source] = _twin(f"ood-{source}-only", base, data, catalog, progress, device, data_config=config)
     unknown = set(paths or {}) - set(SENTIMENT_SOURCES)
     if unknown:

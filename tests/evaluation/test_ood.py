@@ -351,8 +351,16 @@ def test_one_source_models_are_trained_once_into_runs_then_reused_or_given(
     monkeypatch.setattr(report, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(validation, "VALIDATION_SHOPPERS", 300)
     monkeypatch.setattr(validation, "CALIBRATION_SHOPPERS", 300)
+    # the Amazon-only model is already in runs/ (the module's, trained the same way): only clothing trains
+    amazon = amazon_only[1]
+    amazon.save(report.twin_folder("ood-amazon-only", tiny_checkpoint, amazon.config))
+    trained, train = [], trainer.train
+    monkeypatch.setattr(
+        trainer, "train", lambda data, config, *a, **k: trained.append(config) or train(data, config, *a, **k)
+    )
     models = report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, True, None)
     assert {s: m.config.data.sentiment_sources for s, m in models.items()} == {s: (s,) for s in SENTIMENT_SOURCES}
+    assert [c.data.sentiment_sources for c in trained] == [("clothing",)]
     folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert [f.split("-")[:3] for f in folders] == [["ood", "amazon", "only"], ["ood", "clothing", "only"]]
 
@@ -360,6 +368,7 @@ def test_one_source_models_are_trained_once_into_runs_then_reused_or_given(
         raise AssertionError("a cached one-source model was trained again")
 
     monkeypatch.setattr(trainer, "train", no_training)
+    monkeypatch.setattr(report.task_data, "build", no_training)  # nor is its task data built to be thrown away
     again = report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, True, None)
     assert set(again) == set(SENTIMENT_SOURCES)
     given = amazon_only[1].save(tmp_path / "given")
