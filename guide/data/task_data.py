@@ -200,12 +200,18 @@ def _purchase_splits(catalog: Catalog, pool: np.ndarray, config: DataConfig) -> 
 
 
 def _unseen(rng: np.random.Generator, pool: np.ndarray, seen: np.ndarray, count: int) -> np.ndarray:
+    """`count` distinct products of `pool` outside `seen`, in the order the draws of `count` find them (the
+    order and the draws are part of the benchmark's 1 + 99 protocol: the same seed gives the same negatives)."""
     out: list[int] = []
+    taken: set[int] = set()
     seen_set = set(seen.tolist())
     if len(pool) - len(seen_set) < count:  # (a bound: what they bought may lie partly outside the pool)
         raise ValueError(f"expected at least {count} products the shopper never bought; got fewer in the pool")
     while len(out) < count:
-        out.extend(int(r) for r in rng.choice(pool, count) if int(r) not in seen_set and int(r) not in out)
+        for r in rng.choice(pool, count).tolist():
+            if r not in seen_set and r not in taken:
+                out.append(r)
+                taken.add(r)
     return np.array(out[:count], np.int64)
 
 

@@ -139,6 +139,29 @@ def test_purchase_eval_negatives_are_unseen_unique_benchmark_products(task_data,
     assert not np.array_equal(task_data.purchase["valid"].negatives, task_data.purchase["test"].negatives)
 
 
+def _unseen_as_first_written(rng, pool, seen, count):
+    """The negatives' draw as the shipped model's data was built (a list scan per draw): the oracle."""
+    out, seen_set = [], set(seen.tolist())
+    while len(out) < count:
+        out.extend(int(r) for r in rng.choice(pool, count) if int(r) not in seen_set and int(r) not in out)
+    return np.array(out[:count], np.int64)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_faster_negative_draws_give_the_same_products_in_the_same_order(seed):
+    """`_unseen` keeps a set of what it took instead of scanning a list: the benchmark's 1 + 99 negatives (and the
+    validation scores that pick a best step) must not change with it."""
+    from guide.data.task_data import _unseen
+
+    setup = np.random.default_rng(seed)
+    pool = np.unique(setup.integers(0, 200 + 40 * seed, 150 + 30 * seed))
+    seen = setup.choice(pool, 10 + seed, replace=False)
+    count = min(99, len(pool) - len(seen) - 1)
+    new, old = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(3):  # one generator across shoppers, as in the build
+        np.testing.assert_array_equal(_unseen(new, pool, seen, count), _unseen_as_first_written(old, pool, seen, count))
+
+
 def test_purchase_history_is_the_most_recent_items_in_order(task_data, benchmark_sequences):
     limit = DataConfig().max_history
     cut = {"train": 3, "valid": 2, "test": 1}
