@@ -32,8 +32,7 @@ def read_costs(path: Path | str | None = None) -> dict[str, dict]:
     path = Path(path or os.environ.get(COSTS_ENV) or COSTS)
     if not path.exists():
         return {}
-    costs = json.loads(path.read_text())
-    return costs.get("groups", costs)
+    return json.loads(path.read_text())["groups"]
 
 
 def estimated_seconds(costs: dict[str, dict], counts: Counter) -> dict[str, float]:
