@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # load_figures, also w
 
 from load_figures import (  # noqa: E402  (the tests and profile_rerun read these here too)
     LoadSampler,
-    await_reruns,
     cpu_list,
     cpu_seconds,
     cpus,
     load_average,
+    logged,
     machine_busy_seconds,
     per_request,  # noqa: F401  (tests/ui/test_load.py reads it here)
     print_profile,
@@ -72,6 +72,7 @@ NEW_LABEL = "New shopper · no history yet"
 MAX_SESSIONS = 40
 WAIT_MS = 180_000  # one page or one result under load
 FIRST_PAGE_MS = 240_000  # the first page of a fresh server loads the model
+LOGGED_MS = 60_000  # a rerun's end, after the browser saw its result
 REVIEW_WORDS = (
     "Soft on my skin and the scent is gentle, I would buy it again.",
     "It dried out my hair and the bottle leaked in the bag, disappointed.",
@@ -209,6 +210,16 @@ async def send_review(page, stars: int, text: str) -> float:
     return seconds
 
 
+async def server_done(rerun_log: Path | None, action: str, item: str, timeout: int = LOGGED_MS) -> None:
+    """Wait until the app has logged the end of the rerun this click started (`GUIDE_RERUN_LOG`). The browser
+    sees a click's result before the rerun that draws it ends: a next click would interrupt that rerun, and
+    closing the session's browser stops it, and either loses its line. Returns at the timeout all the same
+    (the figures then count the request as not timed)."""
+    deadline = time.monotonic() + timeout / 1000
+    while rerun_log is not None and not logged(rerun_log, action, item) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
 async def inspect(page, own: Shopper, everyone: list[Shopper], result: SessionResult, where: str) -> None:
     """Count exceptions shown, and any other session's shopper name or review token in this page."""
     result.exceptions += await page.locator("[data-testid='stException']").count()
@@ -238,7 +249,14 @@ async def open_shop(browser, base: str, own: Shopper):
 
 
 async def run_session(
-    browser, base: str, own: Shopper, everyone, reviews: int, start: asyncio.Event, cart: bool = True
+    browser,
+    base: str,
+    own: Shopper,
+    everyone,
+    reviews: int,
+    start: asyncio.Event,
+    cart: bool = True,
+    rerun_log: Path | None = None,
 ) -> SessionResult:
     result, context = SessionResult(own), None
     rng = random.Random(own.index)
@@ -253,11 +271,13 @@ async def run_session(
                 await inspect(page, own, everyone, result, f"product {number}")
             if number == 0 and cart:
                 await add_to_cart(page)
+                await server_done(rerun_log, "cart", own.items[number])
                 result.carts += 1
             await page.wait_for_timeout(rng.randint(200, 1200))  # a shopper reads before writing
             text = own.review_text(number)
             result.sent.append(text)
             seconds = await send_review(page, 1 + (own.index + number) % 5, text)
+            await server_done(rerun_log, "send_review", own.items[number])
             result.confirmed.append(text)
             result.send_s.append(seconds)
             result.send_items.append(own.items[number])
@@ -282,9 +302,16 @@ async def scout(browser, base: str, needed: int) -> list[str]:
 
 
 async def drive(
-    base: str, sessions: int, reviews: int, on_start=None, new_every: int = 5, cart: bool = True
+    base: str,
+    sessions: int,
+    reviews: int,
+    on_start=None,
+    new_every: int = 5,
+    cart: bool = True,
+    rerun_log: Path | None = None,
 ) -> list[SessionResult]:
-    """Open the app once, read the shoppers, then run every session at once (one browser, N contexts)."""
+    """Open the app once, read the shoppers, then run every session at once (one browser, N contexts). With
+    `rerun_log` (the app's GUIDE_RERUN_LOG) each session waits for the server's line of a click before its next."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -294,7 +321,10 @@ async def drive(
             plans = plan_shoppers(await scout(browser, base, sessions), sessions, reviews, new_every)
             log(f"app up, {len(plans)} shoppers planned", began)
             start = asyncio.Event()
-            tasks = [asyncio.create_task(run_session(browser, base, p, plans, reviews, start, cart)) for p in plans]
+            tasks = [
+                asyncio.create_task(run_session(browser, base, p, plans, reviews, start, cart, rerun_log))
+                for p in plans
+            ]
             await _when_ready(tasks, plans, start, on_start)
             log(f"{sum(p.ready for p in plans)} sessions on their first product; writing", began)
             results = list(await asyncio.gather(*tasks))
@@ -329,8 +359,8 @@ def run(
 ) -> dict:
     from tests.ui.test_browser import AppServer
 
-    app = AppServer(state_dir)
-    app.env["GUIDE_RERUN_LOG"] = str(state_dir / "reruns.jsonl")
+    app, rerun_log = AppServer(state_dir), state_dir / "reruns.jsonl"
+    app.env["GUIDE_RERUN_LOG"] = str(rerun_log)
     if profile_dir is not None:
         app.env["GUIDE_RERUN_PROFILE"] = str(profile_dir)
     own = os.sched_getaffinity(0)
@@ -347,9 +377,10 @@ def run(
         sampler.start()
 
     try:
-        results = asyncio.run(asyncio.wait_for(drive(app.url, sessions, reviews, on_start), timeout))
+        results = asyncio.run(
+            asyncio.wait_for(drive(app.url, sessions, reviews, on_start, rerun_log=rerun_log), timeout)
+        )
         sampler.done.set()
-        await_reruns(state_dir / "reruns.jsonl", results)
         load = {
             "server_cpu_s": cpu_seconds(app.process.pid) - cpu["server"],
             "machine_busy_s": machine_busy_seconds() - cpu["machine"],
@@ -366,7 +397,7 @@ def run(
         app.stop()
         os.sched_setaffinity(0, own)
     counts, integrity = stored_counts(state_dir / "guide.db", results)
-    return summarise(results, counts, integrity, load, server_reruns(state_dir / "reruns.jsonl"))
+    return summarise(results, counts, integrity, load, server_reruns(rerun_log))
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ import pstats
 import sqlite3
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,19 +61,12 @@ def server_reruns(path: Path) -> dict[tuple[str, str], dict]:
     return {(line["action"], line["item"]): line for line in lines}
 
 
-def await_reruns(path: Path, results: list[SessionResult], seconds: float = 30.0) -> None:
-    """Wait (at most `seconds`) until the app has logged the rerun of every "Send review" the browser saw. The
-    browser sees the result panel before the rerun that drew it ends and writes its line: stopping the app at
-    once can lose the last ones."""
-    wanted = {("send_review", item) for result in results for item in result.send_items}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if wanted <= set(server_reruns(path)):
-                return
-        except json.JSONDecodeError:  # a line half written: read again
-            pass
-        time.sleep(0.1)
+def logged(path: Path, action: str, item: str) -> bool:
+    """Whether the app's GUIDE_RERUN_LOG has the line of this click yet (a line half written reads as not yet)."""
+    try:
+        return (action, item) in server_reruns(path)
+    except json.JSONDecodeError:
+        return False
 
 
 def per_request(results: list[SessionResult], reruns: dict[tuple[str, str], dict]) -> list[dict]:

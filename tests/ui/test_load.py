@@ -39,14 +39,13 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def load_run(tmp_path_factory):
     state = tmp_path_factory.mktemp("load-state")
-    app = AppServer(state)
-    app.env["GUIDE_RERUN_LOG"] = str(state / "reruns.jsonl")
+    app, rerun_log = AppServer(state), state / "reruns.jsonl"
+    app.env["GUIDE_RERUN_LOG"] = str(rerun_log)
     app.start()
     try:
-        results = asyncio.run(
-            asyncio.wait_for(bench_load.drive(app.url, SESSIONS, REVIEWS, new_every=SESSIONS), timeout=240)
-        )
-        bench_load.await_reruns(state / "reruns.jsonl", results)  # the last rerun logs after its panel shows
+        # each session waits for the server's line of its click before the next click or closing its page
+        drive = bench_load.drive(app.url, SESSIONS, REVIEWS, new_every=SESSIONS, rerun_log=rerun_log)
+        results = asyncio.run(asyncio.wait_for(drive, timeout=240))
     finally:
         app.stop()
     return results, state / "guide.db"
