@@ -32,6 +32,7 @@ from guide.model.purchase_scoring import fused_scores, purchase_ranks, purchase_
 logger = logging.getLogger(__name__)
 VALIDATION_SHOPPERS = 4000  # validation shoppers ranked at each check: a stable choice of step in seconds
 CALIBRATION_SHOPPERS = 2500  # validation shoppers the fusion weights and the temperature are fitted on
+FULL_RANKING_SCALE = 10.0  # full-ranking NDCG@10 (~0.06) times this sits on the other tasks' scale (~0.6)
 
 
 def purchase_temperature(model: GuideModel, data: TaskData, device, fusion: Fusion | None = None,
@@ -122,14 +123,17 @@ def _sentiment_score(model: GuideModel, data: TaskData, device, reps: dict) -> f
 
 
 def _purchase_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
-    """NDCG@10 among 1 + 99 (on the other tasks' scale; full ranking is ~10x smaller)."""
+    """Full-ranking NDCG@10 (the benchmark's measure), times FULL_RANKING_SCALE. Not NDCG among 1 + 99: a
+    sampled metric can rank training steps differently from the full ranking (Krichene & Rendle, KDD 2020), and
+    did here: along a 1,500-step stage 3 it fell (0.413 -> 0.399) while the full-ranking HR@10 rose
+    (0.084 -> 0.109)."""
     split = data.purchase["valid"]
     sample = np.random.default_rng(0).permutation(len(split.target))[:VALIDATION_SHOPPERS]
     ranks = purchase_ranks(model, data, split, device, reps, np.sort(sample))
     logger.info("validation purchase: full-ranking NDCG@10 %.4f, HR@10 %.4f (%d shoppers)",
                 hit_and_ndcg(ranks["full"], 10)[1].mean(), hit_and_ndcg(ranks["full"], 10)[0].mean(),
                 len(sample))  # fmt: skip
-    return float(hit_and_ndcg(ranks["sampled"], 10)[1].mean())
+    return FULL_RANKING_SCALE * float(hit_and_ndcg(ranks["full"], 10)[1].mean())
 
 
 def _profile_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
