@@ -129,11 +129,10 @@ def _purchase_score(model: GuideModel, data: TaskData, device, reps: dict) -> fl
     (0.084 -> 0.109)."""
     split = data.purchase["valid"]
     sample = np.random.default_rng(0).permutation(len(split.target))[:VALIDATION_SHOPPERS]
-    ranks = purchase_ranks(model, data, split, device, reps, np.sort(sample))
+    hit, ndcg = hit_and_ndcg(purchase_ranks(model, data, split, device, reps, np.sort(sample))["full"], 10)
     logger.info("validation purchase: full-ranking NDCG@10 %.4f, HR@10 %.4f (%d shoppers)",
-                hit_and_ndcg(ranks["full"], 10)[1].mean(), hit_and_ndcg(ranks["full"], 10)[0].mean(),
-                len(sample))  # fmt: skip
-    return FULL_RANKING_SCALE * float(hit_and_ndcg(ranks["full"], 10)[1].mean())
+                ndcg.mean(), hit.mean(), len(sample))  # fmt: skip
+    return FULL_RANKING_SCALE * float(ndcg.mean())
 
 
 def _profile_score(model: GuideModel, data: TaskData, device, reps: dict) -> float:
