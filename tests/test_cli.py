@@ -135,7 +135,8 @@ def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys)
 
 def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(monkeypatch, tmp_path):
     args = parser().parse_args(["evaluate", "--sasrec", "--sasrec-minutes", "12.5"])
-    assert (args.sasrec, args.sasrec_minutes) == (True, 12.5)
+    assert (args.sasrec, args.sasrec_minutes) == ("ce,ss", 12.5)  # both recipes
+    assert parser().parse_args(["evaluate", "--sasrec", "ss"]).sasrec == "ss"
     assert parser().parse_args(["evaluate"]).sasrec_minutes is None
     seen = []
     monkeypatch.setattr("guide.evaluation.twin_export.export", lambda *a, **k: seen.append((a, k)) or artifact)

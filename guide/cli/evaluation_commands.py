@@ -20,6 +20,11 @@ def _ood_checkpoints(values: list[str]) -> dict[str, Path]:
     return out
 
 
+def _sasrec(value: str) -> tuple[str, ...] | None:
+    """--sasrec's recipes ("ce,ss" -> ("ce", "ss")); None when absent (the report's default applies)."""
+    return tuple(v.strip() for v in value.split(",") if v.strip()) or None
+
+
 def _evaluate(args) -> int:
     from guide.evaluation.report import build_ood, build_report, markdown, merge_saved, save_report
 
@@ -43,7 +48,7 @@ def _evaluate(args) -> int:
             progress=not args.quiet,
             product_twin=args.product_twin,
             twins=tuple(args.twins.split(",")) if args.twins else None,
-            sasrec=True if args.sasrec else None,
+            sasrec=_sasrec(args.sasrec),
             sasrec_minutes=args.sasrec_minutes,
             ood=ood,
             ood_twins=args.ood_twins,
@@ -65,7 +70,8 @@ def _evaluate_purchase(args) -> int:
     saved_path = Path(args.checkpoint) / "report.json"
     saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
     twins = [t for t in args.twins.split(",") if t] if args.twins else []
-    report = build_purchase(Path(args.checkpoint), saved, twin="purchase" in twins, sasrec=args.sasrec,
+    report = build_purchase(Path(args.checkpoint), saved, twin="purchase" in twins,
+                            sasrec=_sasrec(args.sasrec) or False,
                             sasrec_minutes=args.sasrec_minutes, progress=not args.quiet,
                             seeds=[Path(f) for f in args.seed_checkpoint])  # fmt: skip
     if args.save:
@@ -88,7 +94,14 @@ def add_commands(sub) -> None:
         action="store_true",
         help="twins of a staged model fine-tune their own encoder (attributes, sentiment; ~35 min each here)",
     )
-    e.add_argument("--sasrec", action="store_true", help="without --full: also train the SASRec peer")
+    e.add_argument(
+        "--sasrec",
+        nargs="?",
+        const="ce,ss",
+        default="",
+        help="without --full: also train the SASRec peers (all, or a comma list of recipes: ce = cross-entropy, "
+        "ss = the eSASRec authors' sampled softmax); each is cached in runs/",
+    )
     e.add_argument(
         "--purchase",
         action="store_true",

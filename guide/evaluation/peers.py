@@ -296,7 +296,7 @@ def peer_report(
     data_product: TaskData | None = None,
     split: str = "test",
     ci: bool = True,
-    sasrec: bool = False,
+    sasrec: bool | tuple[str, ...] = False,
     sasrec_minutes: float | None = None,
 ) -> dict:
     """Every peer of every task on `split`: report[task][slice][peer] = {metric: value, ...}.
@@ -313,7 +313,7 @@ def peer_report(
         _check(catalog, data_product, "product", "data_product")
         slices["product"] = data_product
     part = data.purchase[split]
-    names = tuple(n for n in sequential.PEERS if sasrec or not n.startswith("SASRec"))  # SASRec trains ~10 min
+    names = sequential.peer_names(sasrec)  # the SASRec peers train for up to an hour each
     jobs = {
         SENTIMENT: lambda: sentiment_report(catalog, data, split, ci),
         ATTRIBUTES: lambda: attributes_report(catalog, slices, split, ci),

@@ -60,15 +60,18 @@ def add_parts(report: dict, base, data, device) -> dict[str, dict]:
     return values
 
 
-def purchase_peer_rows(data, sasrec: bool = False, sasrec_minutes: float | None = None) -> dict[str, dict]:
+def purchase_peer_rows(
+    data, sasrec: bool | tuple[str, ...] = False, sasrec_minutes: float | None = None
+) -> dict[str, dict]:
     """{peer: metrics with CIs} of the purchase peers on the test split (SASRec only when asked: it trains)."""
-    names = tuple(n for n in sequential.PEERS if sasrec or not n.startswith("SASRec"))
+    names = sequential.peer_names(sasrec)
     with threadpool_limits(limits=1):  # the machine is shared with training; more BLAS threads only contend
         values = sequential.peer_values(data, "test", names, sasrec_minutes)
     return {name: _means(per_row) for name, per_row in values.items()}
 
 
-def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool = False, sasrec: bool = False,
+def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool = False,
+                   sasrec: bool | tuple[str, ...] = False,
                    sasrec_minutes: float | None = None, progress: bool = True,
                    seeds: list[Path] | None = None) -> dict:  # fmt: skip
     """{"purchase", "purchase_parts", "purchase_calibration", "summary", "meta"} of the checkpoint; rows of

@@ -110,7 +110,7 @@ def build_report(
     encoder: Encoder | None = None,
     product_twin: bool = False,
     twins: tuple[str, ...] | None = None,
-    sasrec: bool | None = None,
+    sasrec: bool | tuple[str, ...] | None = None,
     sasrec_minutes: float | None = None,
     ood: bool = False,
     ood_twins: bool = False,
@@ -118,9 +118,9 @@ def build_report(
     ood_encoder: Encoder | None = None,
     fair_twins: bool = False,
 ) -> dict:
-    """The model, its single-task twins (all with `full`, else those in `twins`) and the peers (SASRec, which
-    trains ~10 min, with `full` or `sasrec`) on the test splits, every figure with a 95% CI; with `ood` (or
-    `full`) the out-of-domain section, see `ood_section`."""
+    """The model, its single-task twins (all with `full`, else those in `twins`) and the peers (the SASRec
+    peers, which train up to an hour each, with `full` or `sasrec`: True or a tuple of recipes) on the test
+    splits, every figure with a 95% CI; with `ood` (or `full`) the out-of-domain section, see `ood_section`."""
     started = time.perf_counter()
     device, base, catalog, encoder, data = _load(checkpoint_dir, catalog, encoder)
     buckets = base.model.config.ngram_buckets

@@ -7,31 +7,28 @@ shoppers of a per-shopper value, so it gets a bootstrap CI like everything else 
 
 Peers, run here on the same split: popularity, item-to-item co-occurrence (item-kNN over purchase
 transitions), MiniLM content similarity (the frozen base encoder), the training-free graph + text peer after
-Han et al. 2026 (`graph_text`) and SASRec (Kang & McAuley 2018: two causal self-attention blocks over product
-ids, trained here with cross-entropy over all products, as the RecBole re-run in the table).
+Han et al. 2026 (`graph_text`) and SASRec (Kang & McAuley 2018) trained here to two recipes (`sasrec`):
+cross-entropy over all products, as the RecBole re-run in the table, and the eSASRec authors' sampled softmax.
 `guide.evaluation.published.PUBLISHED` holds the published results on exactly this data, with their sources.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy import sparse
 
-from guide.config import PROJECT_ROOT
 from guide.data.task_data import PurchaseSplit, TaskData
+from guide.evaluation import sasrec
 from guide.evaluation.graph_text import fit_graph_text
 from guide.evaluation.published import PUBLISHED, published  # noqa: F401  (the table's home; re-exported)
 from guide.metrics.ranking import positions, ranking_table, target_ranks
 from guide.model.fusion import Fusion
-from guide.model.heads import CausalBlock
 from guide.model.outputs import item_representations
 from guide.model.purchase_scoring import fused_scores, purchase_ranks
 
@@ -186,136 +183,29 @@ def fit_content(data: TaskData, decay: float = 0.7) -> Scorer:
     return score
 
 
-class SASRec(torch.nn.Module):
-    """Product-id embeddings (tied input/output), learned positions, causal self-attention blocks."""
-
-    def __init__(self, size: int, dim: int = 64, blocks: int = 2, max_length: int = 50, dropout: float = 0.5):
-        super().__init__()
-        self.items = torch.nn.Embedding(size + 1, dim, padding_idx=0)  # 0 = padding
-        self.positions = torch.nn.Embedding(max_length, dim)
-        self.blocks = torch.nn.ModuleList(CausalBlock(dim, 1, dropout) for _ in range(blocks))
-        self.norm, self.dropout, self.max_length = torch.nn.LayerNorm(dim), torch.nn.Dropout(dropout), max_length
-        torch.nn.init.normal_(self.items.weight, std=0.02)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """(B, L) right-aligned ids (0 = padding), L <= max_length -> (B, L, D) states. A window trimmed of
-        its all-padding left columns gives the same states as the full one (positions count from the
-        right edge of the max_length window; padded keys are masked)."""
-        steps = torch.arange(self.max_length - ids.shape[1], self.max_length, device=ids.device)
-        x = self.dropout(self.items(ids) * self.items.embedding_dim**0.5 + self.positions(steps))
-        causal = torch.ones(len(steps), len(steps), dtype=torch.bool, device=ids.device).triu(1)
-        padding = ids == 0
-        padding[:, -1] = False  # the last slot always holds an item; keeps every attention row defined
-        for block in self.blocks:
-            x = block(x, causal, padding)
-        return self.norm(x)
-
-    def logits(self, states: torch.Tensor) -> torch.Tensor:
-        return states @ self.items.weight[1:].T  # (..., size)
-
-
-def _right_aligned(sequences: list[np.ndarray], length: int) -> np.ndarray:
-    """(n, width) ids, right-aligned and left-padded with 0; width = the longest tail (<= length), >= 1."""
-    width = max(1, min(length, max((len(s) for s in sequences), default=1)))
-    out = np.zeros((len(sequences), width), np.int64)
-    for i, seq in enumerate(sequences):
-        tail = seq[-width:]
-        if len(tail):
-            out[i, -len(tail) :] = tail
-    return out
-
-
-def _length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Batches of shoppers with similar history lengths, in random order (shuffled within equal lengths):
-    a batch is as wide as its longest history, so mixing one 50-item history into every batch would make
-    each step ~5x the work on this data (median history 6)."""
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = np.array_split(order, max(1, len(order) // batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-SASREC_CACHE = PROJECT_ROOT / "runs"
-
-
-def _sasrec_key(train: list[np.ndarray], pool: np.ndarray, settings: dict) -> str:
-    """A hash of what the trained peer depends on: the train sequences, the product pool and the settings."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    digest.update(np.asarray(pool, np.int64).tobytes())
-    for seq in train:
-        digest.update(np.asarray(seq, np.int64).tobytes() + b"|")
-    return digest.hexdigest()[:12]
-
-
-def fit_sasrec(data: TaskData, minutes: float = 90.0, epochs: int = 200, patience: int = 5, seed: int = 13,
-               batch_size: int = 128, lr: float = 1e-3, cache: Path | None = SASREC_CACHE) -> Scorer:  # fmt: skip
-    """SASRec with its paper's architecture and settings for Beauty (d 64, 2 blocks, 1 head, 50 items of
-    history, dropout 0.5, Adam 1e-3, batch 128), trained with cross-entropy over all products at every
-    position (the RecBole variant; it learns in far fewer epochs than one sampled negative per position,
-    which 2 CPU cores need). Early stopping on validation NDCG@10 (full ranking of 4,000 shoppers, patience
-    `patience` epochs), within a `minutes` budget. The trained weights are kept under `cache` (keyed by the
-    train sequences, the pool and these settings), so the report reuses a peer that took an hour to train."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    pool = data.amazon_rows
-    model = SASRec(len(pool))
-    train = [positions(s, pool) + 1 for s in data.purchase["train"].sequences]  # ids 1..size
-    settings = dict(minutes=minutes, epochs=epochs, patience=patience, seed=seed, batch_size=batch_size, lr=lr)
-    path = cache / f"sasrec-{_sasrec_key(train, pool, settings)}.pt" if cache is not None else None
-    if path is not None and path.exists():
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(stored["state"])
-        logger.info("SASRec: reusing %s (%s)", path, stored["log"][-1] if stored["log"] else "no log")
-        return _sasrec_scorer(model, pool)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    windows = [s[-(model.max_length + 1) :] for s in train]
-    lengths = np.array([len(w) for w in windows])
+def _validate_on(data: TaskData, seed: int) -> Callable[[Scorer], float]:
+    """Full-ranking NDCG@10 of a scorer on 4,000 validation shoppers drawn with `seed` (a SASRec peer's
+    early-stopping score)."""
     valid = data.purchase["valid"]
-    sample = np.sort(rng.permutation(len(valid.target))[:4000])
-    part = valid.subset(sample)
-    best, best_state, waited, started, log = -1.0, None, 0, time.perf_counter(), []
-    for epoch in range(epochs):
-        model.train()
-        for batch in _length_buckets(lengths, batch_size, rng):
-            window = torch.from_numpy(_right_aligned([windows[i] for i in batch], model.max_length + 1))
-            inputs, targets = window[:, :-1], window[:, 1:] - 1  # target -1 = padding
-            wanted = targets >= 0  # logits only where a next product exists
-            logits = model.logits(model(inputs)[wanted])  # (P, size)
-            loss = torch.nn.functional.cross_entropy(logits, targets[wanted])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        score = float(per_shopper(peer_ranks(_sasrec_scorer(model, pool), data, part))["full_ndcg@10"].mean())
-        elapsed = time.perf_counter() - started
-        log.append(
-            dict(epoch=epoch + 1, loss=round(loss.item(), 4), valid_ndcg10=round(score, 5), seconds=int(elapsed))
-        )
-        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f (%.0f s)", epoch + 1, loss.item(), score, elapsed)
-        if score > best:
-            best, waited = score, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-        if waited >= patience or elapsed > minutes * 60:
-            break
-    if best_state is None:
-        raise ValueError("SASRec: expected a finite validation score after an epoch; got none; fix: check the data")
-    model.load_state_dict(best_state)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        torch.save({"state": best_state, "log": log, "settings": settings}, partial)
-        partial.replace(path)
-    return _sasrec_scorer(model, pool)
+    part = valid.subset(np.sort(np.random.default_rng(seed).permutation(len(valid.target))[:4000]))
+    return lambda scorer: float(per_shopper(peer_ranks(scorer, data, part))["full_ndcg@10"].mean())
 
 
-def _sasrec_scorer(model: SASRec, pool: np.ndarray) -> Scorer:
-    @torch.inference_mode()
-    def score(histories: list[np.ndarray]) -> np.ndarray:
-        model.eval()
-        ids = torch.from_numpy(_right_aligned([positions(h, pool) + 1 for h in histories], model.max_length))
-        return model.logits(model(ids)[:, -1]).numpy()
+def fit_sasrec(data: TaskData, minutes: float = 90.0, recipe: str = "ce", seed: int = 13,
+               cache: Path | None = sasrec.SASREC_CACHE, **changes) -> Scorer:  # fmt: skip
+    """A SASRec peer (`sasrec.RECIPES[recipe]`, fields overridden by `changes`, e.g. epochs=2) on the train
+    sequences, early-stopped on validation, cached under `cache`."""
+    chosen = dataclasses.replace(sasrec.RECIPES[recipe], **changes)
+    train = data.purchase["train"].sequences
+    return sasrec.fit(train, data.amazon_rows, _validate_on(data, seed), chosen, minutes, seed, cache)
 
-    return score
+
+def fit_sasrec_sampled(data: TaskData, minutes: float = 90.0) -> Scorer:
+    """SASRec to the eSASRec authors' "SASRec+SS" recipe (sampled softmax, 256 negatives, d 256, 1 block)."""
+    return fit_sasrec(data, minutes, recipe="ss")
+
+
+SASREC_PEERS = {"ce": "SASRec (CE, trained here)", "ss": "SASRec, sampled softmax (eSASRec recipe, trained here)"}
 
 
 PEERS: dict[str, Callable[[TaskData], Scorer]] = {
@@ -323,8 +213,20 @@ PEERS: dict[str, Callable[[TaskData], Scorer]] = {
     "Item co-occurrence (item-kNN)": fit_cooccurrence,
     "MiniLM content similarity": fit_content,
     "Last-item graph + MiniLM similarity (after Han et al. 2026)": fit_graph_text,
-    "SASRec (CE, trained here)": fit_sasrec,
+    SASREC_PEERS["ce"]: fit_sasrec,
+    SASREC_PEERS["ss"]: fit_sasrec_sampled,
 }
+
+
+def peer_names(sasrec: bool | tuple[str, ...] = False) -> tuple[str, ...]:
+    """The purchase peers to run: every training-free one, plus the SASRec peers asked for (True: both recipes,
+    or a tuple of `SASREC_PEERS` keys), which train for up to an hour each."""
+    wanted = tuple(SASREC_PEERS) if sasrec is True else tuple(sasrec or ())
+    unknown = sorted(set(wanted) - set(SASREC_PEERS))
+    if unknown:
+        raise ValueError(f"SASRec peers: expected some of {sorted(SASREC_PEERS)}; got {unknown}; fix: e.g. --sasrec ss")
+    chosen = {SASREC_PEERS[key] for key in wanted}
+    return tuple(n for n in PEERS if n not in SASREC_PEERS.values() or n in chosen)
 
 
 def peer_values(
@@ -334,8 +236,8 @@ def peer_values(
     out = {}
     for name in names or tuple(PEERS):
         started = time.perf_counter()
-        if PEERS[name] is fit_sasrec and sasrec_minutes is not None:
-            scorer = fit_sasrec(data, minutes=sasrec_minutes)
+        if name in SASREC_PEERS.values() and sasrec_minutes is not None:
+            scorer = PEERS[name](data, minutes=sasrec_minutes)
         else:
             scorer = PEERS[name](data)
         out[name] = per_shopper(peer_ranks(scorer, data, data.purchase[split]))

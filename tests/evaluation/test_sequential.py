@@ -227,6 +227,16 @@ def test_sasrec_trains_briefly_and_scores_every_pool_product(data, tmp_path):
     assert ranks["full"].shape == (len(test.target),) and (ranks["full"] < len(data.amazon_rows)).all()
 
 
+def test_sasrec_to_the_sampled_softmax_recipe_learns_the_successor_pattern(data, tmp_path):
+    """A small "ss" SASRec (the eSASRec recipe's loss, 8 negatives of the 40-product pool) beats popularity,
+    which is right for at most half of the shoppers here."""
+    torch.set_num_threads(1)
+    scorer = sequential.fit_sasrec(data, minutes=1.0, recipe="ss", dim=32, negatives=8, epochs=30, patience=30,
+                                   batch_size=32, cache=tmp_path)  # fmt: skip
+    popularity = _mean(data, sequential.fit_popularity(data))["full_hr@10"]
+    assert _mean(data, scorer)["full_hr@10"] > popularity + 0.2
+
+
 def test_sasrec_weights_are_cached_and_reused_only_for_the_same_settings(data, tmp_path):
     torch.set_num_threads(1)
     first = sequential.fit_sasrec(data, minutes=0.05, epochs=1, cache=tmp_path)
@@ -241,22 +251,10 @@ def test_sasrec_weights_are_cached_and_reused_only_for_the_same_settings(data, t
     assert len(list(tmp_path.glob("sasrec-*.pt"))) == 2
 
 
-def test_sasrec_on_a_trimmed_window_gives_the_full_windows_states():
-    torch.manual_seed(0)
-    model = sequential.SASRec(30, dim=16, max_length=8).eval()
-    histories = [np.array([3, 5, 7]), np.array([1]), np.array([2, 4, 6, 8, 9])]
-    trimmed = torch.from_numpy(sequential._right_aligned(histories, 8))
-    assert trimmed.shape == (3, 5)  # as wide as the longest history, not max_length
-    full = torch.zeros(3, 8, dtype=torch.long)
-    full[:, -5:] = trimmed
-    with torch.no_grad():
-        torch.testing.assert_close(model(trimmed)[:, -1], model(full)[:, -1])
-
-
-def test_length_buckets_cover_every_shopper_once_with_similar_lengths():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(1, 51, 1000)
-    batches = sequential._length_buckets(lengths, 100, rng)
-    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
-    spread = np.mean([np.ptp(lengths[b]) for b in batches])
-    assert spread < 0.2 * np.ptp(lengths)  # a random split would span nearly the whole range
+def test_peer_names_add_only_the_sasrec_recipes_asked_for():
+    free = sequential.peer_names(False)
+    assert not set(free) & set(sequential.SASREC_PEERS.values())
+    assert sequential.peer_names(("ss",)) == free + (sequential.SASREC_PEERS["ss"],)
+    assert set(sequential.peer_names(True)) == set(sequential.PEERS)
+    with pytest.raises(ValueError, match="expected some of"):
+        sequential.peer_names(("gru",))
