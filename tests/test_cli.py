@@ -135,7 +135,7 @@ def test_main_returns_the_handlers_code_and_lets_bugs_raise(monkeypatch, capsys)
 
 def test_evaluate_takes_a_sasrec_budget_and_twins_hands_its_flags_to_the_export(monkeypatch, tmp_path):
     args = parser().parse_args(["evaluate", "--sasrec", "--sasrec-minutes", "12.5"])
-    assert (args.sasrec, args.sasrec_minutes) == ("ce,ss", 12.5)  # both recipes
+    assert (args.sasrec, args.sasrec_minutes) == ("ce,ss,bsarec", 12.5)  # every trained peer
     assert parser().parse_args(["evaluate", "--sasrec", "ss"]).sasrec == "ss"
     assert parser().parse_args(["evaluate"]).sasrec_minutes is None
     seen = []

@@ -97,10 +97,10 @@ def add_commands(sub) -> None:
     e.add_argument(
         "--sasrec",
         nargs="?",
-        const="ce,ss",
+        const="ce,ss,bsarec",
         default="",
-        help="without --full: also train the SASRec peers (all, or a comma list of recipes: ce = cross-entropy, "
-        "ss = the eSASRec authors' sampled softmax); each is cached in runs/",
+        help="without --full: also train the purchase peers that train (all, or a comma list: ce = SASRec with "
+        "cross-entropy, ss = SASRec to the eSASRec authors' sampled softmax, bsarec = BSARec); each cached in runs/",
     )
     e.add_argument(
         "--purchase",

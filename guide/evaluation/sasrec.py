@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +136,57 @@ def _loss(model: SASRec, recipe: Recipe, window: torch.Tensor, generator: torch.
     return torch.nn.functional.cross_entropy(logits[wanted], labels)
 
 
+def load_cached(path: Path | None, model: torch.nn.Module) -> bool:
+    """Whether `path` held trained weights, now loaded into `model`."""
+    if path is None or not path.exists():
+        return False
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(stored["state"])
+    logger.info("%s: reusing %s (%s)", type(model).__name__, path, stored["log"][-1] if stored["log"] else "no log")
+    return True
+
+
+def store(path: Path | None, model: torch.nn.Module, log: list[dict], settings: dict) -> None:
+    """The trained weights, the epoch log and the settings under `path` (written whole or not at all)."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    torch.save({"state": model.state_dict(), "log": log, "settings": settings}, partial)
+    partial.replace(path)
+
+
+def early_stopped(model: torch.nn.Module, losses: Callable[[], Iterator[torch.Tensor]], lr: float,
+                  validate: Callable[[], float], epochs: int, patience: int, minutes: float) -> list[dict]:  # fmt: skip
+    """Adam on each loss `losses()` yields, epoch after epoch, until `patience` epochs without a better
+    `validate()` or past `minutes`; leaves the best epoch's weights in `model` and returns the epoch log."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    best, best_state, waited, started, log = -1.0, None, 0, time.perf_counter(), []
+    name = type(model).__name__
+    for epoch in range(epochs):
+        model.train()
+        for loss in losses():
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        score = validate()
+        elapsed = time.perf_counter() - started
+        log.append(dict(epoch=epoch + 1, loss=round(loss.item(), 4), valid_ndcg10=round(score, 5),
+                        seconds=int(elapsed)))  # fmt: skip
+        logger.info("%s epoch %d: loss %.3f, valid NDCG@10 %.4f (%.0f s)", name, epoch + 1, loss.item(), score, elapsed)
+        if score > best:
+            best, waited = score, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+        if waited >= patience or elapsed > minutes * 60:
+            break
+    if best_state is None:
+        raise ValueError(f"{name}: expected a finite validation score after an epoch; got none; fix: check the data")
+    model.load_state_dict(best_state)
+    return log
+
+
 def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scorer], float], recipe: Recipe,
         minutes: float = 90.0, seed: int = 13, cache: Path | None = SASREC_CACHE) -> Scorer:  # fmt: skip
     """A SASRec peer trained on `train_rows` (catalogue rows per shopper) over `pool`, the epoch with the best
@@ -146,43 +197,19 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     train = [positions(s, pool) + 1 for s in train_rows]  # ids 1..size
     settings = dataclasses.asdict(recipe) | dict(minutes=minutes, seed=seed)
     path = cache / f"sasrec-{_key(train, pool, settings)}.pt" if cache is not None else None
-    if path is not None and path.exists():
-        stored = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(stored["state"])
-        logger.info("SASRec: reusing %s (%s)", path, stored["log"][-1] if stored["log"] else "no log")
+    if load_cached(path, model):
         return scorer(model, pool)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     windows = [s[-(model.max_length + 1) :] for s in train]
     lengths = np.array([len(w) for w in windows])
-    best, best_state, waited, started, log = -1.0, None, 0, time.perf_counter(), []
-    for epoch in range(recipe.epochs):
-        model.train()
+
+    def losses() -> Iterator[torch.Tensor]:
         for batch in length_buckets(lengths, recipe.batch_size, rng):
             window = torch.from_numpy(right_aligned([windows[i] for i in batch], model.max_length + 1))
-            loss = _loss(model, recipe, window, generator)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        score = validate(scorer(model, pool))
-        elapsed = time.perf_counter() - started
-        log.append(dict(epoch=epoch + 1, loss=round(loss.item(), 4), valid_ndcg10=round(score, 5),
-                        seconds=int(elapsed)))  # fmt: skip
-        logger.info("SASRec epoch %d: loss %.3f, valid NDCG@10 %.4f (%.0f s)", epoch + 1, loss.item(), score, elapsed)
-        if score > best:
-            best, waited = score, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-        if waited >= recipe.patience or elapsed > minutes * 60:
-            break
-    if best_state is None:
-        raise ValueError("SASRec: expected a finite validation score after an epoch; got none; fix: check the data")
-    model.load_state_dict(best_state)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        torch.save({"state": best_state, "log": log, "settings": settings}, partial)
-        partial.replace(path)
+            yield _loss(model, recipe, window, generator)
+
+    log = early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
+                        recipe.patience, minutes)  # fmt: skip
+    store(path, model, log, settings)
     return scorer(model, pool)
 
 

@@ -237,6 +237,15 @@ def test_sasrec_to_the_sampled_softmax_recipe_learns_the_successor_pattern(data,
     assert _mean(data, scorer)["full_hr@10"] > popularity + 0.2
 
 
+def test_bsarec_learns_the_successor_pattern(data, tmp_path):
+    torch.set_num_threads(1)
+    scorer = sequential.fit_bsarec(data, minutes=1.0, dim=16, max_length=8, batch_size=32, lr=3e-3, epochs=15,
+                                   patience=15, dropout=0.1, cache=tmp_path)  # fmt: skip
+    popularity = _mean(data, sequential.fit_popularity(data))["full_hr@10"]
+    assert _mean(data, scorer)["full_hr@10"] > popularity + 0.2
+    assert len(list(tmp_path.glob("bsarec-*.pt"))) == 1
+
+
 def test_sasrec_weights_are_cached_and_reused_only_for_the_same_settings(data, tmp_path):
     torch.set_num_threads(1)
     first = sequential.fit_sasrec(data, minutes=0.05, epochs=1, cache=tmp_path)
