@@ -30,6 +30,9 @@ def _evaluate(args) -> int:
 
     if args.purchase:
         return _evaluate_purchase(args)
+    if args.peer_seed:
+        raise ValueError("--peer-seed: expected with --purchase --sasrec (the peers' seeds score the purchase section)"
+                         "; fix: add --purchase")  # fmt: skip
     if args.seed_checkpoint:
         raise ValueError("--seed-checkpoint: expected with --purchase (the seeds score the purchase section); "
                          "fix: add --purchase")  # fmt: skip
@@ -73,7 +76,8 @@ def _evaluate_purchase(args) -> int:
     report = build_purchase(Path(args.checkpoint), saved, twin="purchase" in twins,
                             sasrec=_sasrec(args.sasrec) or False,
                             sasrec_minutes=args.sasrec_minutes, progress=not args.quiet,
-                            seeds=[Path(f) for f in args.seed_checkpoint])  # fmt: skip
+                            seeds=[Path(f) for f in args.seed_checkpoint],
+                            peer_seeds=args.peer_seed)  # fmt: skip
     if args.save:
         merge_purchase(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
@@ -114,6 +118,14 @@ def add_commands(sub) -> None:
         default=[],
         metavar="FOLDER",
         help="with --purchase: the same recipe trained with another --seed (repeatable); the headline over seeds",
+    )
+    e.add_argument(
+        "--peer-seed",
+        action="append",
+        type=int,
+        default=[],
+        metavar="SEED",
+        help="with --purchase --sasrec …: also train those peers with this seed (repeatable); mean ± std over seeds",
     )
     e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")

@@ -87,6 +87,29 @@ def seed_section(base: Checkpoint, base_values: dict[str, dict[str, float]], fol
         logger.info("purchase seeds: scoring %s (seed %d)", folder, other.config.seed)
         scored = _flat(run_values(other, other_data, device))
         runs.append({"checkpoint": str(folder), "seed": other.config.seed, **scored})
+    return _summarised(runs)
+
+
+def peer_section(data, names: tuple[str, ...], seeds: list[int], minutes: float | None = None) -> dict:
+    """report["peer_seeds"]: each trained peer in `names` (`sequential.SASREC_PEERS`) at the report's seed and
+    at each of `seeds`, scored on the test split like its row: {peer: {"runs", "summary", "note"}}."""
+    from guide.evaluation import sequential
+
+    runs_of = {}
+    for name in names:
+        runs = []
+        for seed in [sequential.PEER_SEED, *seeds]:
+            scorer = sequential.PEERS[name](data, **({"minutes": minutes} if minutes else {}), seed=seed)
+            ranks = sequential.peer_ranks(scorer, data, data.purchase["test"])
+            values = sequential.per_shopper(ranks)
+            runs.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS}})
+            logger.info("peer seeds: %s, seed %d: %s", name, seed, runs[-1])
+        runs_of[name] = _summarised(runs)
+    return runs_of
+
+
+def _summarised(runs: list[dict]) -> dict:
+    """{"runs", "summary": {column: {mean, std}}, "note"}; ValueError when two runs share a seed."""
     seeds = [run["seed"] for run in runs]
     if len(set(seeds)) < len(seeds):
         raise ValueError(f"purchase seeds: expected runs with different seeds; got {seeds}; fix: pass other runs")

@@ -49,6 +49,8 @@ def markdown(report: dict) -> str:
     lines += published_lines(report.get("meta", {}).get("published", {}))
     lines += calibration_lines(report.get("purchase_calibration"))
     lines += seed_lines(report.get("purchase_seeds"))
+    for peer, section in (report.get("peer_seeds") or {}).items():
+        lines += seed_lines(section, f"{peer} over")
     lines += summary_lines(report.get("summary", {}))
     lines += ood_lines(report.get("ood"))
     lines += study_lines(report.get("search"))
@@ -72,13 +74,13 @@ def published_lines(table: dict) -> list[str]:
     return lines
 
 
-def seed_lines(section: dict | None) -> list[str]:
+def seed_lines(section: dict | None, title: str = "Purchase over") -> list[str]:
     """The purchase headline over training seeds (`guide.evaluation.purchase_seeds`): each run, then mean ± std."""
     if not section:
         return []
     columns = list(section["summary"])
     lines = [
-        f"\nPurchase over {len(section['runs'])} training seeds (test split; each run's mean over shoppers):\n",
+        f"\n{title} {len(section['runs'])} training seeds (test split; each run's mean over shoppers):\n",
         "| seed | " + " | ".join(columns) + " |",
         "|---|" + "---|" * len(columns),
     ]

@@ -119,3 +119,29 @@ def test_the_report_shows_each_seed_and_the_mean_and_std(data, tmp_path):
     assert "Purchase over 2 training seeds" in text
     assert f"| 13 | {runs[0]:.4f}" in text and f"| 14 | {runs[1]:.4f}" in text
     assert f"| mean ± std | {np.mean(runs):.4f} ± {np.std(runs, ddof=1):.4f}" in text
+
+
+def test_peer_seeds_train_each_peer_at_the_reports_seed_and_the_others(monkeypatch, tmp_path):
+    from guide.evaluation import sasrec, sequential
+    from tests.evaluation.test_sequential import synthetic_data
+
+    monkeypatch.setattr(sasrec, "SASREC_CACHE", tmp_path)
+    trained = []
+
+    def small(data, minutes=90.0, seed=13):  # the "ss" recipe, small enough for the synthetic pool
+        trained.append(seed)
+        return sequential.fit_sasrec(data, 0.05, recipe="ss", seed=seed, dim=16, negatives=8, cache=tmp_path)
+
+    name = sequential.SASREC_PEERS["ss"]
+    monkeypatch.setitem(sequential.PEERS, name, small)
+    section = purchase_seeds.peer_section(synthetic_data(), (name,), [14, 15])
+    assert trained == [sequential.PEER_SEED, 14, 15]
+    runs = section[name]["runs"]
+    assert [run["seed"] for run in runs] == [13, 14, 15]
+    hits = [run["full_hr@10"] for run in runs]
+    assert all(0 <= h <= 1 for h in hits)
+    assert section[name]["summary"]["full_hr@10"]["mean"] == pytest.approx(np.mean(hits))
+    assert section[name]["summary"]["full_hr@10"]["std"] == pytest.approx(np.std(hits, ddof=1))
+    assert len(list(tmp_path.glob("sasrec-*.pt"))) == 3  # one cached model per seed
+    with pytest.raises(ValueError, match="different seeds"):
+        purchase_seeds.peer_section(synthetic_data(), (name,), [13])
