@@ -151,9 +151,12 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
             states = model(torch.from_numpy(windows[batch]))
             yield nn.functional.cross_entropy(model.logits(states), torch.from_numpy(targets[batch]))
 
+    resume = path.with_suffix(".resume") if path is not None else None  # a run stopped early continues there
     log = sasrec.early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
-                               recipe.patience, minutes)  # fmt: skip
+                               recipe.patience, minutes, resume, (rng,))  # fmt: skip
     sasrec.store(path, model, log, settings)
+    if resume is not None:
+        resume.unlink(missing_ok=True)
     return scorer(model, pool)
 
 

@@ -205,7 +205,7 @@ def fit_sasrec(data: TaskData, minutes: float = 90.0, recipe: str = "ce", seed: 
 
 
 def fit_sasrec_sampled(data: TaskData, minutes: float = 90.0, seed: int = PEER_SEED) -> Scorer:
-    """SASRec to the eSASRec authors' "SASRec+SS" recipe (sampled softmax, 256 negatives, d 256, 1 block)."""
+    """SASRec to the eSASRec authors' "SASRec+SS" recipe (sampled softmax, 256 negatives, d 64, 1 block)."""
     return fit_sasrec(data, minutes, recipe="ss", seed=seed)
 
 

@@ -78,3 +78,46 @@ def test_cross_entropy_ranks_the_target_among_every_product():
 def test_a_recipe_that_cannot_train_is_refused(changes):
     with pytest.raises(ValueError, match="SASRec recipe"):
         sasrec.Recipe(**changes)
+
+
+def _run(epochs: int, resume=None, scores=None) -> tuple[sasrec.SASRec, list[dict]]:
+    """A small SASRec trained on fixed random windows; the same seeds every call."""
+    torch.manual_seed(0)
+    rng, generator = np.random.default_rng(1), torch.Generator().manual_seed(2)
+    windows = np.random.default_rng(3).integers(1, 10, (64, 6))
+    model = sasrec.SASRec(9, dim=8, blocks=1, max_length=5, dropout=0.3)
+    recipe = sasrec.Recipe(dim=8, blocks=1, dropout=0.3, loss="sampled", negatives=3)
+
+    def losses():
+        for batch in np.array_split(rng.permutation(64), 4):
+            yield sasrec._loss(model, recipe, torch.from_numpy(windows[batch]), generator)
+
+    scores = iter(scores) if scores is not None else None
+    log = sasrec.early_stopped(model, losses, 1e-2, lambda: next(scores) if scores else _score(model),
+                               epochs, patience=5, minutes=10, resume=resume, generators=(rng, generator))  # fmt: skip
+    return model, log
+
+
+def _score(model) -> float:
+    """A validation score that depends only on the weights (so a resumed run sees what an uninterrupted one did)."""
+    return float(model.items.weight.sum())
+
+
+def test_a_stopped_run_resumes_to_the_weights_and_log_of_an_uninterrupted_one(tmp_path):
+    resume = tmp_path / "peer.resume"
+    whole, whole_log = _run(4, resume=tmp_path / "whole.resume")
+    _run(2, resume=resume)  # stopped after epoch 2
+    assert resume.exists()
+    resumed, resumed_log = _run(4, resume=resume)  # a new process: fresh model and seeds, state read back
+    assert [e["epoch"] for e in resumed_log] == [1, 2, 3, 4]
+    assert [e["loss"] for e in resumed_log] == [e["loss"] for e in whole_log]
+    for name, value in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value)
+
+
+def test_the_best_epochs_weights_are_kept():
+    at_two, _ = _run(2, scores=[0.1, 0.3])
+    model, log = _run(5, scores=[0.1, 0.3, 0.2, 0.25, 0.29])  # the best epoch is the second
+    assert [e["valid_ndcg10"] for e in log] == [0.1, 0.3, 0.2, 0.25, 0.29]
+    for name, value in at_two.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value)
