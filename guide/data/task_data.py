@@ -199,6 +199,12 @@ def _purchase_splits(catalog: Catalog, pool: np.ndarray, config: DataConfig) -> 
     return {"train": train, "valid": split(2, "valid"), "test": split(1, "test")}
 
 
+def benchmark_purchase(catalog: Catalog, config: DataConfig) -> tuple[np.ndarray, dict[str, PurchaseSplit]]:
+    """(the benchmark's product rows, its leave-one-out splits), embedding no text: what a sequential peer reads."""
+    pool = np.flatnonzero(catalog.items["source"].to_numpy() == BENCHMARK_SOURCE)
+    return pool, _purchase_splits(catalog, pool, config)
+
+
 def _unseen(rng: np.random.Generator, pool: np.ndarray, seen: np.ndarray, count: int) -> np.ndarray:
     """`count` distinct products of `pool` outside `seen`, in the order the draws of `count` find them (the
     order and the draws are part of the benchmark's 1 + 99 protocol: the same seed gives the same negatives)."""

@@ -142,7 +142,7 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     train = [positions(s, pool) + 1 for s in train_rows]  # ids 1..size
     settings = dataclasses.asdict(recipe) | dict(minutes=minutes, seed=seed)
     path = cache / f"bsarec-{sasrec._key(train, pool, settings)}.pt" if cache is not None else None
-    if sasrec.load_cached(path, model):
+    if sasrec.load_cached(path, model) is not None:
         return scorer(model, pool)
     windows, targets = prefixes(train, recipe.max_length)
 

@@ -138,14 +138,14 @@ def _loss(model: SASRec, recipe: Recipe, window: torch.Tensor, generator: torch.
     return torch.nn.functional.cross_entropy(logits[wanted], labels)
 
 
-def load_cached(path: Path | None, model: torch.nn.Module) -> bool:
-    """Whether `path` held trained weights, now loaded into `model`."""
+def load_cached(path: Path | None, model: torch.nn.Module) -> list[dict] | None:
+    """The epoch log of the trained weights at `path`, now loaded into `model`; None when there are none."""
     if path is None or not path.exists():
-        return False
+        return None
     stored = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(stored["state"])
     logger.info("%s: reusing %s (%s)", type(model).__name__, path, stored["log"][-1] if stored["log"] else "no log")
-    return True
+    return stored["log"]
 
 
 def store(path: Path | None, model: torch.nn.Module, log: list[dict], settings: dict) -> None:
@@ -231,8 +231,9 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     train = [positions(s, pool) + 1 for s in train_rows]  # ids 1..size
     settings = dataclasses.asdict(recipe) | dict(minutes=minutes, seed=seed)
     path = cache / f"sasrec-{_key(train, pool, settings)}.pt" if cache is not None else None
-    if load_cached(path, model):
-        return scorer(model, pool)
+    log = load_cached(path, model)
+    if log is not None:
+        return scorer(model, pool, log)
     windows = [s[-(model.max_length + 1) :] for s in train]
     lengths = np.array([len(w) for w in windows])
 
@@ -247,11 +248,12 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     store(path, model, log, settings)
     if resume is not None:
         resume.unlink(missing_ok=True)
-    return scorer(model, pool)
+    return scorer(model, pool, log)
 
 
-def scorer(model: SASRec, pool: np.ndarray) -> Scorer:
-    """Scores over `pool` from the state after each history's latest product (eval mode: no dropout)."""
+def scorer(model: SASRec, pool: np.ndarray, log: list[dict] | None = None) -> Scorer:
+    """Scores over `pool` from the state after each history's latest product (eval mode: no dropout); its
+    `log` attribute holds the training's epoch log."""
 
     @torch.inference_mode()
     def score(histories: list[np.ndarray]) -> np.ndarray:
@@ -259,4 +261,5 @@ def scorer(model: SASRec, pool: np.ndarray) -> Scorer:
         ids = torch.from_numpy(right_aligned([positions(h, pool) + 1 for h in histories], model.max_length))
         return model.logits(model(ids)[:, -1]).numpy()
 
+    score.log = log or []
     return score

@@ -256,6 +256,7 @@ def test_sasrec_weights_are_cached_and_reused_only_for_the_same_settings(data, t
     history = data.purchase["test"].history[:4]
     again = sequential.fit_sasrec(data, minutes=0.05, epochs=1, cache=tmp_path)  # loaded, not retrained
     np.testing.assert_array_equal(first(history), again(history))
+    assert again.log == first.log == log  # the training's epoch log travels with the scorer
     sequential.fit_sasrec(data, minutes=0.05, epochs=1, seed=14, cache=tmp_path)  # other settings: a new file
     assert len(list(tmp_path.glob("sasrec-*.pt"))) == 2
 
