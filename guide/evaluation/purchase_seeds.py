@@ -104,11 +104,18 @@ def peer_section(data, names: tuple[str, ...], seeds: list[int], minutes: float 
             values = sequential.per_shopper(ranks)
             runs.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS}})
             logger.info("peer seeds: %s, seed %d: %s", name, seed, runs[-1])
-        runs_of[name] = _summarised(runs)
+        runs_of[name] = _summarised(runs, PEER_NOTE)
     return runs_of
 
 
-def _summarised(runs: list[dict]) -> dict:
+PEER_NOTE = (
+    "Each trained peer re-trained with other seeds (the same data and recipe; its cached weights reused where a "
+    "seed was trained before) and scored on the test split like its row: every benchmark product ranked with the "
+    "whole history masked. Each run's value, then the mean and the sample standard deviation over runs."
+)
+
+
+def _summarised(runs: list[dict], note: str | None = None) -> dict:
     """{"runs", "summary": {column: {mean, std}}, "note"}; ValueError when two runs share a seed."""
     seeds = [run["seed"] for run in runs]
     if len(set(seeds)) < len(seeds):
@@ -119,7 +126,7 @@ def _summarised(runs: list[dict]) -> dict:
             continue
         column = np.array([run[key] for run in runs])
         summary[key] = {"mean": float(column.mean()), "std": float(column.std(ddof=1)) if len(column) > 1 else None}
-    return {"runs": runs, "summary": summary, "note": __doc__.split("\n\n")[1].replace("\n", " ")}
+    return {"runs": runs, "summary": summary, "note": note or __doc__.split("\n\n")[1].replace("\n", " ")}
 
 
 def _flat(values: dict[str, dict[str, float]]) -> dict[str, float]:

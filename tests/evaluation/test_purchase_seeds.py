@@ -143,5 +143,6 @@ def test_peer_seeds_train_each_peer_at_the_reports_seed_and_the_others(monkeypat
     assert section[name]["summary"]["full_hr@10"]["mean"] == pytest.approx(np.mean(hits))
     assert section[name]["summary"]["full_hr@10"]["std"] == pytest.approx(np.std(hits, ddof=1))
     assert len(list(tmp_path.glob("sasrec-*.pt"))) == 3  # one cached model per seed
+    assert section[name]["note"] == purchase_seeds.PEER_NOTE
     with pytest.raises(ValueError, match="different seeds"):
         purchase_seeds.peer_section(synthetic_data(), (name,), [13])
