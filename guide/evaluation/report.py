@@ -23,7 +23,7 @@ from guide.data.text import EmbeddingCache, Encoder
 from guide.evaluation.evaluate import check_checkpoint, merge, model_metrics, trivial_metrics
 from guide.evaluation.purchase_parts import peer_names
 from guide.evaluation.report_markdown import markdown
-from guide.evaluation.sequential import calibration, published
+from guide.evaluation.sequential import FULL_TRAINED_PEERS, calibration, published
 from guide.evaluation.summary import summarise
 from guide.model.checkpoint import Checkpoint
 from guide.model.device import resolve_device
@@ -174,7 +174,7 @@ def build_report(
                 data,
                 data_product,
                 "test",
-                sasrec=full if sasrec is None else sasrec,
+                sasrec=(FULL_TRAINED_PEERS if full else False) if sasrec is None else sasrec,
                 sasrec_minutes=sasrec_minutes,
             ),
         )

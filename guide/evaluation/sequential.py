@@ -225,6 +225,8 @@ SASREC_PEERS = {
 }
 
 
+FULL_TRAINED_PEERS = ("ce", "ss")  # what `evaluate --full` trains; BSARec (hours on 2 cores) only when named
+
 PEERS: dict[str, Callable[[TaskData], Scorer]] = {
     "Popularity": fit_popularity,
     "Item co-occurrence (item-kNN)": fit_cooccurrence,
