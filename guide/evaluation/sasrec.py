@@ -7,8 +7,8 @@ Two recipes of the same model (`RECIPES`):
   (blondered/transformer_benchmark README, "Hyperparameters for all datasets", Beauty: d 64, 1 block, 1 head,
   50 items of history, dropout 0.2, sampled softmax over the target and 256 uniformly drawn products, Adam
   1e-3, up to 200 epochs, patience 50). The repository's `configs/paper/loo/s3_vanilla.yaml` says d 256
-  instead; measured here with `fit_sasrec(data, recipe="ss", dim=256, patience=10)`, d 256 peaks at epoch 5 and reaches test
-  HR@10 0.0735.
+  instead; measured here with `fit_sasrec(data, recipe="ss", dim=256, patience=10)`, d 256 peaks at epoch 5
+  and reaches test HR@10 0.0735.
 
 Both stop early on validation NDCG@10 (full ranking of 4,000 shoppers) within a minutes budget, and keep the
 trained weights under `runs/` keyed by the train sequences, the pool and the recipe, so a report reuses a
