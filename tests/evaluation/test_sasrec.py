@@ -100,7 +100,7 @@ def _run(epochs: int, resume=None, scores=None) -> tuple[sasrec.SASRec, list[dic
 
 def _score(model) -> float:
     """A validation score that depends only on the weights (so a resumed run sees what an uninterrupted one did)."""
-    return float(model.items.weight.sum())
+    return float(model.items.weight.detach().sum())
 
 
 def test_a_stopped_run_resumes_to_the_weights_and_log_of_an_uninterrupted_one(tmp_path):
