@@ -141,22 +141,19 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     model = BSARec(len(pool), recipe)
     train = [positions(s, pool) + 1 for s in train_rows]  # ids 1..size
     settings = dataclasses.asdict(recipe) | dict(minutes=minutes, seed=seed)
-    path = cache / f"bsarec-{sasrec._key(train, pool, settings)}.pt" if cache is not None else None
-    if sasrec.load_cached(path, model) is not None:
-        return scorer(model, pool)
-    windows, targets = prefixes(train, recipe.max_length)
 
-    def losses() -> Iterator[torch.Tensor]:
-        for batch in np.array_split(rng.permutation(len(targets)), max(1, len(targets) // recipe.batch_size)):
-            states = model(torch.from_numpy(windows[batch]))
-            yield nn.functional.cross_entropy(model.logits(states), torch.from_numpy(targets[batch]))
+    def run(resume: Path | None) -> list[dict]:
+        windows, targets = prefixes(train, recipe.max_length)
 
-    resume = path.with_suffix(".resume") if path is not None else None  # a run stopped early continues there
-    log = sasrec.early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
-                               recipe.patience, minutes, resume, (rng,))  # fmt: skip
-    sasrec.store(path, model, log, settings)
-    if resume is not None:
-        resume.unlink(missing_ok=True)
+        def losses() -> Iterator[torch.Tensor]:
+            for batch in np.array_split(rng.permutation(len(targets)), max(1, len(targets) // recipe.batch_size)):
+                states = model(torch.from_numpy(windows[batch]))
+                yield nn.functional.cross_entropy(model.logits(states), torch.from_numpy(targets[batch]))
+
+        return sasrec.early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
+                                    recipe.patience, minutes, resume, (rng,))  # fmt: skip
+
+    sasrec.cached_training("bsarec", model, train, pool, settings, cache, run)
     return scorer(model, pool)
 
 

@@ -99,7 +99,7 @@ def peer_section(data, names: tuple[str, ...], seeds: list[int], minutes: float 
     for name in names:
         runs = []
         for seed in [sequential.PEER_SEED, *seeds]:
-            scorer = sequential.PEERS[name](data, **({"minutes": minutes} if minutes else {}), seed=seed)
+            scorer = sequential.fit_peer(name, data, minutes, seed)
             ranks = sequential.peer_ranks(scorer, data, data.purchase["test"])
             values = sequential.per_shopper(ranks)
             runs.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS}})

@@ -159,6 +159,22 @@ def store(path: Path | None, model: torch.nn.Module, log: list[dict], settings: 
     partial.replace(path)
 
 
+def cached_training(kind: str, model: torch.nn.Module, train: list[np.ndarray], pool: np.ndarray, settings: dict,
+                    cache: Path | None, run: Callable[[Path | None], list[dict]]) -> list[dict]:  # fmt: skip
+    """The epoch log of `model`'s training, its weights loaded: read back from `cache`
+    (`<kind>-<key>.pt`, keyed by the train ids, the pool and `settings`) or trained by `run(resume_file)` and
+    stored there; the resume file goes once the weights are stored."""
+    path = cache / f"{kind}-{_key(train, pool, settings)}.pt" if cache is not None else None
+    log = load_cached(path, model)
+    if log is None:
+        resume = path.with_suffix(".resume") if path is not None else None  # a run cut short continues there
+        log = run(resume)
+        store(path, model, log, settings)
+        if resume is not None:
+            resume.unlink(missing_ok=True)
+    return log
+
+
 def early_stopped(model: torch.nn.Module, losses: Callable[[], Iterator[torch.Tensor]], lr: float,
                   validate: Callable[[], float], epochs: int, patience: int, minutes: float,
                   resume: Path | None = None, generators: tuple = ()) -> list[dict]:  # fmt: skip
@@ -231,25 +247,20 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
     model = SASRec(len(pool), dim=recipe.dim, blocks=recipe.blocks, dropout=recipe.dropout)
     train = [positions(s, pool) + 1 for s in train_rows]  # ids 1..size
     settings = dataclasses.asdict(recipe) | dict(minutes=minutes, seed=seed)
-    path = cache / f"sasrec-{_key(train, pool, settings)}.pt" if cache is not None else None
-    log = load_cached(path, model)
-    if log is not None:
-        return scorer(model, pool, log)
-    windows = [s[-(model.max_length + 1) :] for s in train]
-    lengths = np.array([len(w) for w in windows])
 
-    def losses() -> Iterator[torch.Tensor]:
-        for batch in length_buckets(lengths, recipe.batch_size, rng):
-            window = torch.from_numpy(right_aligned([windows[i] for i in batch], model.max_length + 1))
-            yield _loss(model, recipe, window, generator)
+    def run(resume: Path | None) -> list[dict]:
+        windows = [s[-(model.max_length + 1) :] for s in train]
+        lengths = np.array([len(w) for w in windows])
 
-    resume = path.with_suffix(".resume") if path is not None else None
-    log = early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
-                        recipe.patience, minutes, resume, (rng, generator))  # fmt: skip
-    store(path, model, log, settings)
-    if resume is not None:
-        resume.unlink(missing_ok=True)
-    return scorer(model, pool, log)
+        def losses() -> Iterator[torch.Tensor]:
+            for batch in length_buckets(lengths, recipe.batch_size, rng):
+                window = torch.from_numpy(right_aligned([windows[i] for i in batch], model.max_length + 1))
+                yield _loss(model, recipe, window, generator)
+
+        return early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
+                             recipe.patience, minutes, resume, (rng, generator))  # fmt: skip
+
+    return scorer(model, pool, cached_training("sasrec", model, train, pool, settings, cache, run))
 
 
 def scorer(model: SASRec, pool: np.ndarray, log: list[dict] | None = None) -> Scorer:

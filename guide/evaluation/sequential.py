@@ -239,14 +239,21 @@ PEERS: dict[str, Callable[[TaskData], Scorer]] = {
 
 
 def peer_names(sasrec: bool | tuple[str, ...] = False) -> tuple[str, ...]:
-    """The purchase peers to run: every training-free one, plus the SASRec peers asked for (True: both recipes,
-    or a tuple of `SASREC_PEERS` keys), which train for up to an hour each."""
+    """The purchase peers to run: every training-free one, plus the trained peers asked for (True: all of
+    `SASREC_PEERS`, or a tuple of its keys), which train for up to an hour or more each."""
     wanted = tuple(SASREC_PEERS) if sasrec is True else tuple(sasrec or ())
     unknown = sorted(set(wanted) - set(SASREC_PEERS))
     if unknown:
         raise ValueError(f"SASRec peers: expected some of {sorted(SASREC_PEERS)}; got {unknown}; fix: e.g. --sasrec ss")
     chosen = {SASREC_PEERS[key] for key in wanted}
     return tuple(n for n in PEERS if n not in SASREC_PEERS.values() or n in chosen)
+
+
+def fit_peer(name: str, data: TaskData, minutes: float | None = None, seed: int | None = None) -> Scorer:
+    """The peer `name` fitted on `data`; a trained peer (`SASREC_PEERS`) takes the minutes budget and the seed
+    given (its defaults otherwise), a training-free one neither."""
+    options = {key: value for key, value in (("minutes", minutes), ("seed", seed)) if value is not None}
+    return PEERS[name](data, **options) if name in SASREC_PEERS.values() else PEERS[name](data)
 
 
 def peer_values(
@@ -256,10 +263,7 @@ def peer_values(
     out = {}
     for name in names or tuple(PEERS):
         started = time.perf_counter()
-        if name in SASREC_PEERS.values() and sasrec_minutes is not None:
-            scorer = PEERS[name](data, minutes=sasrec_minutes)
-        else:
-            scorer = PEERS[name](data)
+        scorer = fit_peer(name, data, sasrec_minutes)
         out[name] = per_shopper(peer_ranks(scorer, data, data.purchase[split]))
         logger.info("%s: %.0f s, full HR@10 %.4f", name, time.perf_counter() - started, out[name]["full_hr@10"].mean())
     return out
