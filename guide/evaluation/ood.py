@@ -146,20 +146,53 @@ def _fit_majority(catalog: Catalog, data: TaskData) -> Predict:
     return lambda rows: (np.full(len(rows), majority), None)
 
 
-def model_fit(checkpoint: Checkpoint, device) -> Fit:
+def model_fit(checkpoint: Checkpoint, device, review_emb: np.ndarray | None = None) -> Fit:
     """The checkpoint as a sentiment system (nothing to fit): its labels with the validation-tuned class
-    offsets, as served, and P(positive) - P(negative) as the score."""
+    offsets, as served, and P(positive) - P(negative) as the score. `review_emb`: the review vectors it reads
+    when its encoder is not the one that embedded the task data (`review_vectors`)."""
     bias = np.asarray(checkpoint.calibration.get("sentiment_bias", [0.0, 0.0, 0.0]))
 
     def fit(catalog: Catalog, data: TaskData) -> Predict:
+        own = data if review_emb is None else replace(data, review_emb=review_emb)
+
         def predict(rows: np.ndarray):
-            log_probs = sentiment_log_probs(checkpoint.model, data, rows, device)
+            log_probs = sentiment_log_probs(checkpoint.model, own, rows, device)
             probs = np.exp(log_probs)
             return (log_probs + bias).argmax(1), probs[:, 2] - probs[:, 0]
 
         return predict
 
     return fit
+
+
+def review_vectors(
+    model: Checkpoint,
+    shipped: Checkpoint,
+    catalog: Catalog,
+    data: TaskData,
+    rows: np.ndarray,
+    encoder: Encoder | None = None,
+) -> np.ndarray | None:
+    """The review vectors a one-source `model` reads, where `data` was embedded for `shipped`: None when both
+    read the same encoder; the base encoder's (the MiniLM peers' vectors) for a frozen-encoder model beside a
+    fine-tuned shipped one; else the texts at `rows` (the test rows it is scored on) embedded by its own
+    fine-tuned `encoder` (every other row zero: never read). A model trained the staged way on one source
+    fine-tuned its encoder on that source alone; scoring it on vectors of an encoder that saw both sources
+    would not be out of domain."""
+    mine, theirs = model.model.config.encoder_id, shipped.model.config.encoder_id
+    if mine == theirs:
+        return None
+    if model.encoder_folder is None:
+        if data.peer_review_emb is None:
+            raise ValueError("review_vectors: a frozen-encoder model beside a fine-tuned one needs peer embeddings")
+        return data.peer_review_emb
+    if encoder is None:
+        raise ValueError(f"review_vectors: the model reads its own encoder ({mine}); expected that encoder")
+    out = np.zeros_like(data.review_emb)
+    if len(rows):
+        texts = catalog.reviews["full_text"].to_numpy()[rows].tolist()
+        out[rows] = encoder.embed(texts, shard_name="ood-own-encoder")
+    return out
 
 
 def peer_systems() -> dict[tuple[str, str], Fit]:
@@ -226,7 +259,7 @@ def check_source_only(checkpoint: Checkpoint, source: str) -> None:
         )
 
 
-def _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci) -> dict:
+def _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci, model_encoders) -> dict:
     buckets = checkpoint.model.config.ngram_buckets
     parts = [sentence_sample(catalog.reviews, data.review_rows("test", s), sizes.sentences, sizes.seed)
              for s in SENTIMENT_SOURCES]  # fmt: skip
@@ -237,8 +270,10 @@ def _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoi
         tests[("reviews", source)] = data.review_rows("test", source)
         tests[("sentences", source)] = sentence_rows[sentences["source"].to_numpy() == source]
     systems = {(SHIPPED, BOTH): model_fit(checkpoint, device), **peer_systems()}
+    tested = np.unique(np.concatenate(list(tests.values())))
     for source, other in (ood_checkpoints or {}).items():
-        systems[(MODEL, source)] = model_fit(other, device)
+        vectors = review_vectors(other, checkpoint, catalog_x, data_x, tested, (model_encoders or {}).get(source))
+        systems[(MODEL, source)] = model_fit(other, device, vectors)
     rows = sentiment_table(catalog_x, data_x, tests, systems, ci)
     sizes_seen = {f"{unit} {source}": len(r) for (unit, source), r in tests.items()}
     note = (
@@ -247,7 +282,8 @@ def _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoi
         "sentence inherits its review's label and stars, so a neutral sentence in a 5-star review counts as "
         "positive. Peers fit on the training reviews of 'trained on' and tune their knobs on its validation "
         "reviews. MTL (shipped) is trained on both sources: its rows are not out of domain. MTL rows trained "
-        "on one source come from checkpoints trained with --sentiment-sources. Verdicts: macro-F1 against each "
+        "on one source come from checkpoints trained with --sentiment-sources; one that fine-tuned its own "
+        "encoder (a staged training) reads the test texts embedded by that encoder. Verdicts: macro-F1 against each "
         "peer trained on the same reviews, by the paired bootstrap 95% CI of the difference on the same rows."
     )
     return {"rows": rows, "note": note, "sizes": sizes_seen}
@@ -309,18 +345,22 @@ def ood_report(
     sizes: Sizes | None = None,
     ci: bool = True,
     peer_encoder: Encoder | None = None,
+    model_encoders: dict[str, Encoder] | None = None,
 ) -> dict:
     """The out-of-domain section of the report for `checkpoint` (trained on both review sources) on `data`
     (the brand split, both sources), plus `ood_checkpoints` {source: checkpoint trained on that source only}.
     `encoder` (the model's) embeds the new texts (sentences, formats, titles) through its cache; `peer_encoder`
-    (the frozen base encoder) embeds them for the MiniLM peers when `data` carries peer embeddings."""
+    (the frozen base encoder) embeds them for the MiniLM peers when `data` carries peer embeddings;
+    `model_encoders` {source: the fine-tuned encoder of that one-source model} embeds the test texts it reads."""
     sizes = sizes or Sizes()
     started = time.perf_counter()
     for source, other in (ood_checkpoints or {}).items():
         check_source_only(other, source)
     with threadpool_limits(limits=1):  # the machine is shared with training; more BLAS threads only contend
         encoders = (encoder, peer_encoder)
-        sentiment = _sentiment_section(checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci)
+        sentiment = _sentiment_section(
+            checkpoint, catalog, data, encoders, device, ood_checkpoints, sizes, ci, model_encoders
+        )
         formats, titles = _attribute_sections(checkpoint, catalog, data, encoders, device, sizes, ci)
     meta = {"sizes": asdict(sizes), "one_source_models": sorted(ood_checkpoints or {}),
             "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip

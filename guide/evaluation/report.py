@@ -285,7 +285,8 @@ def ood_section(
     models = one_source_models(base, catalog, encoder, device, progress, ood_twins, ood_checkpoints)
     ood_encoder = ood_encoder or base.sentence_encoder(OOD_EMBEDDINGS)
     peer_encoder = None if base.encoder_folder is None else Encoder(cache=EmbeddingCache(OOD_EMBEDDINGS))
-    return ood_report(base, catalog, data, ood_encoder, device, models, peer_encoder=peer_encoder)
+    own = {s: m.sentence_encoder(OOD_EMBEDDINGS) for s, m in models.items() if m.encoder_folder is not None}
+    return ood_report(base, catalog, data, ood_encoder, device, models, peer_encoder=peer_encoder, model_encoders=own)
 
 
 def build_ood(

@@ -376,3 +376,77 @@ def test_one_source_models_are_trained_once_into_runs_then_reused_or_given(
     assert list(only) == ["amazon"] and only["amazon"].config.data.sentiment_sources == ("amazon",)
     with pytest.raises(ValueError, match="clothing reviews only"):
         report.one_source_models(tiny_checkpoint, small_catalog, encoder, "cpu", False, False, {"clothing": given})
+
+
+# --- a one-source model that fine-tuned its own encoder ----------------------------------------------------
+@pytest.fixture(scope="module")
+def amazon_tuned(amazon_only, small_catalog, tmp_path_factory):
+    """An Amazon-only sentiment model trained the staged way (its own encoder fine-tuned on Amazon reviews
+    alone, tiny settings), with the task data its encoder embeds and that encoder."""
+    from guide.config import SENTIMENT, FinetuneConfig
+    from guide.evaluation import fair_twins
+    from tests.core_fixtures import few_validation_shoppers, single_threaded
+
+    tune = FinetuneConfig(
+        steps=2, batch_size=4, max_tokens=16, encoder_lr=1e-2, eval_every=2, eval_texts=8, refit_steps=20
+    )
+    base = copy.copy(amazon_only[1])
+    base.meta = copy.deepcopy(base.meta)
+    base.meta["stages"] = {"stage1": {"steps": 20, "lr": 3e-3}, "stage2": {"finetune": dataclasses.asdict(tune)}}
+    runs = tmp_path_factory.mktemp("ood-tuned")
+    with few_validation_shoppers(), single_threaded():
+        model, data = fair_twins.fair_twin(base, SENTIMENT, small_catalog, progress=False, runs=runs)
+    return model, data, model.sentence_encoder(runs / fair_twins.EMBEDDINGS)
+
+
+def test_a_one_source_model_with_its_own_encoder_is_scored_on_that_encoders_vectors(
+    amazon_tuned, amazon_only, tiny_checkpoint, small_catalog, task_data
+):
+    model, own, own_encoder = amazon_tuned
+    assert model.config.data.sentiment_sources == ("amazon",) and model.encoder_folder is not None
+    rows = task_data.review_rows("test")
+    vectors = ood.review_vectors(model, tiny_checkpoint, small_catalog, task_data, rows, own_encoder)
+    np.testing.assert_allclose(vectors[rows], own.review_emb[rows], atol=1e-3)
+    assert not vectors[np.setdiff1d(np.arange(len(vectors)), rows)].any()  # nothing else is embedded
+    assert not np.allclose(vectors[rows], task_data.review_emb[rows], atol=1e-3)
+    # the same encoder as the shipped model: the task data as they are
+    assert ood.review_vectors(amazon_only[1], tiny_checkpoint, small_catalog, task_data, rows) is None
+    with pytest.raises(ValueError, match="expected that encoder"):
+        ood.review_vectors(model, tiny_checkpoint, small_catalog, task_data, rows)
+    # a frozen-encoder model beside a fine-tuned shipped one reads the base encoder's vectors (the peers')
+    peer = np.random.default_rng(0).normal(size=task_data.review_emb.shape).astype(np.float32)
+    with_peer = dataclasses.replace(task_data, peer_review_emb=peer)
+    assert ood.review_vectors(amazon_only[1], model, small_catalog, with_peer, rows) is peer
+    with pytest.raises(ValueError, match="needs peer embeddings"):
+        ood.review_vectors(amazon_only[1], model, small_catalog, task_data, rows)
+
+    labels, score = ood.model_fit(model, "cpu", vectors)(small_catalog, task_data)(rows)
+    expected, expected_score = ood.model_fit(model, "cpu")(small_catalog, own)(rows)
+    assert np.array_equal(labels, expected)
+    np.testing.assert_allclose(score, expected_score, atol=1e-5)
+    _, on_shipped_vectors = ood.model_fit(model, "cpu")(small_catalog, task_data)(rows)
+    assert not np.allclose(score, on_shipped_vectors, atol=1e-3)
+
+
+def test_the_sentiment_table_reads_a_tuned_one_source_model_through_its_own_encoder(
+    amazon_tuned, tiny_checkpoint, small_catalog, task_data, encoder, monkeypatch
+):
+    """The section's model rows for that model are its labels on its own encoder's vectors (peers: the majority
+    class only, to keep this fast; the section with every peer is tested above)."""
+    from guide.metrics import macro_f1
+    from tests.core_fixtures import single_threaded
+
+    model, own, own_encoder = amazon_tuned
+    monkeypatch.setattr(
+        ood, "peer_systems", lambda: {(ood.MAJORITY, s): ood._fit_majority for s in ("amazon", ood.BOTH)}
+    )
+    with single_threaded():
+        section = ood._sentiment_section(
+            tiny_checkpoint, small_catalog, task_data, (encoder, None), "cpu", {"amazon": model}, SIZES, False,
+            {"amazon": own_encoder},
+        )  # fmt: skip
+    for source in SENTIMENT_SOURCES:
+        (row,) = _rows(section, system=ood.MODEL, unit="reviews", tested_on=source)
+        rows = task_data.review_rows("test", source)
+        labels, _ = ood.model_fit(model, "cpu")(small_catalog, own)(rows)
+        assert row["macro_f1"] == pytest.approx(macro_f1(task_data.review_labels[rows], labels, 3))
