@@ -2,7 +2,7 @@
 pooling to be measured).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_pooling.py [--pooling mean,attention] [--steps 250]
-        [--batch 32] [--max-tokens 96] [--seed 13] [--sentences 1500] [--json PATH]
+        [--batch 32] [--max-tokens 96] [--seed 13] [--sentences 1500] [--score-lr R] [--json PATH]
 
 Each variant fine-tunes the bundled all-MiniLM-L6-v2 with a linear sentiment head for `--steps` steps of
 `--batch` training reviews of both sources (cut to `--max-tokens` tokens), with the same seed, batches and
@@ -67,8 +67,12 @@ class Pool(nn.Module):
         if self.score is None:
             pooled = (hidden * keep).sum(1) / keep.sum(1).clamp(min=1.0)
         else:
-            scores = self.score(hidden).squeeze(-1).masked_fill(mask == 0, float("-inf"))
-            pooled = (torch.softmax(scores, dim=1).unsqueeze(-1) * hidden).sum(1)
+            weights = torch.softmax(self.score(hidden).squeeze(-1).masked_fill(mask == 0, float("-inf")), dim=1)
+            pooled = (weights.unsqueeze(-1) * hidden).sum(1)
+            if not self.training:  # how far the learned weights are from the mean's: KL(weights || uniform)
+                tokens = mask.sum(1).clamp(min=1).to(hidden.dtype)
+                kl = (weights * torch.log(weights.clamp(min=1e-12) * tokens.unsqueeze(1))).sum(1)
+                self.spread = [*getattr(self, "spread", []), *kl.tolist()]
         return F.normalize(pooled, dim=-1)
 
 
@@ -93,7 +97,9 @@ def train(kind: str, tokens: TokenTable, labels: np.ndarray, args) -> tuple[Read
     torch.manual_seed(args.seed)  # the same dropout draws for both poolings
     tune = FinetuneConfig()
     groups = parameter_groups(reader.st, tune.encoder_lr, tune.layer_decay, 0.01)
-    groups.append({"params": [*reader.head.parameters(), *reader.pool.parameters()], "lr": tune.head_lr})
+    groups.append({"params": list(reader.head.parameters()), "lr": tune.head_lr})
+    if reader.pool.score is not None:
+        groups.append({"params": list(reader.pool.parameters()), "lr": args.score_lr or tune.head_lr})
     optimiser = torch.optim.AdamW(groups)
     warm = max(1, args.steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -141,6 +147,9 @@ def score(reader: Reader, sets: dict, args) -> dict:
     for case, label in zip(cases, read):
         wrong.setdefault(case.capability, []).append(SENTIMENT_LABELS[label] != case.expected)
     out["suite"] = {cap: 100.0 * float(np.mean(v)) for cap, v in wrong.items()}
+    spread = getattr(reader.pool, "spread", None)
+    if spread:
+        out["attention KL from uniform (nats, mean over evaluated texts)"] = float(np.mean(spread))
     return out
 
 
@@ -179,6 +188,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--sentences", type=int, default=1500, help="validation review sentences scored")
+    parser.add_argument(
+        "--score-lr", type=float, default=None, help="attention pooling's score layer rate (default: the head's)"
+    )
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.pooling.split(",") if k.strip()]
@@ -213,6 +225,7 @@ def main() -> None:
         low, high = bootstrap_ci(lambda idx, s=s: pearson(s["score"][idx], s["stars"][idx]), len(s["stars"]))
         row["pearson sentences"] = [round(pearson(s["score"], s["stars"]), 4), round(low, 4), round(high, 4)]
         row["suite % wrong"] = {k: round(v, 1) for k, v in result["suite"].items()}
+        row.update({k: round(v, 4) for k, v in result.items() if k.startswith("attention KL")})
         table[kind] = row
         print(f"- {kind}: {json.dumps(row)}")
     if set(POOLINGS) <= set(results):
