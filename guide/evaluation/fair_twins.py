@@ -15,6 +15,9 @@ four tasks reads text as well as an encoder fine-tuned for one:
 Each twin is scored on task data embedded by its own encoder. A staged twin costs what a staged training of
 one task costs (on 2 CPU cores: ~20 minutes of stage 2 at 600 steps plus ~12 minutes re-embedding the
 texts); every stage is resumable, and a finished twin is reused from `runs/`.
+
+The same replay of the staged recipe, with every task and sentiment learning from one review source, gives the
+out-of-domain section its one-source models (`one_source_model`).
 """
 
 from __future__ import annotations
@@ -51,10 +54,20 @@ def staged_settings(base: Checkpoint) -> FinetuneConfig:
     return FinetuneConfig(**stages["stage2"]["finetune"])
 
 
+def is_staged(base: Checkpoint) -> bool:
+    """Whether `base` was trained the staged way (its stage settings are in its meta)."""
+    return "finetune" in (base.meta.get("stages") or {}).get("stage2", {})
+
+
 def twin_config(base: Checkpoint, task: str):
     """The shared model's stage-1 training configuration with `task` alone, on the base encoder."""
+    return stage1_config(base, (task,))
+
+
+def stage1_config(base: Checkpoint, tasks: tuple[str, ...]):
+    """The shared model's stage-1 training configuration with `tasks`, on the base encoder."""
     config = copy.deepcopy(base.config)  # stage 3's: its steps and rate are the refit's, replaced below
-    config.model = dataclasses.replace(config.model, tasks=(task,), encoder="", encoder_id="")
+    config.model = dataclasses.replace(config.model, tasks=tuple(tasks), encoder="", encoder_id="")
     stage1 = base.meta["stages"].get("stage1", {})
     config.steps = int(stage1.get("steps") or TrainConfig.steps)
     # checkpoints before the stage-1 rate was recorded were trained with the default rate
@@ -125,3 +138,31 @@ def fair_twin(
         twin = Checkpoint.load(folder)  # scored as saved (float16), like a reused twin
     encoder = twin.sentence_encoder(cache_root if twin.encoder_folder is not None else None)
     return twin, task_data.build(catalog, encoder, config.data, split, buckets)
+
+
+def one_source_model(base: Checkpoint, source: str, catalog: Catalog, progress: bool, runs: Path = RUNS) -> Checkpoint:
+    """`base`'s whole staged recipe (every task, the same stage-1, stage-2 and stage-3 settings) with sentiment
+    learning from `source`'s reviews alone: its encoder is fine-tuned without ever reading the other source, so
+    that source is out of domain for it (`evaluate --ood --ood-twins` on a staged model). Trained into `runs/`
+    (resumable stage by stage) or reused from there; scored on its own encoder's vectors
+    (`ood.review_vectors`)."""
+    from guide.training.staged import save_with_encoder, staged_training
+
+    tune = staged_settings(base)
+    config = stage1_config(base, base.model.config.tasks)
+    config.data = dataclasses.replace(config.data, sentiment_sources=(source,))
+    key = hashlib.sha256(
+        json.dumps([config_key(config), dataclasses.asdict(tune)], sort_keys=True).encode()
+    ).hexdigest()[:10]
+    folder = Path(runs) / f"ood-{source}-staged-{base.fingerprint or 'data'}-{key}"
+    if not (folder / "config.json").exists():
+        logger.info("one-source model (%s reviews only): a staged training into %s", source, folder)
+        model, encoder_folder = staged_training(
+            catalog, config, tune, folder / "staged", "brand", resume=True, progress=progress,
+            cache_root=Path(runs) / EMBEDDINGS,
+        )  # fmt: skip
+        model.attribute_split = "brand"
+        save_with_encoder(model, encoder_folder, folder)
+    else:
+        logger.info("reusing the one-source model (%s reviews only) from %s", source, folder)
+    return Checkpoint.load(folder)

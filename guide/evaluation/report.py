@@ -246,7 +246,8 @@ def one_source_models(
 ) -> dict[str, Checkpoint]:
     """{review source: a multi-task model trained on that source's reviews only}: the folders in `paths`, and
     with `train_missing` the other sources' twins, trained like `base` with `sentiment_sources` = that source
-    into `runs/` (a full training each) or reused from there."""
+    into `runs/` (a full training each; the whole staged recipe for a staged `base`) or reused from there."""
+    from guide.evaluation import fair_twins
     from guide.evaluation.ood import check_source_only
 
     buckets = base.model.config.ngram_buckets
@@ -256,6 +257,10 @@ def one_source_models(
         if source in (paths or {}):
             models[source] = _on(Checkpoint.load(Path(paths[source]), device), device)
             check_source_only(models[source], source)
+            check_checkpoint(models[source], "brand", catalog.fingerprint(), base.tags)
+        elif train_missing and fair_twins.is_staged(base):
+            # trained on the shipped encoder, which read both sources, a one-source model is not out of domain
+            models[source] = _on(fair_twins.one_source_model(base, source, catalog, progress, RUNS), device)
             check_checkpoint(models[source], "brand", catalog.fingerprint(), base.tags)
         elif train_missing:
             data = functools.partial(task_data.build, catalog, encoder, config, "brand", buckets)  # if it trains

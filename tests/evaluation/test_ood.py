@@ -450,3 +450,47 @@ def test_the_sentiment_table_reads_a_tuned_one_source_model_through_its_own_enco
         rows = task_data.review_rows("test", source)
         labels, _ = ood.model_fit(model, "cpu")(small_catalog, own)(rows)
         assert row["macro_f1"] == pytest.approx(macro_f1(task_data.review_labels[rows], labels, 3))
+
+
+def test_a_staged_models_one_source_models_are_trained_the_staged_way_then_reused(
+    tiny_checkpoint, amazon_only, small_catalog, encoder, tmp_path, monkeypatch
+):
+    """`evaluate --ood-twins` / `--full` on a staged model: a missing one-source model replays the whole staged
+    recipe (every task, its own encoder fine-tuned on that source alone), never a frozen training on the shipped
+    encoder, which read both sources; a finished one is reused."""
+    from guide.config import FinetuneConfig
+    from guide.evaluation import report
+    from guide.training import staged, validation
+
+    monkeypatch.setattr(report, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(validation, "VALIDATION_SHOPPERS", 300)
+    monkeypatch.setattr(validation, "CALIBRATION_SHOPPERS", 300)
+    tune = FinetuneConfig(
+        steps=2, batch_size=4, max_tokens=16, encoder_lr=1e-2, eval_every=2, eval_texts=8, refit_steps=20
+    )
+    base = copy.copy(tiny_checkpoint)
+    base.meta = copy.deepcopy(tiny_checkpoint.meta)
+    base.meta["stages"] = {"stage1": {"steps": 20, "lr": 3e-3}, "stage2": {"finetune": dataclasses.asdict(tune)}}
+    trained, replay = [], staged.staged_training
+    monkeypatch.setattr(
+        staged,
+        "staged_training",
+        lambda catalog, config, *a, **k: trained.append(config) or replay(catalog, config, *a, **k),
+    )
+    given = {"amazon": amazon_only[1].save(tmp_path / "given")}
+    models = report.one_source_models(base, small_catalog, encoder, "cpu", False, True, given)
+    assert [(c.data.sentiment_sources, c.model.tasks, c.steps) for c in trained] == [
+        (("clothing",), tiny_checkpoint.model.config.tasks, 20)
+    ]
+    clothing = models["clothing"]
+    assert clothing.config.data.sentiment_sources == ("clothing",)
+    assert clothing.model.config.tasks == tiny_checkpoint.model.config.tasks
+    assert clothing.encoder_folder is not None and clothing.encoder_folder.is_relative_to(tmp_path / "runs")
+    assert clothing.model.config.encoder_id not in ("", tiny_checkpoint.model.config.encoder_id)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished one-source model was trained again")
+
+    monkeypatch.setattr(staged, "staged_training", no_training)
+    again = report.one_source_models(base, small_catalog, encoder, "cpu", False, True, given)
+    assert again["clothing"].encoder_folder == clothing.encoder_folder
