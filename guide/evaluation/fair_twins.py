@@ -96,11 +96,29 @@ def _key_settings(tune: FinetuneConfig, task: str) -> dict:
 
 
 def twin_folder(base: Checkpoint, task: str, runs: Path = RUNS) -> Path:
-    tune = staged_settings(base)
-    key = hashlib.sha256(
-        json.dumps([config_key(twin_config(base, task)), _key_settings(tune, task)], sort_keys=True).encode()
-    ).hexdigest()[:10]
-    return Path(runs) / f"fair-{task}-{base.fingerprint or 'data'}-{key}"
+    settings = _key_settings(staged_settings(base), task)
+    return _run_folder(f"fair-{task}", base, twin_config(base, task), settings, runs)
+
+
+def _run_folder(name: str, base: Checkpoint, config, settings: dict, runs: Path) -> Path:
+    """runs/<name>-<base's data fingerprint>-<hash of the training configuration and the stage settings>."""
+    key = hashlib.sha256(json.dumps([config_key(config), settings], sort_keys=True).encode()).hexdigest()[:10]
+    return Path(runs) / f"{name}-{base.fingerprint or 'data'}-{key}"
+
+
+def _staged_into(
+    folder: Path, catalog: Catalog, config, tune: FinetuneConfig, progress: bool, runs: Path, split: str = "brand"
+) -> None:
+    """The whole staged training of `config` with `tune`, resumable under `folder/staged`, saved to `folder`
+    with its fine-tuned encoder (its refreshed embeddings cached under `runs/`, never the shipped assets)."""
+    from guide.training.staged import save_with_encoder, staged_training
+
+    model, encoder_folder = staged_training(
+        catalog, config, tune, folder / "staged", split, resume=True, progress=progress,
+        cache_root=Path(runs) / EMBEDDINGS,
+    )  # fmt: skip
+    model.attribute_split = split
+    save_with_encoder(model, encoder_folder, folder)
 
 
 def fair_twin(
@@ -108,7 +126,6 @@ def fair_twin(
 ) -> tuple[Checkpoint, task_data.TaskData]:
     """(the fair twin of `base` for `task`, task data embedded by the twin's own encoder), trained into `runs/`
     or reused from there."""
-    from guide.training.staged import save_with_encoder, staged_training
     from guide.training.trainer import train
 
     tune = staged_settings(base)
@@ -121,11 +138,7 @@ def fair_twin(
         twin = Checkpoint.load(folder)
     elif task in TOKEN_TASKS:
         logger.info("fair %s twin: a staged training of %s alone into %s", task, task, folder)
-        twin, encoder_folder = staged_training(
-            catalog, config, tune, folder / "staged", split, resume=True, progress=progress, cache_root=cache_root
-        )
-        twin.attribute_split = split
-        save_with_encoder(twin, encoder_folder, folder)
+        _staged_into(folder, catalog, config, tune, progress, runs, split)
         twin = Checkpoint.load(folder)
     else:
         logger.info("fair %s twin: stages 1 and 3 on the frozen base encoder into %s", task, folder)
@@ -146,23 +159,13 @@ def one_source_model(base: Checkpoint, source: str, catalog: Catalog, progress: 
     that source is out of domain for it (`evaluate --ood --ood-twins` on a staged model). Trained into `runs/`
     (resumable stage by stage) or reused from there; scored on its own encoder's vectors
     (`ood.review_vectors`)."""
-    from guide.training.staged import save_with_encoder, staged_training
-
     tune = staged_settings(base)
     config = stage1_config(base, base.model.config.tasks)
     config.data = dataclasses.replace(config.data, sentiment_sources=(source,))
-    key = hashlib.sha256(
-        json.dumps([config_key(config), dataclasses.asdict(tune)], sort_keys=True).encode()
-    ).hexdigest()[:10]
-    folder = Path(runs) / f"ood-{source}-staged-{base.fingerprint or 'data'}-{key}"
+    folder = _run_folder(f"ood-{source}-staged", base, config, dataclasses.asdict(tune), runs)
     if not (folder / "config.json").exists():
         logger.info("one-source model (%s reviews only): a staged training into %s", source, folder)
-        model, encoder_folder = staged_training(
-            catalog, config, tune, folder / "staged", "brand", resume=True, progress=progress,
-            cache_root=Path(runs) / EMBEDDINGS,
-        )  # fmt: skip
-        model.attribute_split = "brand"
-        save_with_encoder(model, encoder_folder, folder)
+        _staged_into(folder, catalog, config, tune, progress, runs)
     else:
         logger.info("reusing the one-source model (%s reviews only) from %s", source, folder)
     return Checkpoint.load(folder)
