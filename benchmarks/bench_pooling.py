@@ -6,7 +6,8 @@ pooling to be measured).
 
 Each variant fine-tunes the bundled all-MiniLM-L6-v2 with a linear sentiment head for `--steps` steps of
 `--batch` training reviews of both sources (cut to `--max-tokens` tokens), with the same seed, batches and
-rates as the other (the stage-2 rates of `FinetuneConfig`: layer-wise decay, linear warm-up and decay).
+rates as the other (`FinetuneConfig`'s stage-2 rates and layer-wise decay; linear warm-up over 10% of the steps, then
+linear decay).
 Attention pooling (a learned score per token, softmax over the text's tokens; Lin et al. 2017's self-attentive
 pooling with one head) starts as mean pooling exactly (its score layer starts at zero), so the two runs differ
 only in what that layer learns. Both vectors are unit length, as all-MiniLM-L6-v2's own pipeline.
