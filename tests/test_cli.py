@@ -176,3 +176,15 @@ def test_seed_checkpoints_belong_to_the_purchase_section(capsys):
     assert main(["evaluate", "--seed-checkpoint", "a"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "--seed-checkpoint" in err and "fix: add --purchase" in err
+
+
+def test_train_refresh_cache_keeps_a_trial_runs_embeddings_out_of_the_assets(monkeypatch, tmp_path):
+    from guide.cli.training_commands import _configs, _staged
+
+    seen = []
+    monkeypatch.setattr("guide.data.catalog.Catalog.load", lambda *a, **k: "catalog")
+    monkeypatch.setattr("guide.training.staged.staged_training", lambda *a: seen.append(a) or (None, None))
+    for extra, expected in (([], None), (["--refresh-cache", str(tmp_path)], str(tmp_path))):
+        args = parser().parse_args(["train", "--finetune-steps", "2", "--run-dir", str(tmp_path), *extra])
+        assert _staged(args, _configs(args)) is None  # stage 2 "stopped early": nothing saved
+        assert seen[-1][0] == "catalog" and seen[-1][-1] == expected  # None: the shipped cache

@@ -124,7 +124,7 @@ def _staged(args, config: TrainConfig):
     catalog = Catalog.load(args.data_dir, config.data)
     checkpoint, encoder = staged_training(
         catalog, config, _finetune_config(args), Path(args.run_dir), args.attribute_split, args.resume,
-        not args.quiet, args.affinity_every, args.stop_after,
+        not args.quiet, args.affinity_every, args.stop_after, args.refresh_cache or None,
     )  # fmt: skip
     if checkpoint is None:
         print(f"stage 2 stopped early; its resume file is in {args.run_dir}: rerun with --resume to continue")
@@ -246,6 +246,11 @@ def _finetune_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--finetune-steps", type=int, default=0, help="stage-2 steps (0: one stage, frozen encoder)")
     t.add_argument("--run-dir", default="runs/finetune", help="where the stages keep their results")
     t.add_argument("--resume", action="store_true", help="continue the staged run in --run-dir where it stopped")
+    t.add_argument(
+        "--refresh-cache", default="",
+        help="where the fine-tuned encoder's embeddings are cached (default: the shipped assets/embeddings); a "
+             "model that will not ship (a one-source or trial run) keeps them out of the assets",
+    )  # fmt: skip
     t.add_argument("--stop-after", type=int, default=None, help="end stage 2 after this many steps (resumable)")
     t.add_argument("--finetune-batch", type=int, default=F.batch_size)
     t.add_argument("--max-tokens", type=int, default=F.max_tokens)
