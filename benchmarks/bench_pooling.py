@@ -154,6 +154,23 @@ def score(reader: Reader, sets: dict, args) -> dict:
     return out
 
 
+def table_row(result: dict, seconds: float) -> dict:
+    """One variant's printed row: training seconds, macro-F1 per review source and the sentence Pearson with
+    their 95% bootstrap CIs, the suite's % read wrong per capability (and attention's spread, when measured)."""
+    row = {"train_seconds": round(seconds, 1)}
+    for name, part in result.items():
+        if name.startswith("reviews"):
+            y, p = part["labels"], part["predicted"]
+            low, high = bootstrap_ci(lambda idx, y=y, p=p: macro_f1(y[idx], p[idx], 3), len(y))
+            row[f"macro_f1 {name}"] = [round(macro_f1(y, p, 3), 4), round(low, 4), round(high, 4)]
+    s = result["sentences"]
+    low, high = bootstrap_ci(lambda idx, s=s: pearson(s["score"][idx], s["stars"][idx]), len(s["stars"]))
+    row["pearson sentences"] = [round(pearson(s["score"], s["stars"]), 4), round(low, 4), round(high, 4)]
+    row["suite % wrong"] = {k: round(v, 1) for k, v in result["suite"].items()}
+    row.update({k: round(v, 4) for k, v in result.items() if k.startswith("attention KL")})
+    return row
+
+
 def paired_f1(a: dict, b: dict) -> list[float]:
     """The paired bootstrap 95% CI of macro-F1 (a) minus macro-F1 (b) on the same rows."""
     y = a["labels"]
@@ -216,19 +233,8 @@ def main() -> None:
     print(f"\n{args.steps} steps x {args.batch} reviews x {args.max_tokens} tokens, seed {args.seed}; validation:")
     table = {}
     for kind, result in results.items():
-        row = {"train_seconds": round(seconds[kind], 1)}
-        for name, part in result.items():
-            if name.startswith("reviews"):
-                y, p = part["labels"], part["predicted"]
-                low, high = bootstrap_ci(lambda idx, y=y, p=p: macro_f1(y[idx], p[idx], 3), len(y))
-                row[f"macro_f1 {name}"] = [round(macro_f1(y, p, 3), 4), round(low, 4), round(high, 4)]
-        s = result["sentences"]
-        low, high = bootstrap_ci(lambda idx, s=s: pearson(s["score"][idx], s["stars"][idx]), len(s["stars"]))
-        row["pearson sentences"] = [round(pearson(s["score"], s["stars"]), 4), round(low, 4), round(high, 4)]
-        row["suite % wrong"] = {k: round(v, 1) for k, v in result["suite"].items()}
-        row.update({k: round(v, 4) for k, v in result.items() if k.startswith("attention KL")})
-        table[kind] = row
-        print(f"- {kind}: {json.dumps(row)}")
+        table[kind] = table_row(result, seconds[kind])
+        print(f"- {kind}: {json.dumps(table[kind])}")
     if set(POOLINGS) <= set(results):
         diffs = {
             f"macro_f1 {name}": paired_f1(results["attention"][name], results["mean"][name])

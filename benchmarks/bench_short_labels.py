@@ -41,7 +41,6 @@ from guide.config import SENTIMENT_LABELS, FinetuneConfig  # noqa: E402
 from guide.data.catalog import Catalog  # noqa: E402
 from guide.data.short_texts import pick_short_texts  # noqa: E402
 from guide.data.text import lexicon_features  # noqa: E402
-from guide.metrics import bootstrap_ci, macro_f1, pearson  # noqa: E402
 from guide.model.sentence import TokenTable, parameter_groups  # noqa: E402
 
 LABELS = ("review", "vader")
@@ -145,18 +144,8 @@ def main() -> None:
           f"seed {args.seed}; validation:")  # fmt: skip
     table = {"short texts": len(short_texts), "vader agrees with the review label": round(agree, 4)}
     for kind, result in results.items():
-        row = {"train_seconds": round(seconds[kind], 1)}
-        for name, part in result.items():
-            if name.startswith("reviews"):
-                y, p = part["labels"], part["predicted"]
-                low, high = bootstrap_ci(lambda idx, y=y, p=p: macro_f1(y[idx], p[idx], 3), len(y))
-                row[f"macro_f1 {name}"] = [round(macro_f1(y, p, 3), 4), round(low, 4), round(high, 4)]
-        s = result["sentences"]
-        low, high = bootstrap_ci(lambda idx, s=s: pearson(s["score"][idx], s["stars"][idx]), len(s["stars"]))
-        row["pearson sentences"] = [round(pearson(s["score"], s["stars"]), 4), round(low, 4), round(high, 4)]
-        row["suite % wrong"] = {k: round(v, 1) for k, v in result["suite"].items()}
-        table[kind] = row
-        print(f"- {kind}: {json.dumps(row)}")
+        table[kind] = bp.table_row(result, seconds[kind])
+        print(f"- {kind}: {json.dumps(table[kind])}")
     first = kinds[0]
     for kind in kinds[1:]:
         diffs = {
