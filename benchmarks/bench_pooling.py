@@ -92,20 +92,28 @@ class Reader(nn.Module):
         return self.head(SCALE * self.pool(hidden, batch["attention_mask"]))
 
 
-def train(kind: str, tokens: TokenTable, labels: np.ndarray, args) -> tuple[Reader, float]:
+def seeded_run(kind: str, args) -> tuple[Reader, torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """A fresh reader, its AdamW (stage-2 rates with layer-wise decay; `args.score_lr`, if any, for attention's
+    score layer) and the schedule (linear warm-up over 10% of `args.steps`, then linear decay), seeded so that
+    every variant of a short run starts from the same weights and dropout draws."""
     torch.manual_seed(args.seed)
     reader = Reader(kind, args.max_tokens)
-    torch.manual_seed(args.seed)  # the same dropout draws for both poolings
+    torch.manual_seed(args.seed)  # the same dropout draws for every variant
     tune = FinetuneConfig()
     groups = parameter_groups(reader.st, tune.encoder_lr, tune.layer_decay, 0.01)
     groups.append({"params": list(reader.head.parameters()), "lr": tune.head_lr})
     if reader.pool.score is not None:
-        groups.append({"params": list(reader.pool.parameters()), "lr": args.score_lr or tune.head_lr})
+        groups.append({"params": list(reader.pool.parameters()), "lr": getattr(args, "score_lr", None) or tune.head_lr})
     optimiser = torch.optim.AdamW(groups)
     warm = max(1, args.steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warm, max(0.0, (args.steps - s) / max(1, args.steps - warm)))
     )
+    return reader, optimiser, schedule
+
+
+def train(kind: str, tokens: TokenTable, labels: np.ndarray, args) -> tuple[Reader, float]:
+    reader, optimiser, schedule = seeded_run(kind, args)
     rng = np.random.default_rng(args.seed)  # the same batches for every pooling
     reader.train()
     started = time.perf_counter()

@@ -37,11 +37,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from guide.config import SENTIMENT_LABELS, FinetuneConfig  # noqa: E402
+from guide.config import SENTIMENT_LABELS  # noqa: E402
 from guide.data.catalog import Catalog  # noqa: E402
 from guide.data.short_texts import pick_short_texts  # noqa: E402
 from guide.data.text import lexicon_features  # noqa: E402
-from guide.model.sentence import TokenTable, parameter_groups  # noqa: E402
+from guide.model.sentence import TokenTable  # noqa: E402
 
 LABELS = ("review", "vader")
 VADER_POLAR = 0.05  # VADER's own threshold on the compound score
@@ -63,21 +63,11 @@ def short_targets(kind: str, review_labels: np.ndarray, texts: list[str], mix: f
     raise ValueError(f"labels: expected one of {LABELS}; got {kind!r}")
 
 
-def train(tokens: TokenTable, targets: np.ndarray, short: np.ndarray, args) -> tuple[bp.Reader, float]:
-    """`tokens`/`targets`: reviews then short texts; `short`: (R,) row offset where the short texts start."""
-    torch.manual_seed(args.seed)
-    reader = bp.Reader("mean", args.max_tokens)
-    torch.manual_seed(args.seed)  # the same dropout draws for every variant
-    tune = FinetuneConfig()
-    groups = parameter_groups(reader.st, tune.encoder_lr, tune.layer_decay, 0.01)
-    groups.append({"params": list(reader.head.parameters()), "lr": tune.head_lr})
-    optimiser = torch.optim.AdamW(groups)
-    warm = max(1, args.steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warm, max(0.0, (args.steps - s) / max(1, args.steps - warm)))
-    )
+def train(tokens: TokenTable, targets: np.ndarray, reviews: int, args) -> tuple[bp.Reader, float]:
+    """`tokens`/`targets`: the `reviews` whole reviews first, then the short texts."""
+    reader, optimiser, schedule = bp.seeded_run("mean", args)
     rng = np.random.default_rng(args.seed)  # the same rows for every variant
-    reviews, shorts = int(short[0]), len(tokens) - int(short[0])
+    shorts = len(tokens) - reviews
     reader.train()
     started = time.perf_counter()
     for step in range(args.steps):
@@ -135,7 +125,7 @@ def main() -> None:
     results, seconds = {}, {}
     for kind in kinds:
         targets = np.concatenate([eye[labels[train_rows]], short_targets(kind, short_labels, short_texts, args.mix)])
-        trained, seconds[kind] = train(tokens, targets, np.array([len(train_rows)]), args)
+        trained, seconds[kind] = train(tokens, targets, len(train_rows), args)
         results[kind] = bp.score(trained, sets, args)
         print(f"  {kind}: suite % wrong {json.dumps({k: round(v, 1) for k, v in results[kind]['suite'].items()})}",
               flush=True)  # fmt: skip
