@@ -45,13 +45,12 @@ EMBEDDINGS = "fair-embeddings"  # under `runs`: the twins' own encoders' caches,
 
 def staged_settings(base: Checkpoint) -> FinetuneConfig:
     """The stage-2/3 settings the shared model was trained with; ValueError when it was not trained staged."""
-    stages = base.meta.get("stages")
-    if not stages or "finetune" not in stages.get("stage2", {}):
+    if not is_staged(base):
         raise ValueError(
             "fair twins: expected a staged checkpoint (meta['stages']['stage2']['finetune']); got a one-stage "
             "model, whose twins already read the same frozen encoder; fix: use `evaluate --twins` without --fair"
         )
-    return FinetuneConfig(**stages["stage2"]["finetune"])
+    return FinetuneConfig(**base.meta["stages"]["stage2"]["finetune"])
 
 
 def is_staged(base: Checkpoint) -> bool:
