@@ -188,3 +188,10 @@ def test_train_refresh_cache_keeps_a_trial_runs_embeddings_out_of_the_assets(mon
         args = parser().parse_args(["train", "--finetune-steps", "2", "--run-dir", str(tmp_path), *extra])
         assert _staged(args, _configs(args)) is None  # stage 2 "stopped early": nothing saved
         assert seen[-1][0] == "catalog" and seen[-1][-1] == expected  # None: the shipped cache
+
+
+def test_evaluate_refuses_a_peer_seed_it_cannot_place_before_loading_anything(capsys):
+    assert main(["evaluate", "--purchase", "--peer-seed", "knn:14"]) == 2
+    assert "expected a peer in" in capsys.readouterr().err
+    assert main(["evaluate", "--purchase", "--peer-seed", "14"]) == 2  # no --sasrec peer to re-seed
+    assert "fix: add --sasrec" in capsys.readouterr().err

@@ -68,6 +68,7 @@ def _evaluate_purchase(args) -> int:
     """The purchase section alone (the model, its parts, peers, calibration, published table); --save merges it
     into the saved report.json, every other section and every row not recomputed kept."""
     from guide.evaluation.purchase_report import build_purchase, merge_purchase
+    from guide.evaluation.purchase_seeds import peer_plan
     from guide.evaluation.report import markdown
 
     saved_path = Path(args.checkpoint) / "report.json"
@@ -77,7 +78,7 @@ def _evaluate_purchase(args) -> int:
                             sasrec=_sasrec(args.sasrec) or False,
                             sasrec_minutes=args.sasrec_minutes, progress=not args.quiet,
                             seeds=[Path(f) for f in args.seed_checkpoint],
-                            peer_seeds=args.peer_seed)  # fmt: skip
+                            peer_seeds=peer_plan(args.peer_seed, _sasrec(args.sasrec) or ()))  # fmt: skip
     if args.save:
         merge_purchase(report, Path(args.checkpoint))
     print(json.dumps(report, indent=1, default=float) if args.json else markdown(report))
@@ -122,10 +123,10 @@ def add_commands(sub) -> None:
     e.add_argument(
         "--peer-seed",
         action="append",
-        type=int,
         default=[],
-        metavar="SEED",
-        help="with --purchase --sasrec …: also train those peers with this seed (repeatable); mean ± std over seeds",
+        metavar="[PEER:]SEED",
+        help="with --purchase: also train the --sasrec peers (or PEER alone, e.g. bsarec:14, its row kept) with this "
+        "seed (repeatable); mean ± std over seeds",
     )
     e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")

@@ -73,11 +73,12 @@ def purchase_peer_rows(
 def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool = False,
                    sasrec: bool | tuple[str, ...] = False,
                    sasrec_minutes: float | None = None, progress: bool = True,
-                   seeds: list[Path] | None = None, peer_seeds: list[int] | None = None) -> dict:  # fmt: skip
+                   seeds: list[Path] | None = None,
+                   peer_seeds: dict[str, list[int]] | None = None) -> dict:  # fmt: skip
     """{"purchase", "purchase_parts", "purchase_calibration", "summary", "meta"} of the checkpoint; rows of
     `saved` (a saved report) that are not recomputed here are carried over, and the verdicts use them. `seeds`:
-    other training seeds of the same recipe, scored into "purchase_seeds" (`purchase_seeds`); `peer_seeds`: other
-    seeds of the trained peers asked for, into "peer_seeds"."""
+    other training seeds of the same recipe, scored into "purchase_seeds" (`purchase_seeds`); `peer_seeds`: {trained
+    peer: other seeds} (`purchase_seeds.peer_plan`), into "peer_seeds" (merged peer by peer with the saved ones)."""
     started = time.perf_counter()
     device, base, catalog, _, data = _load(checkpoint_dir, None, None)
     if PURCHASE not in base.model.config.tasks:
@@ -98,13 +99,9 @@ def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool =
         rows["STL"] = _scored(model, data, device, per_row["STL"])[PURCHASE]["test"]
     rows.update(purchase_peer_rows(data, sasrec, sasrec_minutes))
     if peer_seeds:
-        trained = tuple(n for n in sequential.peer_names(sasrec) if n in sequential.SASREC_PEERS.values())
-        if not trained:
-            raise ValueError(
-                "peer seeds: expected trained peers to re-seed; got none; fix: add --sasrec ss (or ce, bsarec)"
-            )
         with threadpool_limits(limits=1):
-            report["peer_seeds"] = purchase_seeds.peer_section(data, trained, peer_seeds, sasrec_minutes)
+            fresh = purchase_seeds.peer_section(data, peer_seeds, rows, sasrec_minutes)
+        report["peer_seeds"] = {**(saved or {}).get("peer_seeds", {}), **fresh}
     stored = base.calibration.get("purchase_fusion")
     report["purchase_calibration"] = sequential.calibration(
         base.model, data, device, Fusion(**stored) if stored else None,

@@ -90,18 +90,46 @@ def seed_section(base: Checkpoint, base_values: dict[str, dict[str, float]], fol
     return _summarised(runs)
 
 
-def peer_section(data, names: tuple[str, ...], seeds: list[int], minutes: float | None = None) -> dict:
-    """report["peer_seeds"]: each trained peer in `names` (`sequential.SASREC_PEERS`) at the report's seed and
-    at each of `seeds`, scored on the test split like its row: {peer: {"runs", "summary", "note"}}."""
+def peer_plan(values: list[str], asked: tuple[str, ...]) -> dict[str, list[int]]:
+    """{peer name: its other seeds} from `--peer-seed` values: "14" re-seeds every trained peer in `asked` (the
+    `--sasrec` keys), "bsarec:14" that peer alone (it need not be retrained: its report-seed run is its row)."""
+    from guide.evaluation import sequential
+
+    plan: dict[str, list[int]] = {}
+    for value in values:
+        key, _, seed = value.rpartition(":")
+        if not seed.strip().lstrip("-").isdigit():
+            raise ValueError(f"--peer-seed: expected SEED or PEER:SEED (e.g. 14 or bsarec:14); got {value!r}")
+        keys = (key.strip(),) if key else asked
+        if not keys:
+            raise ValueError(f"--peer-seed {value}: expected trained peers to re-seed; got none; "
+                             "fix: add --sasrec ss (or ce, bsarec), or name one: --peer-seed bsarec:14")  # fmt: skip
+        for peer in keys:
+            if peer not in sequential.SASREC_PEERS:
+                raise ValueError(f"--peer-seed: expected a peer in {sorted(sequential.SASREC_PEERS)}; got {peer!r}")
+            plan.setdefault(sequential.SASREC_PEERS[peer], []).append(int(seed))
+    return plan
+
+
+def peer_section(data, plan: dict[str, list[int]], rows: dict[str, dict], minutes: float | None = None) -> dict:
+    """report["peer_seeds"] for each trained peer in `plan` (`sequential.SASREC_PEERS` names -> other seeds): its
+    report-seed run is its row in `rows` (the report's purchase rows: scored now or carried from the saved
+    report, so a peer that took hours is not retrained), each other seed is trained (or read back from its cache)
+    and scored on the test split like the row: {peer: {"runs", "summary", "note"}}."""
     from guide.evaluation import sequential
 
     runs_of = {}
-    for name in names:
-        runs = []
-        for seed in [sequential.PEER_SEED, *seeds]:
+    for name, seeds in plan.items():
+        if name not in rows:
+            key = next(k for k, v in sequential.SASREC_PEERS.items() if v == name)
+            raise ValueError(f"peer seeds: expected the report's row of {name!r} (its seed-{sequential.PEER_SEED} "
+                             f"run); got none; fix: add --sasrec {key}")  # fmt: skip
+        runs = [{"seed": sequential.PEER_SEED, **{metric: float(rows[name][metric]) for metric in METRICS}}]
+        for seed in seeds:
+            if seed in [run["seed"] for run in runs]:
+                raise ValueError(f"purchase seeds: expected runs with different seeds; got {seed} twice for {name}")
             scorer = sequential.fit_peer(name, data, minutes, seed)
-            ranks = sequential.peer_ranks(scorer, data, data.purchase["test"])
-            values = sequential.per_shopper(ranks)
+            values = sequential.per_shopper(sequential.peer_ranks(scorer, data, data.purchase["test"]))
             runs.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS}})
             logger.info("peer seeds: %s, seed %d: %s", name, seed, runs[-1])
         runs_of[name] = _summarised(runs, PEER_NOTE)
@@ -110,8 +138,9 @@ def peer_section(data, names: tuple[str, ...], seeds: list[int], minutes: float 
 
 PEER_NOTE = (
     "Each trained peer re-trained with other seeds (the same data and recipe; its cached weights reused where a "
-    "seed was trained before) and scored on the test split like its row: every benchmark product ranked with the "
-    "whole history masked. Each run's value, then the mean and the sample standard deviation over runs."
+    "seed was trained before) and scored on the test split like its row, which is the report seed's run: every "
+    "benchmark product ranked with the whole history masked. Each run's value, then the mean and the sample "
+    "standard deviation over runs."
 )
 
 

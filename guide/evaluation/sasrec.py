@@ -176,12 +176,13 @@ def cached_training(kind: str, model: torch.nn.Module, train: list[np.ndarray], 
 
 
 def early_stopped(model: torch.nn.Module, losses: Callable[[], Iterator[torch.Tensor]], lr: float,
-                  validate: Callable[[], float], epochs: int, patience: int, minutes: float,
+                  validate: Callable[[], float], epochs: int, patience: int, minutes: float | None,
                   resume: Path | None = None, generators: tuple = ()) -> list[dict]:  # fmt: skip
     """Adam on each loss `losses()` yields, epoch after epoch, until `patience` epochs without a better
-    `validate()` or past `minutes` of training; leaves the best epoch's weights in `model` and returns the epoch
-    log. With `resume`, every epoch's state (weights, optimiser, best so far, the global torch and the
-    `generators`' random states) is written there and a run that stopped continues from it as if it had not."""
+    `validate()`, after `epochs`, or past `minutes` of training (None: no time limit); leaves the best epoch's
+    weights in `model` and returns the epoch log. With `resume`, every epoch's state (weights, optimiser, best so
+    far, the global torch and the `generators`' random states) is written there and a run that stopped continues
+    from it as if it had not."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     progress = {"best": -1.0, "best_state": None, "waited": 0, "seconds": 0.0, "log": []}
     if resume is not None and resume.exists():
@@ -192,7 +193,8 @@ def early_stopped(model: torch.nn.Module, losses: Callable[[], Iterator[torch.Te
         progress = saved["progress"]
         logger.info("%s: resuming after epoch %d from %s", type(model).__name__, len(progress["log"]), resume)
     name = type(model).__name__
-    while len(progress["log"]) < epochs and progress["waited"] < patience and progress["seconds"] <= minutes * 60:
+    budget = float("inf") if minutes is None else minutes * 60
+    while len(progress["log"]) < epochs and progress["waited"] < patience and progress["seconds"] <= budget:
         started = time.perf_counter()
         model.train()
         for loss in losses():

@@ -121,7 +121,7 @@ def test_the_report_shows_each_seed_and_the_mean_and_std(data, tmp_path):
     assert f"| mean ± std | {np.mean(runs):.4f} ± {np.std(runs, ddof=1):.4f}" in text
 
 
-def test_peer_seeds_train_each_peer_at_the_reports_seed_and_the_others(monkeypatch, tmp_path):
+def test_peer_seeds_take_the_reports_row_as_its_seed_and_train_the_others(monkeypatch, tmp_path):
     from guide.evaluation import sasrec, sequential
     from tests.evaluation.test_sequential import synthetic_data
 
@@ -134,15 +134,31 @@ def test_peer_seeds_train_each_peer_at_the_reports_seed_and_the_others(monkeypat
 
     name = sequential.SASREC_PEERS["ss"]
     monkeypatch.setitem(sequential.PEERS, name, small)
-    section = purchase_seeds.peer_section(synthetic_data(), (name,), [14, 15])
-    assert trained == [sequential.PEER_SEED, 14, 15]
+    row = {"full_hr@10": 0.25, "full_hr@10_ci": [0.2, 0.3], "full_ndcg@10": 0.125}  # the report seed's run
+    section = purchase_seeds.peer_section(synthetic_data(), {name: [14, 15]}, {name: row})
+    assert trained == [14, 15]  # the report's seed is its row: not retrained
     runs = section[name]["runs"]
     assert [run["seed"] for run in runs] == [13, 14, 15]
+    assert runs[0] == {"seed": 13, "full_hr@10": 0.25, "full_ndcg@10": 0.125}
     hits = [run["full_hr@10"] for run in runs]
     assert all(0 <= h <= 1 for h in hits)
     assert section[name]["summary"]["full_hr@10"]["mean"] == pytest.approx(np.mean(hits))
     assert section[name]["summary"]["full_hr@10"]["std"] == pytest.approx(np.std(hits, ddof=1))
-    assert len(list(tmp_path.glob("sasrec-*.pt"))) == 3  # one cached model per seed
+    assert len(list(tmp_path.glob("sasrec-*.pt"))) == 2  # one cached model per trained seed
     assert section[name]["note"] == purchase_seeds.PEER_NOTE
     with pytest.raises(ValueError, match="different seeds"):
-        purchase_seeds.peer_section(synthetic_data(), (name,), [13])
+        purchase_seeds.peer_section(synthetic_data(), {name: [13]}, {name: row})
+    with pytest.raises(ValueError, match="fix: add --sasrec ss"):  # no row to stand for the report's seed
+        purchase_seeds.peer_section(synthetic_data(), {name: [14]}, {})
+
+
+def test_a_peer_seed_names_every_asked_peer_or_one():
+    from guide.evaluation.sequential import SASREC_PEERS
+
+    plan = purchase_seeds.peer_plan(["14", "bsarec:15", "15"], ("ss",))
+    assert plan == {SASREC_PEERS["ss"]: [14, 15], SASREC_PEERS["bsarec"]: [15]}
+    assert purchase_seeds.peer_plan([], ()) == {}
+    for values, asked, message in ((["14"], (), "fix: add --sasrec"), (["knn:14"], (), "expected a peer in"),
+                                   (["bsarec:x"], (), "SEED or PEER:SEED")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            purchase_seeds.peer_plan(values, asked)

@@ -80,7 +80,7 @@ def test_a_recipe_that_cannot_train_is_refused(changes):
         sasrec.Recipe(**changes)
 
 
-def _run(epochs: int, resume=None, scores=None) -> tuple[sasrec.SASRec, list[dict]]:
+def _run(epochs: int, resume=None, scores=None, minutes: float | None = 10) -> tuple[sasrec.SASRec, list[dict]]:
     """A small SASRec trained on fixed random windows; the same seeds every call."""
     torch.manual_seed(0)
     rng, generator = np.random.default_rng(1), torch.Generator().manual_seed(2)
@@ -94,7 +94,8 @@ def _run(epochs: int, resume=None, scores=None) -> tuple[sasrec.SASRec, list[dic
 
     scores = iter(scores) if scores is not None else None
     log = sasrec.early_stopped(model, losses, 1e-2, lambda: next(scores) if scores else _score(model),
-                               epochs, patience=5, minutes=10, resume=resume, generators=(rng, generator))  # fmt: skip
+                               epochs, patience=5, minutes=minutes, resume=resume,
+                               generators=(rng, generator))  # fmt: skip
     return model, log
 
 
@@ -121,3 +122,10 @@ def test_the_best_epochs_weights_are_kept():
     assert [e["valid_ndcg10"] for e in log] == [0.1, 0.3, 0.2, 0.25, 0.29]
     for name, value in at_two.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], value)
+
+
+def test_a_minutes_budget_stops_a_run_and_none_leaves_the_epochs_to_decide():
+    _, timed = _run(4, minutes=0.0)  # past the budget once an epoch has taken any time
+    _, untimed = _run(4, minutes=None)  # BSARec's budget: the recipe's epochs on any machine
+    assert [e["epoch"] for e in timed] == [1]
+    assert [e["epoch"] for e in untimed] == [1, 2, 3, 4]
