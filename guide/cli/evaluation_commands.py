@@ -128,7 +128,12 @@ def add_commands(sub) -> None:
         help="with --purchase: also train the --sasrec peers (or PEER alone, e.g. bsarec:14, its row kept) with this "
         "seed (repeatable); mean ± std over seeds",
     )
-    e.add_argument("--sasrec-minutes", type=float, default=None, help="SASRec's training budget (default 90)")
+    e.add_argument(
+        "--sasrec-minutes",
+        type=float,
+        default=None,
+        help="the trained peers' budget in minutes (default: 90 for SASRec; BSARec stops at its 46 epochs)",
+    )
     e.add_argument("--ood", action="store_true", help="out-of-domain tables (alone: only them; --full implies them)")
     e.add_argument(
         "--ood-twins", action="store_true", help="with --ood: train/reuse the one-review-source models in runs/"
