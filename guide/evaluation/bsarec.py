@@ -158,8 +158,8 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
         return sasrec.early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
                                     recipe.patience, minutes, resume, (rng,))  # fmt: skip
 
-    sasrec.cached_training("bsarec", model, train, pool, settings, cache, run)
-    return scorer(model, pool)
+    log = sasrec.cached_training("bsarec", model, train, pool, settings, cache, run)
+    return sasrec.stamped(scorer(model, pool), log, settings)
 
 
 def scorer(model: BSARec, pool: np.ndarray) -> Scorer:

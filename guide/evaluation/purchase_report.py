@@ -100,8 +100,9 @@ def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool =
     rows.update(purchase_peer_rows(data, sasrec, sasrec_minutes))
     if peer_seeds:
         with threadpool_limits(limits=1):
-            fresh = purchase_seeds.peer_section(data, peer_seeds, rows, sasrec_minutes)
-        report["peer_seeds"] = {**(saved or {}).get("peer_seeds", {}), **fresh}
+            saved_seeds = (saved or {}).get("peer_seeds", {})
+            fresh = purchase_seeds.peer_section(data, peer_seeds, rows, sasrec_minutes, saved_seeds)
+        report["peer_seeds"] = {**saved_seeds, **fresh}
     stored = base.calibration.get("purchase_fusion")
     report["purchase_calibration"] = sequential.calibration(
         base.model, data, device, Fusion(**stored) if stored else None,

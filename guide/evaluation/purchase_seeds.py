@@ -10,6 +10,7 @@ the section gives each run's value with the mean and the sample standard deviati
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -111,11 +112,14 @@ def peer_plan(values: list[str], asked: tuple[str, ...]) -> dict[str, list[int]]
     return plan
 
 
-def peer_section(data, plan: dict[str, list[int]], rows: dict[str, dict], minutes: float | None = None) -> dict:
+def peer_section(data, plan: dict[str, list[int]], rows: dict[str, dict], minutes: float | None = None,
+                 saved: dict | None = None) -> dict:  # fmt: skip
     """report["peer_seeds"] for each trained peer in `plan` (`sequential.SASREC_PEERS` names -> other seeds): its
     report-seed run is its row in `rows` (the report's purchase rows: scored now or carried from the saved
     report, so a peer that took hours is not retrained), each other seed is trained (or read back from its cache)
-    and scored on the test split like the row: {peer: {"runs", "summary", "note"}}."""
+    and scored on the test split like the row, and the runs of other seeds in `saved` (the saved report's
+    section) are kept where they were trained with the same settings: seeds of a peer that takes hours can come
+    from different sessions. {peer: {"runs", "summary", "note"}}."""
     from guide.evaluation import sequential
 
     runs_of = {}
@@ -124,23 +128,34 @@ def peer_section(data, plan: dict[str, list[int]], rows: dict[str, dict], minute
             key = next(k for k, v in sequential.SASREC_PEERS.items() if v == name)
             raise ValueError(f"peer seeds: expected the report's row of {name!r} (its seed-{sequential.PEER_SEED} "
                              f"run); got none; fix: add --sasrec {key}")  # fmt: skip
-        runs = [{"seed": sequential.PEER_SEED, **{metric: float(rows[name][metric]) for metric in METRICS}}]
+        if len(set(seeds)) < len(seeds) or sequential.PEER_SEED in seeds:
+            raise ValueError(f"purchase seeds: expected runs with different seeds; got {sorted(seeds)} besides the "
+                             f"report's {sequential.PEER_SEED} for {name}")  # fmt: skip
+        fresh = []
         for seed in seeds:
-            if seed in [run["seed"] for run in runs]:
-                raise ValueError(f"purchase seeds: expected runs with different seeds; got {seed} twice for {name}")
             scorer = sequential.fit_peer(name, data, minutes, seed)
             values = sequential.per_shopper(sequential.peer_ranks(scorer, data, data.purchase["test"]))
-            runs.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS}})
-            logger.info("peer seeds: %s, seed %d: %s", name, seed, runs[-1])
-        runs_of[name] = _summarised(runs, PEER_NOTE)
+            fresh.append({"seed": seed, **{metric: float(values[metric].mean()) for metric in METRICS},
+                          "settings": _plain(getattr(scorer, "settings", {}))})  # fmt: skip
+            logger.info("peer seeds: %s, seed %d: %s", name, seed, fresh[-1])
+        earlier = ((saved or {}).get(name) or {}).get("runs", [])
+        kept = [run for run in earlier if run["seed"] not in [sequential.PEER_SEED, *seeds]
+                and run.get("settings") == fresh[0]["settings"]]  # fmt: skip
+        report_seed = {"seed": sequential.PEER_SEED, **{metric: float(rows[name][metric]) for metric in METRICS}}
+        runs_of[name] = _summarised([report_seed, *sorted(kept + fresh, key=lambda run: run["seed"])], PEER_NOTE)
     return runs_of
+
+
+def _plain(settings: dict) -> dict:
+    """`settings` as they read back from report.json (tuples as lists), so a saved run's compare equal."""
+    return json.loads(json.dumps(settings))
 
 
 PEER_NOTE = (
     "Each trained peer re-trained with other seeds (the same data and recipe; its cached weights reused where a "
     "seed was trained before) and scored on the test split like its row, which is the report seed's run: every "
-    "benchmark product ranked with the whole history masked. Each run's value, then the mean and the sample "
-    "standard deviation over runs."
+    "benchmark product ranked with the whole history masked. Runs of other seeds saved earlier with the same "
+    "settings are kept. Each run's value, then the mean and the sample standard deviation over runs."
 )
 
 
@@ -151,7 +166,7 @@ def _summarised(runs: list[dict], note: str | None = None) -> dict:
         raise ValueError(f"purchase seeds: expected runs with different seeds; got {seeds}; fix: pass other runs")
     summary = {}
     for key in runs[0]:
-        if key in ("checkpoint", "seed"):
+        if key in ("checkpoint", "seed", "settings"):
             continue
         column = np.array([run[key] for run in runs])
         summary[key] = {"mean": float(column.mean()), "std": float(column.std(ddof=1)) if len(column) > 1 else None}

@@ -262,7 +262,15 @@ def fit(train_rows: list[np.ndarray], pool: np.ndarray, validate: Callable[[Scor
         return early_stopped(model, losses, recipe.lr, lambda: validate(scorer(model, pool)), recipe.epochs,
                              recipe.patience, minutes, resume, (rng, generator))  # fmt: skip
 
-    return scorer(model, pool, cached_training("sasrec", model, train, pool, settings, cache, run))
+    return stamped(scorer(model, pool), cached_training("sasrec", model, train, pool, settings, cache, run), settings)
+
+
+def stamped(score: Scorer, log: list[dict], settings: dict) -> Scorer:
+    """`score` with what made it: `log`, the training's epoch log, and `settings`, the recipe and budget it was
+    trained with (its seed aside: what two seeds of one recipe share)."""
+    score.log = log
+    score.settings = {key: value for key, value in settings.items() if key != "seed"}
+    return score
 
 
 def scorer(model: SASRec, pool: np.ndarray, log: list[dict] | None = None) -> Scorer:

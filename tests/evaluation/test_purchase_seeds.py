@@ -5,6 +5,7 @@ recipe or with the same seed is refused with the fix named."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -150,6 +151,17 @@ def test_peer_seeds_take_the_reports_row_as_its_seed_and_train_the_others(monkey
         purchase_seeds.peer_section(synthetic_data(), {name: [13]}, {name: row})
     with pytest.raises(ValueError, match="fix: add --sasrec ss"):  # no row to stand for the report's seed
         purchase_seeds.peer_section(synthetic_data(), {name: [14]}, {})
+
+    # a later session adds seed 16: the saved runs of the same settings stay, others (another recipe) go
+    saved = json.loads(json.dumps(section))  # as report.json reads back
+    saved[name]["runs"].append({"seed": 17, "full_hr@10": 0.5, "full_ndcg@10": 0.25, "settings": {"dim": 256}})
+    trained.clear()
+    later = purchase_seeds.peer_section(synthetic_data(), {name: [16]}, {name: row}, saved=saved)
+    assert trained == [16]
+    assert [run["seed"] for run in later[name]["runs"]] == [13, 14, 15, 16]
+    assert later[name]["runs"][1:3] == saved[name]["runs"][1:3]
+    assert runs[1]["settings"] == {**dataclasses.asdict(sasrec.RECIPES["ss"]), "dim": 16, "negatives": 8,
+                                   "minutes": 0.05}  # fmt: skip
 
 
 def test_a_peer_seed_names_every_asked_peer_or_one():
