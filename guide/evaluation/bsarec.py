@@ -11,7 +11,7 @@ predicts only the last product of a window and every prefix of a shopper's train
 
 The recipe is the authors' own log for Beauty (yehjin-shin/BSARec `src/output/BSARec_Beauty_best.log`):
 d 64, 2 blocks, 1 head, dropout 0.5, cutoff 5, alpha 0.7, Adam 5e-4, batch 256, 50 items, patience 10. One
-change: at most 46 epochs instead of 200. An epoch takes 90-140 s on 2 cores here (193 s on one), so the
+change: at most 46 epochs instead of 200. An epoch takes 90-150 s on 2 cores here (193 s on one), so the
 authors' 65 epochs would be ~2.5 hours a seed; the first run here was cut at epoch 46 by a 90-minute budget and
 already landed on the published test figures. A budget in epochs, not minutes, trains every seed and every
 machine alike (a minutes budget would stop a slower run earlier).
