@@ -40,22 +40,23 @@ CHUNK = 2048
 
 def signals(checkpoint: Path) -> tuple[dict[str, np.ndarray], np.ndarray, list[np.ndarray], dict]:
     """({signal: (n, |pool|)}, target positions, masked positions per shopper, shipped weights) on validation."""
-    from guide.data.purchase_signals import content_scores
     from guide.evaluation.report import _load
+    from guide.evaluation.sequential import _train_counts
     from guide.model.outputs import item_representations, purchase_scores
+    from guide.model.purchase_scoring import purchase_signals
 
     device, base, _, _, data = _load(checkpoint, None, None)
     split, pool = data.purchase["valid"], data.amazon_rows
     n, reps = len(split.target), item_representations(base.model, data, device)
     chunks = [split.subset(np.arange(s, min(n, s + CHUNK))) for s in range(0, n, CHUNK)]
+    served = [purchase_signals(data, part.history, pool) for part in chunks]  # (content, graph) as the shop scores
     out = {
         "head": np.concatenate([purchase_scores(base.model, data, part, device, pool, reps) for part in chunks]),
-        "content": np.concatenate([content_scores(data.unit_item_emb, part.history, pool) for part in chunks]),
-        "graph": np.concatenate([data.transitions.scores(part.history, pool) for part in chunks]),
+        "content": np.concatenate([content for content, _ in served]),
+        "graph": np.concatenate([graph for _, graph in served]),
         "graph_last": np.concatenate([data.transitions.scores(part.history, pool, last=1) for part in chunks]),
     }
-    counts = np.bincount(np.concatenate(data.purchase["train"].sequences), minlength=len(data.item_emb))[pool]
-    out["popularity"] = np.broadcast_to(np.log1p(counts).astype(np.float32), (n, len(pool)))
+    out["popularity"] = np.broadcast_to(np.log1p(_train_counts(data)).astype(np.float32), (n, len(pool)))
     seen = split.seen if split.seen is not None else split.history
     masked = [m[m >= 0] for m in (positions(h, pool) for h in seen)]
     shipped = base.calibration["purchase_fusion"]
