@@ -273,9 +273,9 @@ def stamped(score: Scorer, log: list[dict], settings: dict) -> Scorer:
     return score
 
 
-def scorer(model: SASRec, pool: np.ndarray, log: list[dict] | None = None) -> Scorer:
-    """Scores over `pool` from the state after each history's latest product (eval mode: no dropout); its
-    `log` attribute holds the training's epoch log."""
+def scorer(model: SASRec, pool: np.ndarray) -> Scorer:
+    """Scores over `pool` from the state after each history's latest product (eval mode: no dropout); a trained
+    peer's also carry its epoch log and settings (`stamped`)."""
 
     @torch.inference_mode()
     def score(histories: list[np.ndarray]) -> np.ndarray:
@@ -283,5 +283,4 @@ def scorer(model: SASRec, pool: np.ndarray, log: list[dict] | None = None) -> Sc
         ids = torch.from_numpy(right_aligned([positions(h, pool) + 1 for h in histories], model.max_length))
         return model.logits(model(ids)[:, -1]).numpy()
 
-    score.log = log or []
     return score
