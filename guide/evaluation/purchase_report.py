@@ -98,9 +98,12 @@ def build_purchase(checkpoint_dir: Path, saved: dict | None = None, twin: bool =
         model = _twin(f"stl-{PURCHASE}", base, data, catalog, progress, device, tasks=(PURCHASE,))
         rows["STL"] = _scored(model, data, device, per_row["STL"])[PURCHASE]["test"]
     rows.update(purchase_peer_rows(data, sasrec, sasrec_minutes))
+    holding = purchase_seeds.still_holding(report, saved)  # None: the saved section goes (`merge_purchase`)
+    report.setdefault("purchase_seeds", holding["purchase_seeds"])
+    report["peer_seeds"] = holding["peer_seeds"]
     if peer_seeds:
         with threadpool_limits(limits=1):
-            saved_seeds = (saved or {}).get("peer_seeds", {})
+            saved_seeds = holding["peer_seeds"] or {}
             fresh = purchase_seeds.peer_section(data, peer_seeds, rows, sasrec_minutes, saved_seeds)
         report["peer_seeds"] = {**saved_seeds, **fresh}
     stored = base.calibration.get("purchase_fusion")
@@ -133,7 +136,8 @@ def _summary(report: dict, saved: dict, per_row: dict | None) -> dict:
 
 
 def merge_purchase(report: dict, checkpoint_dir: Path) -> Path:
-    """Write the sections of `build_purchase` into the saved report.json; every other section stays as saved."""
+    """Write the sections of `build_purchase` into the saved report.json (a seed section that is None, no longer
+    holding, is removed); every other section stays as saved."""
     from guide.evaluation.report import merge_saved
 
     keys = (PURCHASE, "purchase_parts", "purchase_calibration", "purchase_seeds", "peer_seeds", "summary", "meta")

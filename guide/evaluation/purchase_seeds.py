@@ -146,6 +146,38 @@ def peer_section(data, plan: dict[str, list[int]], rows: dict[str, dict], minute
     return runs_of
 
 
+def still_holding(report: dict, saved: dict | None) -> dict:
+    """The seed sections of `saved` (a saved report.json) that still describe `report`'s purchase rows:
+    {"purchase_seeds": section or None, "peer_seeds": {peer: section} or None}. "purchase_seeds" holds while its
+    evaluated run equals the served score and the head alone scored now (the same model on the same data); a
+    peer's section while its report-seed run equals the peer's row. A re-run that saves keeps seeds that took
+    hours to train, and drops, with a warning naming the fix, those its rows no longer match."""
+    rows = report.get("purchase", {}).get("test", {})
+    out: dict = {"purchase_seeds": None, "peer_seeds": None}
+    section = (saved or {}).get("purchase_seeds")
+    if section:
+        evaluated = section["runs"][0]
+        if all(_same(evaluated.get(f"{row} · {metric}"), rows.get(row, {}).get(metric))
+               for row in ROWS for metric in METRICS):  # fmt: skip
+            out["purchase_seeds"] = section
+        else:
+            logger.warning("purchase seeds: the saved runs were scored on another model or data; dropped; fix: "
+                           "evaluate --purchase --seed-checkpoint FOLDER ... --save")  # fmt: skip
+    peers = {}
+    for name, section in ((saved or {}).get("peer_seeds") or {}).items():
+        if all(_same(section["runs"][0].get(metric), rows.get(name, {}).get(metric)) for metric in METRICS):
+            peers[name] = section
+        else:
+            logger.warning("peer seeds: %s's saved runs do not match its row (absent or retrained); dropped; fix: "
+                           "evaluate --purchase --sasrec KEY --peer-seed KEY:SEED ... --save", name)  # fmt: skip
+    out["peer_seeds"] = peers or None
+    return out
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9
+
+
 def _plain(settings: dict) -> dict:
     """`settings` as they read back from report.json (tuples as lists), so a saved run's compare equal."""
     return json.loads(json.dumps(settings))

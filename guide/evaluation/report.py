@@ -310,16 +310,24 @@ def build_ood(
 
 
 def save_report(report: dict, checkpoint_dir: Path) -> Path:
+    """Write `report` as the checkpoint's report.json, with the saved report's seed sections that still hold for
+    its purchase rows (`purchase_seeds.still_holding`): a full re-run does not lose seeds trained for hours."""
+    from guide.evaluation.purchase_seeds import still_holding
+
     path = Path(checkpoint_dir) / "report.json"
-    path.write_text(json.dumps(report, indent=1, default=float))
+    saved = json.loads(path.read_text()) if path.exists() else None
+    kept = {key: section for key, section in still_holding(report, saved).items() if section and key not in report}
+    path.write_text(json.dumps({**report, **kept}, indent=1, default=float))
     return path
 
 
 def merge_saved(sections: dict, checkpoint_dir: Path) -> Path:
-    """Write `sections` (e.g. {"ood": ...}) into the saved report.json, keeping every other section as it is."""
+    """Write `sections` (e.g. {"ood": ...}) into the saved report.json, keeping every other section as it is;
+    a section given as None is removed."""
     path = Path(checkpoint_dir) / "report.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     report.update(sections)
+    report = {key: value for key, value in report.items() if value is not None}
     path.write_text(json.dumps(report, indent=1, default=float))
     return path
 

@@ -174,3 +174,46 @@ def test_a_peer_seed_names_every_asked_peer_or_one():
                                    (["bsarec:x"], (), "SEED or PEER:SEED")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             purchase_seeds.peer_plan(values, asked)
+
+
+def _saved_with_seeds() -> dict:
+    """A saved report: the model's rows, a peer's row, and the seed sections made from them."""
+    rows = {"MTL": {"full_hr@10": 0.112, "full_ndcg@10": 0.067}, "MTL: head alone": {"full_hr@10": 0.093,
+            "full_ndcg@10": 0.055}, "BSARec": {"full_hr@10": 0.099, "full_ndcg@10": 0.059}}  # fmt: skip
+    evaluated = {"checkpoint": "evaluated", "seed": 13, **purchase_seeds._flat({row: rows[row] for row in
+                 purchase_seeds.ROWS})}  # fmt: skip
+    other = {**evaluated, "checkpoint": "runs/seed14", "seed": 14}
+    peer = purchase_seeds._summarised([{"seed": 13, **rows["BSARec"]}, {"seed": 14, "full_hr@10": 0.098,
+                                       "full_ndcg@10": 0.058}], purchase_seeds.PEER_NOTE)  # fmt: skip
+    return {"purchase": {"test": rows}, "purchase_seeds": purchase_seeds._summarised([evaluated, other]),
+            "peer_seeds": {"BSARec": peer}}  # fmt: skip
+
+
+def test_saved_seeds_stay_while_their_rows_match_and_go_when_not():
+    saved = _saved_with_seeds()
+    same = json.loads(json.dumps({"purchase": saved["purchase"]}))
+    holding = purchase_seeds.still_holding(same, saved)
+    assert holding == {"purchase_seeds": saved["purchase_seeds"], "peer_seeds": saved["peer_seeds"]}
+    retrained = json.loads(json.dumps(same))
+    retrained["purchase"]["test"]["MTL: head alone"]["full_hr@10"] = 0.095  # another model
+    del retrained["purchase"]["test"]["BSARec"]  # the peer not run this time
+    assert purchase_seeds.still_holding(retrained, saved) == {"purchase_seeds": None, "peer_seeds": None}
+    assert purchase_seeds.still_holding(same, None) == {"purchase_seeds": None, "peer_seeds": None}
+
+
+def test_a_saved_full_report_keeps_the_seeds_that_hold_and_a_merge_removes_those_that_do_not(tmp_path):
+    from guide.evaluation.report import merge_saved, save_report
+
+    saved = _saved_with_seeds()
+    (tmp_path / "report.json").write_text(json.dumps(saved))
+    save_report({"purchase": saved["purchase"], "summary": {}}, tmp_path)  # a re-run: the same rows
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["purchase_seeds"] == saved["purchase_seeds"] and written["peer_seeds"] == saved["peer_seeds"]
+    moved = json.loads(json.dumps(saved["purchase"]["test"]))
+    moved["MTL"]["full_hr@10"] = 0.120
+    save_report({"purchase": {"test": moved}}, tmp_path)  # another model: its seeds are not this one's
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert "purchase_seeds" not in written and written["peer_seeds"] == saved["peer_seeds"]
+    merge_saved({"peer_seeds": None, "summary": {"x": 1}}, tmp_path)
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert "peer_seeds" not in written and written["summary"] == {"x": 1} and written["purchase"]["test"] == moved
